@@ -1,0 +1,176 @@
+/* crystal_vectors: real and reciprocal cell vectors from a cell or an
+ * orientation matrix, the misset rotation, and the crystal size in cells. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "nanobragg.h"
+#include "nb_vector.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+static double clamp_unit(double v)
+{
+    if (v > 1.0) return 1.0;
+    if (v < -1.0) return -1.0;
+    return v;
+}
+
+static double clamp_cos(double v)
+{
+    return v * v > 1.0 ? 1.0 : v;
+}
+
+/* Reciprocal vectors in the standard setting (a* along x, b* in the xy plane). */
+static void reciprocal_from_cell(double cell[6], double *V_cell, double a_star[3], double b_star[3],
+                                 double c_star[3])
+{
+    double a = cell[0], b = cell[1], c = cell[2];
+    double alpha, beta, gamma, half, skew, V_star, as, bs, cs;
+    double cos_as, cos_bs, cos_gs, sin_gs;
+
+    if (b <= 0.0) b = cell[1] = a;
+    if (c <= 0.0) c = cell[2] = a;
+    if (cell[3] <= 0.0) cell[3] = M_PI / 2;
+    if (cell[4] <= 0.0) cell[4] = M_PI / 2;
+    if (cell[5] <= 0.0) cell[5] = M_PI / 2;
+    alpha = cell[3];
+    beta = cell[4];
+    gamma = cell[5];
+
+    half = (alpha + beta + gamma) / 2;
+    skew = sin(half) * sin(half - alpha) * sin(half - beta) * sin(half - gamma);
+    if (skew < 0.0) skew = -skew;
+    *V_cell = 2.0 * a * b * c * sqrt(skew);
+    if (*V_cell <= 0.0) *V_cell = DBL_MIN;
+    V_star = 1.0 / *V_cell;
+
+    as = b * c * sin(alpha) * V_star;
+    bs = c * a * sin(beta) * V_star;
+    cs = a * b * sin(gamma) * V_star;
+    if (as <= 0.0 || bs <= 0.0 || cs <= 0.0) {
+        as = fabs(as);
+        bs = fabs(bs);
+        cs = fabs(cs);
+        if (as <= 0.0) as = DBL_MIN;
+        if (bs <= 0.0) bs = DBL_MIN;
+        if (cs <= 0.0) cs = DBL_MIN;
+    }
+    sin_gs = clamp_unit(c * V_star / as / bs);
+    cos_as = clamp_cos((cos(beta) * cos(gamma) - cos(alpha)) / (sin(beta) * sin(gamma)));
+    cos_bs = clamp_cos((cos(gamma) * cos(alpha) - cos(beta)) / (sin(gamma) * sin(alpha)));
+    cos_gs = clamp_cos((cos(alpha) * cos(beta) - cos(gamma)) / (sin(alpha) * sin(beta)));
+
+    a_star[0] = as;
+    b_star[0] = bs * cos_gs;
+    c_star[0] = cs * cos_bs;
+    a_star[1] = 0.0;
+    b_star[1] = bs * sin_gs;
+    c_star[1] = cs * (cos_as - cos_bs * cos_gs) / sin_gs;
+    a_star[2] = 0.0;
+    b_star[2] = 0.0;
+    c_star[2] = cs * *V_cell / (a * b * c * sin_gs);
+}
+
+static double angle_between(const double u[3], const double v[3])
+{
+    double c = nb_dot(u, v) / nb_norm(u) / nb_norm(v);
+    return acos(clamp_unit(c));
+}
+
+void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out)
+{
+    double a_star[3] = {0, 0, 0}, b_star[3] = {0, 0, 0}, c_star[3] = {0, 0, 0};
+    double cell[6], V_cell = 0.0, V_star, misset[3] = {0, 0, 0};
+    double bxc[3], cxa[3], axb[3], a[3], b[3], c[3];
+    int apply_misset = in->has_misset;
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    memcpy(cell, in->cell, sizeof cell);
+    if (in->has_cell) reciprocal_from_cell(cell, &V_cell, a_star, b_star, c_star);
+
+    if (in->has_matrix) {
+        double scale = 1e-10 / in->lambda0;
+        for (i = 0; i < 3; ++i) {
+            a_star[i] = scale * in->matrix[3 * i + 0];
+            b_star[i] = scale * in->matrix[3 * i + 1];
+            c_star[i] = scale * in->matrix[3 * i + 2];
+        }
+    }
+
+    if (in->has_misset) memcpy(misset, in->misset, sizeof misset);
+    if (in->misset_random) {
+        /* random_misset_cap_in_radians: the original passes its 90-degree cap
+         * as 90 radians; the orientation is still uniformly random either way. */
+        double umat[9];
+        long seed = in->misset_seed;
+        nb_random_rotation(rng, &seed, 90.0f, umat);
+        nb_umat_to_xyz_angles(umat, misset);
+        apply_misset = 1;
+    }
+    if (apply_misset) {
+        nb_rotate_xyz(a_star, a_star, misset[0], misset[1], misset[2]);
+        nb_rotate_xyz(b_star, b_star, misset[0], misset[1], misset[2]);
+        nb_rotate_xyz(c_star, c_star, misset[0], misset[1], misset[2]);
+    }
+    memcpy(out->misset, misset, sizeof misset);
+
+    nb_cross(a_star, b_star, axb);
+    nb_cross(b_star, c_star, bxc);
+    nb_cross(c_star, a_star, cxa);
+    V_star = nb_dot(a_star, bxc);
+    if (in->has_cell) {
+        /* a user cell fixes the lengths whatever the matrix said */
+        nb_rescale(bxc, cell[0] / V_cell, bxc);
+        nb_rescale(cxa, cell[1] / V_cell, cxa);
+        nb_rescale(axb, cell[2] / V_cell, axb);
+        V_star = 1.0 / V_cell;
+    }
+    V_cell = 1.0 / V_star;
+    nb_scale(bxc, V_cell, a);
+    nb_scale(cxa, V_cell, b);
+    nb_scale(axb, V_cell, c);
+
+    nb_cross(a, b, axb);
+    nb_cross(b, c, bxc);
+    nb_cross(c, a, cxa);
+    nb_scale(bxc, V_star, a_star);
+    nb_scale(cxa, V_star, b_star);
+    nb_scale(axb, V_star, c_star);
+
+    out->volume_A3 = V_cell;
+    out->cell[0] = nb_norm(a);
+    out->cell[1] = nb_norm(b);
+    out->cell[2] = nb_norm(c);
+    out->cell[3] = angle_between(b, c);
+    out->cell[4] = angle_between(a, c);
+    out->cell[5] = angle_between(a, b);
+    out->reciprocal_cell[0] = nb_norm(a_star);
+    out->reciprocal_cell[1] = nb_norm(b_star);
+    out->reciprocal_cell[2] = nb_norm(c_star);
+    out->reciprocal_cell[3] = angle_between(b_star, c_star);
+    out->reciprocal_cell[4] = angle_between(a_star, c_star);
+    out->reciprocal_cell[5] = angle_between(a_star, b_star);
+    memcpy(out->a_star, a_star, sizeof a_star);
+    memcpy(out->b_star, b_star, sizeof b_star);
+    memcpy(out->c_star, c_star, sizeof c_star);
+
+    nb_scale(a, 1e-10, out->a);
+    nb_scale(b, 1e-10, out->b);
+    nb_scale(c, 1e-10, out->c);
+
+    {
+        const double *axes[3] = {out->a, out->b, out->c};
+        for (i = 0; i < 3; ++i) {
+            double length = nb_norm(axes[i]);
+            double n = in->N[i];
+            if (in->sample_size[i] > 0) n = ceil(in->sample_size[i] / length);
+            if (n <= 1.0) n = 1.0;
+            out->N[i] = n;
+            out->size[i] = length * n;
+        }
+    }
+}

@@ -1,0 +1,115 @@
+/* Lattice (shape) factors and structure-factor lookup shared by the render loops. */
+#ifndef NB_LATTICE_H
+#define NB_LATTICE_H
+
+#include <math.h>
+
+#include "nanobragg.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+/* Interference function of N slits: sin(N x) / sin(x). */
+static inline double nb_sincg(double x, double N)
+{
+    if (x == 0.0) return N;
+    return sin(x * N) / sin(x);
+}
+
+/* Fourier transform of a sphere. */
+static inline double nb_sinc3(double x)
+{
+    if (x == 0.0) return 1.0;
+    return 3.0 * (sin(x) / x - cos(x)) / (x * x);
+}
+
+/* Lattice factor at fractional index (h, k, l) with nearest whole index (h0, k0, l0). */
+static inline double nb_lattice_factor(const nb_render_params *p, double h, double k, double l,
+                                       int h0, int k0, int l0)
+{
+    double F_latt = 1.0, rad_star_sqr = 0.0;
+    double Na = p->Na, Nb = p->Nb, Nc = p->Nc;
+    if (p->shape == NB_SHAPE_SQUARE) {
+        if (Na > 1) F_latt *= nb_sincg(M_PI * h, Na);
+        if (Nb > 1) F_latt *= nb_sincg(M_PI * k, Nb);
+        if (Nc > 1) F_latt *= nb_sincg(M_PI * l, Nc);
+        return F_latt;
+    }
+    {
+        double dx = (h - h0) * p->a_star[0] + (k - k0) * p->b_star[0] + (l - l0) * p->c_star[0];
+        double dy = (h - h0) * p->a_star[1] + (k - k0) * p->b_star[1] + (l - l0) * p->c_star[1];
+        double dz = (h - h0) * p->a_star[2] + (k - k0) * p->b_star[2] + (l - l0) * p->c_star[2];
+        rad_star_sqr = (dx * dx + dy * dy + dz * dz) * Na * Na * Nb * Nb * Nc * Nc;
+    }
+    if (p->shape == NB_SHAPE_ROUND) {
+        double hrad_sqr = (h - h0) * (h - h0) * Na * Na + (k - k0) * (k - k0) * Nb * Nb +
+                          (l - l0) * (l - l0) * Nc * Nc;
+        return Na * Nb * Nc * 0.723601254558268 * nb_sinc3(M_PI * sqrt(hrad_sqr * p->fudge));
+    }
+    if (p->shape == NB_SHAPE_GAUSS) return Na * Nb * Nc * exp(-(rad_star_sqr / 0.63 * p->fudge));
+    return Na * Nb * Nc * (rad_star_sqr * p->fudge < 0.3969);
+}
+
+static inline double nb_nearest_F(const nb_render_params *p, int h0, int k0, int l0)
+{
+    if (p->hkls && h0 <= p->h_max && h0 >= p->h_min && k0 <= p->k_max && k0 >= p->k_min &&
+        l0 <= p->l_max && l0 >= p->l_min) {
+        long kn = p->k_max - p->k_min + 1, ln = p->l_max - p->l_min + 1;
+        return p->Fhkl[((long)(h0 - p->h_min) * kn + (k0 - p->k_min)) * ln + (l0 - p->l_min)];
+    }
+    return p->default_F;
+}
+
+/* Whether the 4x4x4 interpolation stencil around (h, k, l) leaves the grid. */
+static inline int nb_stencil_outside(const nb_render_params *p, double h, double k, double l)
+{
+    int h_range = p->h_max - p->h_min + 1, k_range = p->k_max - p->k_min + 1;
+    int l_range = p->l_max - p->l_min + 1;
+    return (h - p->h_min + 3) > h_range || (h - 2 < p->h_min) || (k - p->k_min + 3) > k_range ||
+           (k - 2 < p->k_min) || (l - p->l_min + 3) > l_range || (l - 2 < p->l_min);
+}
+
+/* Cubic Lagrange interpolation through four points. */
+static inline double nb_lagrange4(const double xa[4], const double ya[4], double x)
+{
+    double x0 = (x - xa[1]) * (x - xa[2]) * (x - xa[3]) * ya[0] /
+                ((xa[0] - xa[1]) * (xa[0] - xa[2]) * (xa[0] - xa[3]));
+    double x1 = (x - xa[0]) * (x - xa[2]) * (x - xa[3]) * ya[1] /
+                ((xa[1] - xa[0]) * (xa[1] - xa[2]) * (xa[1] - xa[3]));
+    double x2 = (x - xa[0]) * (x - xa[1]) * (x - xa[3]) * ya[2] /
+                ((xa[2] - xa[0]) * (xa[2] - xa[1]) * (xa[2] - xa[3]));
+    double x3 = (x - xa[0]) * (x - xa[1]) * (x - xa[2]) * ya[3] /
+                ((xa[3] - xa[0]) * (xa[3] - xa[1]) * (xa[3] - xa[2]));
+    return x0 + x1 + x2 + x3;
+}
+
+/* Tricubic interpolation of F on the stencil starting one below floor(h, k, l). */
+static inline double nb_tricubic_F(const nb_render_params *p, double h, double k, double l)
+{
+    int hf = (int)floor(h), kf = (int)floor(k), lf = (int)floor(l);
+    long kn = p->k_max - p->k_min + 1, ln = p->l_max - p->l_min + 1;
+    double hx[4], kx[4], lx[4], along_k[4], along_l[4];
+    int i, j, m;
+    for (i = 0; i < 4; ++i) {
+        hx[i] = (double)(hf - 1 + i);
+        kx[i] = (double)(kf - 1 + i);
+        lx[i] = (double)(lf - 1 + i);
+    }
+    {
+        double along_h[4];
+        for (i = 0; i < 4; ++i) {
+            for (j = 0; j < 4; ++j) {
+                const double *row =
+                    p->Fhkl + ((long)(hf - 1 + i - p->h_min) * kn + (kf - 1 + j - p->k_min)) * ln +
+                    (lf - 1 - p->l_min);
+                for (m = 0; m < 4; ++m) along_l[m] = row[m];
+                along_k[j] = nb_lagrange4(lx, along_l, l);
+            }
+            along_h[i] = nb_lagrange4(kx, along_k, k);
+        }
+        return nb_lagrange4(hx, along_h, h);
+    }
+}
+
+#endif

@@ -1,0 +1,74 @@
+"""Loading the data a Config points to: structure factors, matrix, sources, mask."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nanobragg.config import Config
+from nanobragg.io import StructureFactors, read_fdump, read_hkl, read_mosflm_matrix, read_smv
+from nanobragg.io.sourcefile import read_source_file
+
+
+class FdumpReuseWarning(UserWarning):
+    """Structure factors were taken from a cache file left by an earlier run."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    structure_factors: StructureFactors | None
+    structure_factor_origin: str
+    matrix: np.ndarray | None
+    source_table: np.ndarray | None
+    mask: np.ndarray | None
+
+
+def load_structure_factors(config: Config, *, c_parity: bool) -> tuple[StructureFactors | None, str]:
+    """The grid of F, and where it came from ('memory', a path, or 'default_F')."""
+    sf = config.structure_factors
+    if sf.structure_factors is not None:
+        return sf.structure_factors, "memory"
+    if sf.hkl_path is not None:
+        return read_hkl(sf.hkl_path, default_F=sf.default_F, c_parity=c_parity), sf.hkl_path
+    if os.path.exists(sf.dump_path):
+        if not c_parity:
+            # fdump_silent_reuse: the original gives no sign that it did this.
+            warnings.warn(f"no HKL file given: reading structure factors from {sf.dump_path}",
+                          FdumpReuseWarning, stacklevel=3)
+        return read_fdump(sf.dump_path), sf.dump_path
+    if sf.default_F == 0.0:
+        raise ValueError(
+            "structure_factors: no HKL file, no in-memory grid, no "
+            f"{sf.dump_path} and default_F is 0; give one of them")
+    return None, "default_F"
+
+
+def load_mask(config: Config) -> np.ndarray | None:
+    det = config.detector
+    if det.mask is not None:
+        return np.asarray(det.mask)
+    if det.mask_path is None:
+        return None
+    return read_smv(det.mask_path).data
+
+
+def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
+    structure_factors, origin = load_structure_factors(config, c_parity=c_parity)
+    crystal, beam = config.crystal, config.beam
+    matrix: Any = crystal.mosflm_matrix
+    if matrix is None and crystal.matrix_path is not None:
+        matrix = read_mosflm_matrix(crystal.matrix_path)
+    table = beam.sources
+    if table is None and beam.source_path is not None:
+        table = read_source_file(beam.source_path)
+    return Inputs(
+        structure_factors=structure_factors,
+        structure_factor_origin=origin,
+        matrix=None if matrix is None else np.asarray(matrix, dtype=float).reshape(3, 3),
+        source_table=None if table is None else np.asarray(table, dtype=float).reshape(-1, 5),
+        mask=load_mask(config),
+    )

@@ -1,0 +1,127 @@
+"""What a simulation returns: the image, its statistics and the resolved setup."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nanobragg.config import Config
+from nanobragg.sampling import Sampling
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Statistics over the rendered pixels, computed as the original prints them."""
+
+    max_I: float
+    max_I_position_m: tuple[float, float]
+    """Fast and slow detector coordinates of the last sub-pixel of the brightest pixel."""
+    max_I_pixel: tuple[int, int] | None
+    """(slow, fast) index of the brightest pixel; None for an empty image."""
+    mean: float
+    rms: float
+    rmsd: float
+    pixels: int
+
+
+def image_statistics(image: np.ndarray, rendered: np.ndarray, roi_mask: np.ndarray,
+                     pixel_size: float, oversample: int) -> Statistics:
+    """Sums in image order and in the original's precision (squares in float32)."""
+    values = image[rendered]
+    count = int(values.size)
+    as_double = values.astype(np.float64)
+    total = float(np.cumsum(as_double)[-1]) if count else 0.0
+    squares = float(np.cumsum((values * values).astype(np.float64))[-1]) if count else 0.0
+    mean = total / max(count, 1)
+    rms = math.sqrt(squares / (max(count, 2) - 1))
+    deviations = image[roi_mask].astype(np.float64) - mean
+    n_roi = max(int(deviations.size), 2)
+    rmsd = math.sqrt(float(np.cumsum(deviations * deviations)[-1]) / (n_roi - 1)) \
+        if deviations.size else 0.0
+    max_I, position, pixel = 0.0, (0.0, 0.0), None
+    if count and float(values.max()) > 0.0:
+        flat = np.where(rendered, image, 0.0).reshape(-1)
+        index = int(np.argmax(flat))
+        spixel, fpixel = divmod(index, image.shape[1])
+        max_I = float(flat[index])
+        sub = pixel_size / oversample
+        last = oversample - 1
+        position = (sub * (fpixel * oversample + last) + sub / 2.0,
+                    sub * (spixel * oversample + last) + sub / 2.0)
+        pixel = (spixel, fpixel)
+    return Statistics(max_I, position, pixel, mean, rms, rmsd, count)
+
+
+@dataclass
+class Result:
+    image: np.ndarray
+    """Photons per pixel, float32, shape (slow, fast)."""
+    config: Config
+    backend: str
+    c_parity: bool
+    geometry: dict[str, Any]
+    crystal: dict[str, Any]
+    sources: dict[str, Any]
+    mosaic_umats: np.ndarray
+    sampling: Sampling
+    oversample: int
+    steps: int
+    roi: tuple[int, int, int, int]
+    """xmin, xmax, ymin, ymax in pixels, bounds included."""
+    rendered: np.ndarray
+    """Boolean (slow, fast): pixels inside the ROI and not masked."""
+    statistics: Statistics
+    omega_sum: float
+    noise_seed: int
+    """The original's internal (negative) noise seed."""
+    rng: Any = field(repr=False, default=None)
+    """The legacy generator as the stages before the noise left it."""
+    image_tensor: Any = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def roi_mask(self) -> np.ndarray:
+        xmin, xmax, ymin, ymax = self.roi
+        s, f = np.indices(self.image.shape)
+        return (f >= xmin) & (f <= xmax) & (s >= ymin) & (s <= ymax)
+
+    def int_scale(self) -> float:
+        scale = float(self.config.output.int_scale)
+        if scale <= 0.0:
+            scale = 55000.0 / self.statistics.max_I if self.statistics.max_I > 0.0 else 1.0
+        return scale
+
+    def int_image(self) -> np.ndarray:
+        """The noiseless SMV image: scale * photons + adc, clipped and rounded (uint16)."""
+        value = self.image.astype(np.float64) * self.int_scale() + self.config.output.adc_offset
+        value = np.clip(value, 0.0, 65535.0)
+        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
+        return np.where(self.roi_mask, rounded, np.uint16(0))
+
+    def pgm_scale(self) -> float:
+        scale = float(self.config.output.pgm_scale)
+        if scale <= 0.0:
+            scale = self.int_scale()
+            if self.statistics.rmsd > 0.0:
+                scale = 250.0 / (5.0 * self.statistics.rmsd)
+        return scale
+
+    def pgm_image(self) -> np.ndarray:
+        value = np.minimum(self.image.astype(np.float64) * self.pgm_scale(), 255.0)
+        return np.where(self.roi_mask, value.astype(np.uint8), np.uint8(0))
+
+    def noise_image(self) -> tuple[np.ndarray, float, int]:
+        """Poisson photon counts plus adc (uint16), total photons and overloads.
+
+        Uses the legacy generator exactly as the original does: the same seed gives
+        the same image.  Each call draws from a copy of the generator state.
+        """
+        from nanobragg.engines import c as c_engine
+
+        rng = self.rng if self.rng is not None else c_engine.LegacyRandom()
+        state = rng.copy() if hasattr(rng, "copy") else rng
+        return c_engine.add_noise(self.image, self.roi, adc_offset=self.config.output.adc_offset,
+                                  seed=self.noise_seed, rng=state)

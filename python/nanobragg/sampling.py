@@ -1,0 +1,181 @@
+"""Automatic choice of step counts and ranges, shared by both engines.
+
+Each swept quantity (phi, horizontal and vertical divergence, spectral
+dispersion, sensor thickness) is given by any two of range, step and count;
+the rules below fill in the third, or pick defaults, exactly as the original
+program does.  Results are in SI units (radians, metres, fractions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from nanobragg.config import Config
+
+M_1_PI = 0.31830988618379067154
+RTD = 180.0 * M_1_PI
+"""Degrees per radian, computed as the original computes it."""
+
+UNSET = -1.0
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A range swept in ``steps`` steps of ``step`` (units of the quantity)."""
+
+    range: float
+    step: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Sampling:
+    phi0: float
+    phi: Sweep
+    hdiv: Sweep
+    vdiv: Sweep
+    dispersion: Sweep
+    thickness: Sweep
+    detector_mu: float
+    mosaic_spread: float
+    mosaic_domains: int
+
+
+def _angle(value_deg: float | None) -> float:
+    return UNSET if value_deg is None else float(value_deg) / RTD
+
+
+def _count(value: int | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def phi_sweep(osc: float, step: float, steps: int) -> Sweep:
+    if steps < 0:
+        if osc < 0.0:
+            if step <= 0.0:
+                return Sweep(0.0, 0.0, 1)
+            return Sweep(step, step, 2)
+        if step <= 0.0:
+            return Sweep(osc, osc / 2.0, 2)
+        return Sweep(osc, step, math.ceil(osc / step))
+    if steps == 0:
+        steps = 1
+    if osc < 0.0:
+        if step <= 0.0:
+            osc = 1.0 / RTD
+            return Sweep(osc, osc / steps, steps)
+        return Sweep(step, step, 2)
+    if step < 0.0:
+        return Sweep(osc, osc / steps, steps)
+    return Sweep(osc, step, steps)
+
+
+def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1.0) -> Sweep:
+    """Divergence and dispersion: points at both ends of the range."""
+    if steps <= 0:
+        if span < 0.0:
+            if step <= 0.0:
+                return Sweep(0.0, 0.0, 1)
+            return Sweep(step, step, 2)
+        if step <= 0.0:
+            return Sweep(span, span, 2)
+        return Sweep(span, step, math.ceil(span / step))
+    if span < 0.0:
+        if step <= 0.0:
+            return Sweep(default_span, default_span / steps, steps)
+        return Sweep(step, step, 2)
+    if step <= 0.0:
+        if steps <= 1:
+            steps = 2
+        return Sweep(span, span / (steps - 1), steps)
+    return Sweep(span, step, steps)
+
+
+def thickness_sweep(thick: float, step: float, steps: int) -> Sweep:
+    if steps <= 0:
+        if thick < 0.0:
+            if step <= 0.0:
+                return Sweep(0.0, 0.0, 1)
+            return Sweep(step, step, 2)
+        if step <= 0.0:
+            return Sweep(thick, thick / 2, 2)
+        return Sweep(thick, step, math.ceil(thick / step))
+    if thick < 0.0:
+        if step <= 0.0:
+            thick = 0.5e-6
+            return Sweep(thick, thick / steps, steps)
+        return Sweep(step, step, 2)
+    if step <= 0.0:
+        if steps <= 1:
+            steps = 2
+        return Sweep(thick, thick / (steps - 1), steps)
+    return Sweep(thick, step, steps)
+
+
+def _sane(sweep: Sweep) -> Sweep:
+    """A degenerate sweep collapses to a single point."""
+    if sweep.range <= 0.0 or sweep.step <= 0.0 or sweep.steps <= 0:
+        return Sweep(0.0, 0.0, 1)
+    return sweep
+
+
+def detector_mu(attenuation_length_um: float | None, thick: float) -> float:
+    """Sensor attenuation coefficient (1/m); -1 until chosen."""
+    if attenuation_length_um is None:
+        mu = UNSET
+    elif math.isinf(attenuation_length_um) or attenuation_length_um == 0.0:
+        mu = 0.0
+    else:
+        mu = 1.0 / (attenuation_length_um * 1e-6)
+    if thick > 0.0 and mu < 0.0:
+        mu = 1.0 / thick
+    return mu
+
+
+def mosaic_choice(spread: float, domains: int) -> tuple[float, int]:
+    if domains <= 0:
+        if spread < 0.0:
+            return 0.0, 1
+        return spread, 1 if spread == 0.0 else 10
+    if spread < 0.0:
+        return 0.0, 1
+    if spread == 0.0:
+        return spread, 1
+    return spread, domains
+
+
+def _mrad(value: float | None) -> float:
+    return UNSET if value is None else float(value) / 1000.0
+
+
+def resolve_sampling(config: Config) -> Sampling:
+    crystal, beam, det = config.crystal, config.beam, config.detector
+    phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg), _count(crystal.phi_steps))
+    hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
+                       _count(beam.hdiv_steps))
+    vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),
+                       _count(beam.vdiv_steps))
+    dispersion = range_sweep(float(beam.dispersion_pct) / 100.0, UNSET,
+                             _count(beam.dispersion_steps))
+    thick = thickness_sweep(float(det.thickness_um) * 1e-6, UNSET, _count(det.thickness_steps))
+    mu = detector_mu(det.attenuation_length_um, thick.range)
+    spread, domains = mosaic_choice(_angle(_plain(crystal.mosaic_spread_deg)),
+                                    _count(crystal.mosaic_domains))
+    return Sampling(
+        phi0=float(_plain(crystal.phi_deg)) / RTD,
+        phi=phi,
+        hdiv=_sane(hdiv),
+        vdiv=_sane(vdiv),
+        dispersion=_sane(dispersion),
+        thickness=_sane(thick),
+        detector_mu=mu,
+        mosaic_spread=spread,
+        mosaic_domains=domains,
+    )
+
+
+def _plain(value):
+    from nanobragg.config import as_float
+
+    return None if value is None else as_float(value)

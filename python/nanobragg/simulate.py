@@ -1,0 +1,237 @@
+"""``nanobragg.simulate``: run the stages of a simulation on a chosen engine."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nanobragg.config import Config, as_float, as_floats
+from nanobragg.inputs import Inputs, load_inputs
+from nanobragg.result import Result, image_statistics
+from nanobragg.sampling import Sampling, resolve_sampling
+
+R_E_SQR = 7.94079248018965e-30
+"""Thomson cross section of the electron (m^2)."""
+AVOGADRO = 6.02214179e23
+WATER_F = 2.57
+WATER_MW = 18.0
+
+BACKENDS = ("c", "torch")
+
+
+def wavelength_m(config: Config) -> float:
+    return as_float(config.beam.wavelength_A) / 1.0e10
+
+
+def fluence(config: Config) -> float:
+    """Photons per m^2: from flux * exposure / beamsize^2 when a flux is given."""
+    beam = config.beam
+    beamsize = float(beam.beamsize_mm) / 1000
+    if beam.flux != 0.0 and beam.exposure_s > 0.0 and beamsize >= 0:
+        return beam.flux * beam.exposure_s / beamsize / beamsize
+    return as_float(beam.fluence)
+
+
+def clipped_sample_size(config: Config) -> tuple[float, float, float]:
+    """Crystal size (mm) with its y and z clipped to the beam size, as the original does."""
+    x, y, z = (float(v) for v in config.crystal.size_mm)
+    beamsize = float(config.beam.beamsize_mm)
+    if beamsize >= 0:
+        y = beamsize if beamsize < y else y
+        z = beamsize if beamsize < z else z
+    return (x, y, z)
+
+
+def water_background(config: Config, fluence_value: float) -> float:
+    """Photons per steradian scattered by the water around the crystal."""
+    size = float(config.beam.water_um) / 1e6
+    return (WATER_F * WATER_F * R_E_SQR * fluence_value * size * size * size * 1e6 * AVOGADRO
+            / WATER_MW)
+
+
+def interpolation_wanted(config: Config, has_grid: bool) -> bool:
+    """Tricubic interpolation: on when asked, or automatically for crystals 2 cells thin or less."""
+    if not has_grid:
+        return False
+    choice = config.structure_factors.interpolate
+    if choice is not None:
+        return bool(choice)
+    return any(n <= 2 for n in as_floats(config.crystal.N_cells, 3))
+
+
+def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[str, Any]) -> int:
+    requested = config.sampling.oversample
+    size_max = float(max(crystal["size"][0], crystal["size"][1], crystal["size"][2]))
+    reciprocal_pixel = wavelength_m(config) * geometry["distance"] / geometry["pixel_size"]
+    recommended = math.ceil(3.0 * size_max / reciprocal_pixel)
+    if recommended <= 0:
+        recommended = 1
+    if requested is None or requested <= 0:
+        return recommended
+    return int(requested)
+
+
+def legacy_seeds(config: Config) -> tuple[int, int, int]:
+    """(noise, misset, mosaic) seeds as the original holds them internally (negated).
+
+    Unset noise and misset seeds come from the clock, both from the same reading.
+    """
+    clock = -int(time.time())
+    out = config.output
+    noise = -int(out.seed) if out.seed is not None else clock
+    misset = -int(config.crystal.misset_seed) if config.crystal.misset_seed is not None else clock
+    return noise, misset, -int(config.crystal.mosaic_seed)
+
+
+def resolve_roi(config: Config, fpixels: int, spixels: int) -> tuple[int, int, int, int]:
+    roi = config.sampling.roi
+    xmin, xmax, ymin, ymax = (-1, -1, -1, -1) if roi is None else (int(v) for v in roi)
+    return (0 if xmin < 0 else xmin, fpixels if xmax < 0 else xmax,
+            0 if ymin < 0 else ymin, spixels if ymax < 0 else ymax)
+
+
+def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: dict,
+                  sampling: Sampling, inputs: Inputs, oversample: int,
+                  roi: tuple[int, int, int, int], fluence_value: float) -> dict[str, Any]:
+    det, beam, sf = config.detector, config.beam, config.structure_factors
+    grid = inputs.structure_factors
+    params: dict[str, Any] = {
+        "c_parity": int(c_parity),
+        "fpixels": geometry["fpixels"],
+        "spixels": geometry["spixels"],
+        "pixel_size": geometry["pixel_size"],
+        "oversample": oversample,
+        "oversample_thick": int(config.sampling.oversample_thick),
+        "oversample_polar": int(config.sampling.oversample_polar),
+        "oversample_omega": int(config.sampling.oversample_omega),
+        "fdet": list(geometry["fdet"]),
+        "sdet": list(geometry["sdet"]),
+        "odet": list(geometry["odet"]),
+        "pix0": list(geometry["pix0"]),
+        "beam": list(geometry["beam"]),
+        "polar_vector": list(geometry["polar"]),
+        "spindle": list(geometry["spindle"]),
+        "distance": geometry["distance"],
+        "close_distance": geometry["close_distance"],
+        "curved_detector": int(det.curved),
+        "point_pixel": int(det.point_pixel),
+        "nopolar": int(beam.nopolar),
+        "polarization": float(beam.polarization),
+        "thicksteps": sampling.thickness.steps,
+        "thickstep": sampling.thickness.step,
+        "thick": sampling.thickness.range,
+        "mu": sampling.detector_mu,
+        "roi_xmin": roi[0],
+        "roi_xmax": roi[1],
+        "roi_ymin": roi[2],
+        "roi_ymax": roi[3],
+        "phisteps": sampling.phi.steps,
+        "phi0": sampling.phi0,
+        "phistep": sampling.phi.step,
+        "mosaic_spread": sampling.mosaic_spread,
+        "a0": list(crystal["a"]),
+        "b0": list(crystal["b"]),
+        "c0": list(crystal["c"]),
+        "a_star": list(crystal["a_star"]),
+        "b_star": list(crystal["b_star"]),
+        "c_star": list(crystal["c_star"]),
+        "Na": float(crystal["N"][0]),
+        "Nb": float(crystal["N"][1]),
+        "Nc": float(crystal["N"][2]),
+        "shape": {"square": 0, "round": 1, "gauss": 2, "tophat": 3}[config.crystal.shape],
+        "fudge": float(config.crystal.fudge),
+        "default_F": float(sf.default_F),
+        "interpolate": int(interpolation_wanted(config, grid is not None and grid.count > 0)),
+        "dmin": float(sf.dmin_A) * 1e-10,
+        "r_e_sqr": R_E_SQR,
+        "fluence": fluence_value,
+        "I_bg": water_background(config, fluence_value),
+        "water_size": float(beam.water_um) / 1e6,
+    }
+    if grid is not None:
+        params.update(h_min=grid.hkl_min[0], k_min=grid.hkl_min[1], l_min=grid.hkl_min[2],
+                      hkls=grid.count)
+    return params
+
+
+def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
+             progress: Callable[[int, int], Any] | None = None, device: str | None = None,
+             dtype: str | None = None) -> Result:
+    """Render a diffraction image.
+
+    ``c_parity=True`` reproduces the original program's output, quirks included;
+    ``c_parity=False`` gives the corrected physics.  ``progress(done, total)`` is
+    called as rows finish; returning False cancels (as does Ctrl-C).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        raise NotImplementedError(
+            "backend 'torch': the PyTorch engine is not available yet; use backend='c'")
+    if device not in (None, "cpu") or dtype not in (None, "float64"):
+        raise ValueError("device/dtype apply to the torch backend only")
+    config.validate()
+    from nanobragg.engines import c as engine
+
+    inputs = load_inputs(config, c_parity=c_parity)
+    sampling = resolve_sampling(config)
+    noise_seed, misset_seed, mosaic_seed = legacy_seeds(config)
+    lambda0 = wavelength_m(config)
+    rng = engine.LegacyRandom()
+
+    geometry = engine.detector_geometry(config, c_parity=c_parity)
+    clipped = clipped_sample_size(config)
+    crystal = engine.crystal_vectors(
+        config.replace(crystal=_with_size(config, clipped)), rng, lambda0=lambda0,
+        matrix=inputs.matrix, misset_seed=misset_seed)
+    sources = engine.sources(sampling, geometry, lambda0=lambda0,
+                             round_div=config.beam.round_div, table=inputs.source_table)
+    umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
+    oversample = choose_oversample(config, crystal, geometry)
+    roi = resolve_roi(config, geometry["fpixels"], geometry["spixels"])
+    fluence_value = fluence(config)
+    params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
+                           sampling=sampling, inputs=inputs, oversample=oversample, roi=roi,
+                           fluence_value=fluence_value)
+    grid = inputs.structure_factors
+    image, info = engine.render(params, sources, umats, None if grid is None else grid.values,
+                                _mask_array(inputs.mask, geometry), progress)
+
+    shape = image.shape
+    s, f = np.indices(shape)
+    roi_mask = (f >= roi[0]) & (f <= roi[1]) & (s >= roi[2]) & (s <= roi[3])
+    rendered = roi_mask.copy()
+    if inputs.mask is not None:
+        rendered &= np.asarray(inputs.mask).reshape(shape) != 0
+    stats = image_statistics(image, rendered, roi_mask, geometry["pixel_size"], oversample)
+    return Result(
+        image=image, config=config, backend=backend, c_parity=c_parity, geometry=geometry,
+        crystal=crystal, sources=sources, mosaic_umats=umats, sampling=sampling,
+        oversample=oversample, steps=int(info["steps"]), roi=roi, rendered=rendered,
+        statistics=stats, omega_sum=float(info["omega_sum"]), noise_seed=noise_seed, rng=rng,
+        notes={"interpolation_switched_off": info["interpolation_switched_off"],
+               "structure_factors": inputs.structure_factor_origin,
+               "hkls": 0 if grid is None else grid.count, "fluence": fluence_value,
+               "misset_seed": misset_seed, "mosaic_seed": mosaic_seed},
+    )
+
+
+def _with_size(config: Config, size_mm: tuple[float, float, float]):
+    import dataclasses
+
+    return dataclasses.replace(config.crystal, size_mm=size_mm)
+
+
+def _mask_array(mask: np.ndarray | None, geometry: dict) -> np.ndarray | None:
+    if mask is None:
+        return None
+    expected = (geometry["spixels"], geometry["fpixels"])
+    mask = np.asarray(mask)
+    if mask.shape != expected:
+        raise ValueError(f"detector.mask: shape {mask.shape} does not match the detector "
+                         f"{expected} (slow, fast)")
+    return (mask != 0).astype(np.uint8)
