@@ -133,6 +133,7 @@ py::dict crystal_vectors(const py::dict &d, LegacyRandom &rng)
     nb_crystal_input in;
     nb_crystal out;
     std::memset(&in, 0, sizeof in);
+    in.c_parity = (int)get_long(d, "c_parity");
     in.has_cell = (int)get_long(d, "has_cell");
     auto cell = py::cast<std::array<double, 6>>(d["cell"]);
     for (int i = 0; i < 6; ++i) in.cell[i] = cell[i];

@@ -74,6 +74,7 @@ void nb_detector_geometry_compute(const nb_detector_input *in, nb_detector_geome
 /* ---- crystal_vectors --------------------------------------------------- */
 
 typedef struct {
+    int c_parity;
     int has_cell;
     double cell[6];           /* a, b, c (Angstrom), alpha, beta, gamma (rad); 0 = default */
     int has_matrix;

@@ -103,11 +103,15 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
 
     if (in->has_misset) memcpy(misset, in->misset, sizeof misset);
     if (in->misset_random) {
-        /* random_misset_cap_in_radians: the original passes its 90-degree cap
-         * as 90 radians; the orientation is still uniformly random either way. */
+        /* random_misset_cap_in_radians: the original draws a rotation of up to
+         * "90" about a random axis, passing 90 radians where it meant degrees;
+         * the corrected mode draws uniformly from all orientations. */
         double umat[9];
         long seed = in->misset_seed;
-        nb_random_rotation(rng, &seed, 90.0f, umat);
+        if (in->c_parity)
+            nb_random_rotation(rng, &seed, 90.0f, umat);
+        else
+            nb_uniform_rotation(rng, &seed, umat);
         nb_umat_to_xyz_angles(umat, misset);
         apply_misset = 1;
     }

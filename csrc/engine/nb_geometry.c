@@ -149,9 +149,9 @@ void nb_detector_geometry_compute(const nb_detector_input *in, nb_detector_geome
     nb_unitize(g->beam, g->beam);
     nb_unitize(g->fdet, g->fdet);
     nb_unitize(g->sdet, g->sdet);
-    /* odet_replaced_when_not_unit: a given odet whose length is not exactly 1
-     * is replaced by fdet x sdet in both modes (the original's documented rule). */
-    if (nb_unitize(g->odet, g->odet) != 1.0) {
+    /* odet_replaced_when_not_unit: the original replaces a given odet whose
+     * length is not exactly 1 by fdet x sdet; corrected, only a zero odet is. */
+    if (in->c_parity ? nb_unitize(g->odet, g->odet) != 1.0 : nb_unitize(g->odet, g->odet) == 0.0) {
         nb_cross(g->fdet, g->sdet, g->odet);
         nb_unitize(g->odet, g->odet);
     }

@@ -147,6 +147,23 @@ void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, doubl
     umat[8] = c + omc * (v3 * v3);
 }
 
+void nb_uniform_rotation(nb_random_state *state, long *seed, double umat[9])
+{
+    double u1 = nb_uniform(state, seed), u2 = nb_uniform(state, seed);
+    double u3 = nb_uniform(state, seed);
+    double w = sqrt(1.0 - u1) * sin(2.0 * M_PI * u2), x = sqrt(1.0 - u1) * cos(2.0 * M_PI * u2);
+    double y = sqrt(u1) * sin(2.0 * M_PI * u3), z = sqrt(u1) * cos(2.0 * M_PI * u3);
+    umat[0] = 1.0 - 2.0 * (y * y + z * z);
+    umat[1] = 2.0 * (x * y - z * w);
+    umat[2] = 2.0 * (x * z + y * w);
+    umat[3] = 2.0 * (x * y + z * w);
+    umat[4] = 1.0 - 2.0 * (x * x + z * z);
+    umat[5] = 2.0 * (y * z - x * w);
+    umat[6] = 2.0 * (x * z - y * w);
+    umat[7] = 2.0 * (y * z + x * w);
+    umat[8] = 1.0 - 2.0 * (x * x + y * y);
+}
+
 static void normalize_row(double *x, double *y, double *z)
 {
     double m = sqrt(*x * *x + *y * *y + *z * *z);

@@ -24,6 +24,9 @@ float nb_poisson(nb_random_state *state, long *seed, float mean);
 /* Row-major rotation by a random angle up to cap_rad about a random axis. */
 void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, double umat[9]);
 
+/* A rotation drawn uniformly from all orientations (unit quaternion method). */
+void nb_uniform_rotation(nb_random_state *state, long *seed, double umat[9]);
+
 /* Rotations about x, y, z (radians) that reproduce a rotation matrix. */
 void nb_umat_to_xyz_angles(const double umat[9], double angles[3]);
 

@@ -77,6 +77,8 @@ class Result:
     omega_sum: float
     noise_seed: int
     """The original's internal (negative) noise seed."""
+    structure_factors: Any = field(repr=False, default=None)
+    """The :class:`nanobragg.io.StructureFactors` grid used, or None (default_F only)."""
     rng: Any = field(repr=False, default=None)
     """The legacy generator as the stages before the noise left it."""
     image_tensor: Any = None

@@ -186,7 +186,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     geometry = engine.detector_geometry(config, c_parity=c_parity)
     clipped = clipped_sample_size(config)
     crystal = engine.crystal_vectors(
-        config.replace(crystal=_with_size(config, clipped)), rng, lambda0=lambda0,
+        config.replace(crystal=_with_size(config, clipped)), rng, c_parity=c_parity,
+        lambda0=lambda0,
         matrix=inputs.matrix, misset_seed=misset_seed)
     sources = engine.sources(sampling, geometry, lambda0=lambda0,
                              round_div=config.beam.round_div, table=inputs.source_table)
@@ -212,7 +213,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
         image=image, config=config, backend=backend, c_parity=c_parity, geometry=geometry,
         crystal=crystal, sources=sources, mosaic_umats=umats, sampling=sampling,
         oversample=oversample, steps=int(info["steps"]), roi=roi, rendered=rendered,
-        statistics=stats, omega_sum=float(info["omega_sum"]), noise_seed=noise_seed, rng=rng,
+        statistics=stats, omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
+        structure_factors=grid, rng=rng,
         notes={"interpolation_switched_off": info["interpolation_switched_off"],
                "structure_factors": inputs.structure_factor_origin,
                "hkls": 0 if grid is None else grid.count, "fluence": fluence_value,

@@ -75,8 +75,8 @@ def detector_geometry(config: Config, *, c_parity: bool) -> dict[str, Any]:
     return geometry
 
 
-def crystal_vectors(config: Config, rng: LegacyRandom, *, lambda0: float, matrix: Any,
-                    misset_seed: int) -> dict[str, Any]:
+def crystal_vectors(config: Config, rng: LegacyRandom, *, c_parity: bool, lambda0: float,
+                    matrix: Any, misset_seed: int) -> dict[str, Any]:
     """Real (metres) and reciprocal (1/Angstrom) cell vectors at phi = 0, and N."""
     crystal = config.crystal
     cell = [0.0] * 6
@@ -86,6 +86,7 @@ def crystal_vectors(config: Config, rng: LegacyRandom, *, lambda0: float, matrix
             cell[i] = value if i < 3 else value / RTD
     sample = [float(v) / 1000.0 for v in crystal.size_mm]
     params = {
+        "c_parity": int(c_parity),
         "has_cell": int(crystal.cell is not None),
         "cell": cell,
         "has_matrix": int(matrix is not None),

@@ -1,0 +1,94 @@
+"""The ``nanoBragg`` command: the original program's flags, our engines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from nanobragg.cli.flags import UsageError, parse_command_line
+from nanobragg.cli.report import Report
+from nanobragg.cli.usage import USAGE
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _progress_bar(stream):
+    """A one-line progress bar for terminals; returns the render callback."""
+    def show(done: int, total: int) -> bool:
+        width = 40
+        filled = width * done // max(total, 1)
+        stream.write("\r[%s%s] %3d%%" % ("#" * filled, "." * (width - filled),
+                                         100 * done // max(total, 1)))
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+        return True
+
+    return show
+
+
+def run(argv: Sequence[str], out=None) -> int:
+    out = out or sys.stdout
+    from nanobragg import simulate
+    from nanobragg.io import write_fdump
+    from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
+
+    command = parse_command_line(list(argv))
+    if command.help:
+        out.write(USAGE)
+        return EXIT_OK
+    config = command.config
+    report = Report(out)
+    progress = None
+    if config.output.progress and sys.stderr.isatty():
+        progress = _progress_bar(sys.stderr)
+    report.banner(config)
+    result = simulate(config, backend=command.backend, c_parity=command.c_parity,
+                      progress=progress, device=command.device, dtype=command.dtype)
+    sf = config.structure_factors
+    if sf.hkl_path is not None and result.structure_factors is not None:
+        # the original caches every HKL file it reads for runs without -hkl
+        try:
+            write_fdump(sf.dump_path, result.structure_factors)
+            report.line(f"writing dump file for next time: {sf.dump_path}")
+        except OSError:
+            report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
+    report.setup(result)
+    output = config.output
+    report.line(f"writing {output.floatfile} as {result.image.size} 4-byte floats")
+    write_float(result, output.floatfile)
+    report.statistics(result)
+    report.line("intfile_scale = %g" % result.int_scale())
+    report.line(f"writing {output.intfile} as 2-byte integers")
+    write_int_image(result, output.intfile)
+    if output.write_pgm:
+        report.line("pgm_scale = %g" % result.pgm_scale())
+        report.line(f"writing {output.pgmfile} as 1-byte integers")
+        write_pgm_image(result, output.pgmfile)
+    if output.write_noise:
+        noise, photons, overloads = result.noise_image()
+        report.line("%.0f photons on noise image (%d overloads)" % (photons, overloads))
+        report.line(f"writing {output.noisefile} as 2-byte integers")
+        write_noise_image(result, output.noisefile, noise)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(argv)
+    except UsageError as error:
+        sys.stderr.write(f"nanoBragg: {error}\n(nanoBragg -h lists the flags)\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("nanoBragg: interrupted\n")
+        return 130
+    except (ValueError, OSError, NotImplementedError) as error:
+        sys.stderr.write(f"nanoBragg: {error}\n")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

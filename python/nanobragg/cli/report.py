@@ -1,0 +1,92 @@
+"""The command's log: the original's summary lines, in its formats, so that
+scripts parsing them keep working."""
+
+from __future__ import annotations
+
+import math
+
+from nanobragg.config import Config
+from nanobragg.result import Result
+from nanobragg.sampling import RTD
+
+CONVENTION_WORD = {"mosflm": "mosflm", "xds": "xds", "adxv": "adxv", "denzo": "denzo",
+                   "dials": "dials", "custom": "custom"}
+SHAPE_WORD = {"square": "parallelpiped", "round": "ellipsoidal", "gauss": "gaussian",
+              "tophat": "tophat-spot"}
+
+
+class Report:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+
+    def banner(self, config: Config) -> None:
+        self.line("nanoBragg nanocrystal diffraction simulator - nanobragg re-implementation")
+        self.line(f"{CONVENTION_WORD[config.detector.convention]} convention selected.")
+
+    def setup(self, r: Result) -> None:
+        g, c, s = r.geometry, r.crystal, r.sampling
+        cfg = r.config
+        self.line("Unit Cell: %g %g %g %g %g %g" % (
+            c["cell"][0], c["cell"][1], c["cell"][2],
+            c["cell"][3] * RTD, c["cell"][4] * RTD, c["cell"][5] * RTD))
+        self.line("Recp Cell: %g %g %g %g %g %g" % (
+            c["reciprocal_cell"][0], c["reciprocal_cell"][1], c["reciprocal_cell"][2],
+            c["reciprocal_cell"][3] * RTD, c["reciprocal_cell"][4] * RTD,
+            c["reciprocal_cell"][5] * RTD))
+        self.line("volume = %g A^3" % c["volume_A3"])
+        self.line("crystal is %g x %g x %g microns" % tuple(v * 1e6 for v in c["size"]))
+        self.line("  created a total of %d sources:" % len(r.sources["wavelength"]))
+        self.line("  created a total of %d mosaic domains" % len(r.mosaic_umats))
+        self.line("  %d initialized hkls (all others =%g)" % (
+            r.notes["hkls"], cfg.structure_factors.default_F))
+        N = c["N"]
+        self.line("  %s xtal: %.0fx%.0fx%.0f cells" % (SHAPE_WORD[cfg.crystal.shape], *N))
+        self.line("  wave=%g meters +/- %g%% in %d steps" % (
+            float(cfg.beam.wavelength_A) / 1.0e10, s.dispersion.range * 100, s.dispersion.steps))
+        if cfg.beam.nopolar:
+            self.line("  polarization effect disabled")
+        else:
+            self.line("  Kahn polarization factor: %f" % cfg.beam.polarization)
+        self.line("  incident fluence: %g photons/m^2" % r.notes["fluence"])
+        self.line("  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)" % (
+            g["distance"], g["detsize_f"], g["detsize_s"], g["pixel_size"], g["fpixels"],
+            g["spixels"]))
+        self.line("  sensor is %g m thick in %d layers with mu= %g" % (
+            s.thickness.range, s.thickness.steps, s.detector_mu))
+        self.line("  Xbeam=%g Ybeam=%g" % (g["Xbeam"], g["Ybeam"]))
+        self.line("  Fbeam=%g Sbeam=%g" % (g["Fbeam"], g["Sbeam"]))
+        self.line("  Xclose=%g Yclose=%g" % (g["Xclose"], g["Yclose"]))
+        self.line("  Fclose=%g Sclose=%g" % (g["Fclose"], g["Sclose"]))
+        self.line("  DIRECTION_OF_DETECTOR_X-AXIS= %g %g %g" % tuple(g["fdet"]))
+        self.line("  DIRECTION_OF_DETECTOR_Y-AXIS= %g %g %g" % tuple(g["sdet"]))
+        self.line("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g" % tuple(g["odet"]))
+        self.line("  INCIDENT_BEAM_DIRECTION= %g %g %g" % tuple(g["beam"]))
+        self.line("  spindle ROTATION_AXIS= %g %g %g" % tuple(g["spindle"]))
+        self.line("  dials origin= %g %g %g" % tuple(g["dials_origin_mm"]))
+        self.line("  roi: %d < x < %d && %d < y < %d" % r.roi)
+        self.line("  hdivrange=%g hdivstep=%g  radians" % (s.hdiv.range, s.hdiv.step))
+        self.line("  vdivrange=%g vdivstep=%g  radians" % (s.vdiv.range, s.vdiv.step))
+        self.line("  %d divergence steps" % r.sources["divergence_steps"])
+        self.line("  %d sources" % len(r.sources["wavelength"]))
+        self.line("  %d mosaic domains over mosaic spread of %g degrees" % (
+            len(r.mosaic_umats), s.mosaic_spread * RTD))
+        self.line("  %d phi steps from %g to %g degrees" % (
+            s.phi.steps, s.phi0 * RTD, (s.phi0 + s.phi.range) * RTD))
+        self.line("  %dx%d pixel oversample steps" % (r.oversample, r.oversample))
+        if cfg.output.write_noise:
+            self.line("")
+            self.line("  noise image paramters:")
+            self.line("  seed: %d" % r.noise_seed)
+            self.line("  water droplet size: %g m" % (float(cfg.beam.water_um) / 1e6))
+        self.line("")
+        omega = r.omega_sum / r.steps if r.steps else 0.0
+        self.line("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (
+            omega, 100 * omega / 4 / math.pi))
+
+    def statistics(self, r: Result) -> None:
+        st = r.statistics
+        self.line("max_I = %g  at %g %g" % (st.max_I, *st.max_I_position_m))
+        self.line("mean= %g rms= %g rmsd= %g" % (st.mean, st.rms, st.rmsd))
