@@ -74,6 +74,9 @@ class StructureFactorConfig:
     interpolate: bool | None = None
     """Tricubic interpolation; ``None`` turns it on when any N <= 2."""
     dmin_A: float = 0.0
+    stol_path: str | None = None
+    """Background F against sin(theta)/lambda (``-stol``, ``-4stol``, ``-Q``): the original
+    reads this file (and stops when it is missing or empty) but never uses its values."""
 
 
 @dataclass
@@ -125,7 +128,7 @@ class DetectorConfig:
     orgy_px: float | None = None
     convention: str = "mosflm"
     pivot: str | None = None
-    """``None``: the convention's own pivot (beam for mosflm/denzo/adxv/custom, sample for xds/dials)."""
+    """``None``: the convention's own (beam: mosflm, denzo, adxv, custom; sample: xds, dials)."""
     rotx_deg: Any = 0.0
     roty_deg: Any = 0.0
     rotz_deg: Any = 0.0

@@ -27,7 +27,8 @@ class Inputs:
     mask: np.ndarray | None
 
 
-def load_structure_factors(config: Config, *, c_parity: bool) -> tuple[StructureFactors | None, str]:
+def load_structure_factors(config: Config, *,
+                           c_parity: bool) -> tuple[StructureFactors | None, str]:
     """The grid of F, and where it came from ('memory', a path, or 'default_F')."""
     sf = config.structure_factors
     if sf.structure_factors is not None:

@@ -151,7 +151,8 @@ def _mrad(value: float | None) -> float:
 
 def resolve_sampling(config: Config) -> Sampling:
     crystal, beam, det = config.crystal, config.beam, config.detector
-    phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg), _count(crystal.phi_steps))
+    phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
+                    _count(crystal.phi_steps))
     hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
                        _count(beam.hdiv_steps))
     vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),

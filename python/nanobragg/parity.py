@@ -1,0 +1,111 @@
+"""The registry of the original program's quirks that ``c_parity`` switches.
+
+``c_parity=True`` reproduces every quirk below, so images match the original's
+bit for bit; ``c_parity=False`` applies each fix.  Every entry has a file
+``bugs/<name>.md`` (what the original does, why it is wrong, the fix, and an
+in-process reproduction) and tests showing both modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quirk:
+    name: str
+    stage: str
+    """Where it lives: cli, io, detector_geometry, crystal_vectors, sources, render."""
+    legacy: str
+    """What the original does (c_parity=True)."""
+    corrected: str
+    """What c_parity=False does instead."""
+
+
+_QUIRKS = (
+    Quirk("phi_carryover", "render",
+          "A phi step whose angle is exactly 0 does not rotate the crystal and keeps the "
+          "rotation left by the previous loop iteration (the last phi step of the previous "
+          "source, sub-pixel or pixel); only the first pixel sees the unrotated crystal.",
+          "Every phi step rotates the phi = 0 crystal by its own angle."),
+    Quirk("factors_from_first_subpixel", "render",
+          "Solid angle and polarization are computed once per pixel (first sub-pixel, first "
+          "source passing the dmin cut) and the capture fraction of the last sensor layer "
+          "multiplies the sum of all layers.",
+          "Solid angle per sub-pixel, polarization per sub-pixel and source, capture fraction "
+          "per layer and sub-pixel, each multiplying its own terms."),
+    Quirk("running_sum_factors", "render",
+          "With -oversample_omega/-oversample_polar/-oversample_thick the factor multiplies "
+          "the running sum after every term, scaling earlier terms many times.",
+          "The factor multiplies only the new term (the flags then change nothing, since "
+          "corrected factors are always per sub-pixel)."),
+    Quirk("interpolation_switch_off", "render",
+          "The first pixel (in loop order) whose 4x4x4 interpolation stencil leaves the HKL "
+          "grid switches tricubic interpolation off for the rest of the run.",
+          "Terms whose stencil leaves the grid use the nearest structure factor; "
+          "interpolation stays on for all others."),
+    Quirk("dmin_kills_background", "render",
+          "A pixel whose every source is beyond -dmin never computes its polarization factor, "
+          "which stays 0 and zeroes the water background there.",
+          "The dmin cut removes Bragg terms only; the background is always kept."),
+    Quirk("water_background_scaling", "render",
+          "The water background already contains r_e^2 * fluence, is multiplied by "
+          "r_e^2 * fluence again and divided by the number of steps.",
+          "Background = I_bg times the pixel's mean solid angle, polarization and capture, "
+          "independent of the sampling."),
+    Quirk("nopolar_overridden_by_oversample_polar", "render",
+          "-oversample_polar recomputes the polarization factor even with -nopolar.",
+          "-nopolar always means a polarization factor of 1."),
+    Quirk("oversample_thick_without_thickness", "render",
+          "-oversample_thick with no sensor thickness computes a capture fraction of "
+          "exp(0) - exp(0) = 0 and returns an empty image.",
+          "No thickness means a capture fraction of 1."),
+    Quirk("source_weight_unused", "render",
+          "The weight column of a source file is read and ignored.",
+          "Each source's terms are weighted by weight * n / sum(weights)."),
+    Quirk("random_misset_cap_in_radians", "crystal_vectors",
+          "-misset random draws a rotation of up to '90' about a random axis, passing 90 "
+          "radians where 90 degrees was meant.",
+          "A rotation drawn uniformly from all orientations with the same generator."),
+    Quirk("odet_replaced_when_not_unit", "detector_geometry",
+          "A detector normal (-odet_vector) whose length is not exactly 1 is replaced by "
+          "fdet x sdet.",
+          "The given normal is normalised; only a zero vector is replaced."),
+    Quirk("pivot_forced_by_convention", "detector_geometry",
+          "MOSFLM, DENZO and ADXV always pivot about the beam spot, XDS and DIALS about the "
+          "sample; -pivot only matters for CUSTOM vectors.",
+          "An explicit pivot is honoured in every convention."),
+    Quirk("pix0_vector_ignored", "detector_geometry",
+          "-pix0_vector only switches to the CUSTOM convention; the detector origin is "
+          "always recomputed from the beam centre and distance.",
+          "A given pix0 vector (metres) is the detector origin."),
+    Quirk("substring_flag_matching", "cli",
+          "Flags are recognised by substring, so a flag containing another flag's name "
+          "triggers both (-misset_seed also reads -misset, -twotheta_axis sets -twotheta, "
+          "-mosaic_seed and -misset_seed also set the noise seed).",
+          "Flags match their exact names."),
+    Quirk("vector_flags_select_custom", "cli",
+          "Any detector or beam vector flag silently switches to the CUSTOM convention.",
+          "Same (kept: the convention's beam centre rules cannot apply to arbitrary vectors)."),
+    Quirk("twotheta_header_ignored", "cli",
+          "The TWOTHETA value of an -img/-mask header is read into a variable that is never "
+          "used.",
+          "Same (kept, documented)."),
+    Quirk("fdump_silent_reuse", "io",
+          "Without -hkl, structure factors are silently read from Fdump.bin left by any "
+          "earlier run in the working folder.",
+          "The file is still read, with a warning naming it."),
+    Quirk("hkl_stream_of_fours", "io",
+          "HKL files are read as a stream of numbers four at a time, ignoring line breaks, "
+          "so extra columns shift every later entry.",
+          "One reflection per line; extra columns are ignored."),
+)
+
+QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}
+
+
+def quirk(name: str) -> Quirk:
+    try:
+        return QUIRKS[name]
+    except KeyError:
+        raise KeyError(f"no quirk named {name!r}; known: {', '.join(QUIRKS)}") from None
