@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 from nanobragg.cli.flags import UsageError, parse_command_line
@@ -45,8 +46,12 @@ def run(argv: Sequence[str], out=None) -> int:
     if config.output.progress and sys.stderr.isatty():
         progress = _progress_bar(sys.stderr)
     report.banner(config)
-    result = simulate(config, backend=command.backend, c_parity=command.c_parity,
-                      progress=progress, device=command.device, dtype=command.dtype)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = simulate(config, backend=command.backend, c_parity=command.c_parity,
+                          progress=progress, device=command.device, dtype=command.dtype)
+    for warning in caught:
+        report.line(str(warning.message))
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
         # the original caches every HKL file it reads for runs without -hkl
