@@ -299,6 +299,7 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     p.fluence = get_double(d, "fluence");
     p.I_bg = get_double(d, "I_bg");
     p.water_size = get_double(d, "water_size");
+    p.threads = (int)get_long(d, "threads");
 
     long nsources = (long)source_wavelength.size();
     rows_of(source_direction, nsources, 3, "source_direction");

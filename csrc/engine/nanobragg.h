@@ -178,6 +178,7 @@ typedef struct {
     double r_e_sqr, fluence;
     double I_bg;
     double water_size;
+    int threads;              /* OpenMP threads; 0 = the OpenMP default */
     /* cancellation and progress: called between rows from one thread; a nonzero return cancels */
     nb_progress_fn progress;
     void *progress_user;

@@ -341,54 +341,57 @@ static int rendered(const nb_render_params *p, int f, int s)
 /* Which variant of the pixel loop a pass runs. */
 typedef enum { PASS_CORRECTED, PASS_LEGACY_CARRIED, PASS_LEGACY_NO_INTERPOLATION } pass_kind;
 
-/* Render the rows [first_pixel, n) of a pass in parallel; pixels before
- * first_pixel are left alone.  Returns 0 when cancelled. */
+/* Render one row of a pass. */
+static void render_row(const render_context *c, pass_kind kind, long s, long first_pixel,
+                       float *image, unsigned char *executed, unsigned char *left_grid,
+                       double *row_omega)
+{
+    const nb_render_params *p = c->p;
+    double omega_sum = 0.0;
+    int f;
+    for (f = 0; f < p->fpixels; ++f) {
+        long idx = s * p->fpixels + f;
+        pixel_report report = {0, 0, 0.0};
+        if (idx < first_pixel || !rendered(p, f, (int)s)) continue;
+        if (kind == PASS_CORRECTED)
+            image[idx] = render_pixel_corrected(c, f, (int)s, &report);
+        else
+            image[idx] = render_pixel_legacy(c, f, (int)s, &c->carried,
+                                             kind == PASS_LEGACY_CARRIED && p->interpolate,
+                                             &report);
+        executed[idx] = (unsigned char)report.executed_phi_loop;
+        left_grid[idx] = (unsigned char)report.interpolation_left_grid;
+        omega_sum += report.omega_sum;
+    }
+    if (row_omega) row_omega[s] = omega_sum;
+}
+
+/* Render the pixels from first_pixel on, in blocks of rows: each block in
+ * parallel, and between blocks the calling thread reports progress (and so
+ * can be cancelled).  Returns 0 when cancelled. */
 static int run_pass(const render_context *c, pass_kind kind, long first_pixel, float *image,
                     unsigned char *executed, unsigned char *left_grid, double *row_omega)
 {
     const nb_render_params *p = c->p;
-    long first_row = first_pixel / p->fpixels;
-    long rows = p->spixels;
-    volatile int cancelled = 0;
-    long done = 0;
-    long s;
+    long first_row = first_pixel / p->fpixels, rows = p->spixels, block, start;
+    int threads = 1;
 
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
+    threads = p->threads > 0 ? p->threads : omp_get_max_threads();
 #endif
-    for (s = first_row; s < rows; ++s) {
-        int f;
-        double omega_sum = 0.0;
-        if (cancelled) continue;
-        for (f = 0; f < p->fpixels; ++f) {
-            long idx = s * p->fpixels + f;
-            pixel_report report = {0, 0, 0.0};
-            if (idx < first_pixel || !rendered(p, f, (int)s)) continue;
-            if (kind == PASS_CORRECTED)
-                image[idx] = render_pixel_corrected(c, f, (int)s, &report);
-            else
-                image[idx] = render_pixel_legacy(c, f, (int)s, &c->carried,
-                                                 kind == PASS_LEGACY_CARRIED && p->interpolate,
-                                                 &report);
-            executed[idx] = (unsigned char)report.executed_phi_loop;
-            left_grid[idx] = (unsigned char)report.interpolation_left_grid;
-            omega_sum += report.omega_sum;
-        }
-        if (row_omega) row_omega[s] = omega_sum;
-        if (p->progress) {
-            int report_now = 1;
-            long mine;
+    block = (rows - first_row + 63) / 64;
+    if (block < threads) block = threads;
+    for (start = first_row; start < rows; start += block) {
+        long stop = start + block < rows ? start + block : rows, s;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp atomic capture
-            mine = ++done;
-            report_now = omp_get_thread_num() == 0;
-#else
-            mine = ++done;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
-            if (report_now && p->progress(p->progress_user, mine, rows - first_row)) cancelled = 1;
-        }
+        for (s = start; s < stop; ++s)
+            render_row(c, kind, s, first_pixel, image, executed, left_grid, row_omega);
+        if (p->progress && p->progress(p->progress_user, stop - first_row, rows - first_row))
+            return 0;
     }
-    return !cancelled;
+    return 1;
 }
 
 static long first_flagged(const unsigned char *flags, long start, long n)

@@ -159,14 +159,18 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
 
 
 def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
-             progress: Callable[[int, int], Any] | None = None, device: str | None = None,
-             dtype: str | None = None) -> Result:
+             progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
+             device: str | None = None, dtype: str | None = None) -> Result:
     """Render a diffraction image.
 
     ``c_parity=True`` reproduces the original program's output, quirks included;
     ``c_parity=False`` gives the corrected physics.  ``progress(done, total)`` is
-    called as rows finish; returning False cancels (as does Ctrl-C).
+    called as rows finish; returning False cancels (as does Ctrl-C).  ``threads``
+    sets the C engine's thread count (default: all cores); images do not depend on it.
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
     if backend not in BACKENDS:
         raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
     if backend == "torch":
@@ -198,6 +202,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
                            sampling=sampling, inputs=inputs, oversample=oversample, roi=roi,
                            fluence_value=fluence_value)
+    params["threads"] = threads or 0
     grid = inputs.structure_factors
     image, info = engine.render(params, sources, umats, None if grid is None else grid.values,
                                 _mask_array(inputs.mask, geometry), progress)

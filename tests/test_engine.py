@@ -1,0 +1,172 @@
+"""The engine as a library: stages, threads, progress, cancellation, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nanobragg as nb
+from nanobragg.engines import c as c_engine
+from test_quirks_render import small_config
+
+
+def interpolating_config() -> nb.Config:
+    """Phi from 0 (carryover) and a grid too small for the stencil (switch-off)."""
+    from nanobragg.io import StructureFactors
+
+    rng = np.random.default_rng(5)
+    grid = StructureFactors(hkl_min=(-2, -2, -2), hkl_max=(2, 2, 2),
+                            values=rng.uniform(10, 100, (5, 5, 5)), count=125)
+    config = small_config(crystal={"N_cells": (2.0, 2.0, 2.0), "phi_deg": 0.0, "osc_deg": 2.0,
+                                   "phi_steps": 3, "mosaic_spread_deg": 0.5,
+                                   "mosaic_domains": 4, "misset_deg": (3.0, 4.0, 5.0)},
+                          structure_factors={"structure_factors": grid},
+                          sampling={"oversample": 2})
+    config.detector.distance_mm = 30.0
+    return config
+
+
+def test_images_do_not_depend_on_thread_count(c_parity):
+    config = interpolating_config()
+    one = nb.simulate(config, c_parity=c_parity, threads=1)
+    two = nb.simulate(config, c_parity=c_parity, threads=2)
+    three = nb.simulate(config, c_parity=c_parity, threads=3)
+    assert np.array_equal(one.image, two.image)
+    assert np.array_equal(one.image, three.image)
+    if c_parity:
+        assert one.notes["interpolation_switched_off"]
+
+
+def test_progress_reports_every_row(engine, c_parity):
+    calls = []
+    result = nb.simulate(small_config(), backend=engine, c_parity=c_parity, threads=1,
+                         progress=lambda done, total: calls.append((done, total)))
+    rows = result.image.shape[0]
+    assert calls[-1] == (rows, rows)
+    assert len(calls) == rows
+
+
+def test_progress_false_cancels(engine, c_parity):
+    with pytest.raises(RuntimeError, match="cancelled"):
+        nb.simulate(small_config(), backend=engine, c_parity=c_parity,
+                    progress=lambda done, total: False)
+
+
+def test_interrupt_in_progress_propagates(engine):
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nb.simulate(small_config(), backend=engine, progress=interrupt)
+
+
+def test_stages_have_documented_outputs(c_parity):
+    config = small_config()
+    geometry = c_engine.detector_geometry(config, c_parity=c_parity)
+    for key in ("fdet", "sdet", "odet", "pix0", "beam", "polar", "spindle"):
+        assert geometry[key].shape == (3,)
+    assert math.isclose(np.linalg.norm(geometry["fdet"]), 1.0)
+    assert geometry["fpixels"] == 24 and geometry["spixels"] == 24
+    rng = c_engine.LegacyRandom()
+    crystal = c_engine.crystal_vectors(config, rng, c_parity=c_parity, lambda0=1e-10,
+                                       matrix=None, misset_seed=-1)
+    assert math.isclose(np.linalg.norm(crystal["a"]), 40e-10)
+    assert math.isclose(float(np.dot(crystal["a"] * 1e10, crystal["a_star"])), 1.0)
+
+
+def test_result_statistics_match_image(engine, c_parity):
+    result = nb.simulate(small_config(), backend=engine, c_parity=c_parity)
+    image = result.image.astype(np.float64)
+    stats = result.statistics
+    assert stats.max_I == pytest.approx(image.max())
+    assert stats.mean == pytest.approx(image.mean())
+    assert stats.max_I_pixel == np.unravel_index(np.argmax(image), image.shape)
+
+
+def test_noise_is_reproducible_per_seed(engine):
+    result = nb.simulate(small_config(), backend=engine, c_parity=True)
+    first, photons, _ = result.noise_image()
+    second, _, _ = result.noise_image()
+    assert np.array_equal(first, second)
+    assert photons == pytest.approx(float(result.image.sum()), rel=0.05)
+
+
+@pytest.mark.parametrize(("group", "field", "value", "message"), [
+    ("beam", "wavelength_A", 0.0, "beam.wavelength_A"),
+    ("beam", "wavelength_A", float("nan"), "beam.wavelength_A"),
+    ("detector", "distance_mm", -1.0, "detector.distance_mm"),
+    ("detector", "pixel_size_mm", 0.0, "detector.pixel_size_mm"),
+    ("detector", "fpixels", 1 << 20, "too large"),
+    ("detector", "convention", "bogus", "detector.convention"),
+    ("crystal", "cell", (0.0, 10.0, 10.0), "crystal.cell"),
+    ("crystal", "shape", "cube", "crystal.shape"),
+    ("crystal", "N_cells", (1.0, -2.0, 1.0), "crystal.N_cells"),
+    ("sampling", "oversample", 2.5, "sampling.oversample"),
+    ("sampling", "roi", (1, 2, 3), "sampling.roi"),
+])
+def test_bad_values_name_the_field(engine, group, field, value, message):
+    config = small_config()
+    setattr(getattr(config, group), field, value)
+    if field == "fpixels":
+        config.detector.spixels = 1 << 20
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        nb.simulate(config, backend=engine)
+
+
+def test_missing_inputs_are_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = small_config(structure_factors={"default_F": 0.0})
+    with pytest.raises(ValueError, match="structure_factors"):
+        nb.simulate(config)
+    config = small_config(structure_factors={"hkl_path": str(tmp_path / "absent.hkl")})
+    with pytest.raises(FileNotFoundError):
+        nb.simulate(config)
+    config = small_config()
+    config.crystal.cell = None
+    with pytest.raises(ValueError, match="crystal.cell"):
+        nb.simulate(config)
+
+
+def test_unknown_backend_and_missing_torch_engine():
+    with pytest.raises(ValueError, match="backend"):
+        nb.simulate(small_config(), backend="gpu")
+    with pytest.raises(NotImplementedError, match="torch"):
+        nb.simulate(small_config(), backend="torch")
+
+
+finite = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cell=st.tuples(st.floats(1, 200), st.floats(0, 200), st.floats(0, 200),
+                   st.floats(0, 179), st.floats(0, 179), st.floats(0, 179)),
+    wavelength=finite, distance=finite, pixel=finite, n=st.integers(0, 6),
+    misset=st.tuples(finite, finite, finite), oversample=st.one_of(st.none(), st.integers(0, 3)),
+    pixels=st.integers(1, 12), mosaic=st.one_of(st.none(), st.floats(0, 5)),
+    c_parity=st.booleans(),
+)
+def test_random_configs_give_an_image_or_a_clear_error(cell, wavelength, distance, pixel, n,
+                                                       misset, oversample, pixels, mosaic,
+                                                       c_parity):
+    config = small_config()
+    config.crystal.cell = cell
+    config.crystal.N_cells = (n, n, n)
+    config.crystal.misset_deg = misset
+    config.crystal.mosaic_spread_deg = mosaic
+    config.beam.wavelength_A = wavelength
+    config.detector.distance_mm = distance
+    config.detector.pixel_size_mm = pixel
+    config.detector.fpixels = config.detector.spixels = pixels
+    config.sampling.oversample = oversample
+    try:
+        result = nb.simulate(config, c_parity=c_parity)
+    except ValueError as error:
+        assert str(error)
+        return
+    assert result.image.shape == (pixels, pixels)
+    assert result.image.dtype == np.float32
