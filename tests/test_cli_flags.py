@@ -14,6 +14,7 @@ import dataclasses
 import math
 import re
 import string
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from nanobragg.cli.flags import (
     FLAG_BY_NAME,
     FLAGS,
     PROGRAM_FLAGS,
+    ConventionWarning,
     ParityWarning,
     UsageError,
     c_atof,
@@ -450,6 +452,70 @@ def test_vectors_select_custom_and_order_matters() -> None:
         assert parse([name, "0", "0", "1"], c_parity=False).detector.convention == "custom"
 
 
+VECTOR_FLAGS = ["-fdet_vector", "-sdet_vector", "-odet_vector", "-beam_vector",
+                "-polar_vector", "-spindle_axis", "-twotheta_axis", "-pix0_vector"]
+CONVENTION_FLAGS = ["-mosflm", "-xds", "-adxv", "-denzo", "-dials"]
+
+
+def parse_quietly(argv: list[str], c_parity: bool) -> tuple[Config, list[str]]:
+    """The Config and the ConventionWarning messages of one parse."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = parse(argv, c_parity=c_parity)
+    assert all(w.category is ConventionWarning for w in caught)
+    return config, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("vector", VECTOR_FLAGS)
+@pytest.mark.parametrize("convention", CONVENTION_FLAGS)
+def test_vector_after_a_convention_flag_warns_in_strict_mode(vector: str,
+                                                             convention: str) -> None:
+    argv = [convention, vector, "0", "0", "1"]
+    # the original switches silently, and so does the parity parse
+    c, messages = parse_quietly(argv, c_parity=True)
+    assert c.detector.convention == "custom" and messages == []
+    # strict keeps the switch and names the flag and the convention replaced
+    name = convention[1:].upper()
+    with pytest.warns(ConventionWarning,
+                      match=rf"^{vector} replaces the {name} convention \(selected by "
+                            rf"{convention}\) with CUSTOM"):
+        s = parse(argv, c_parity=False)
+    assert s.detector.convention == "custom"
+    if vector != "-twotheta_axis":  # which also sets -twotheta in parity mode
+        assert s == c
+
+
+def test_convention_warning_details() -> None:
+    assert issubclass(ConventionWarning, UserWarning)
+    vec = ["-fdet_vector", "0", "0", "1"]
+    beam = ["-beam_vector", "1", "0", "0"]
+    for mode in (True, False):
+        # no flag selected a convention: vectors are the way to ask for CUSTOM
+        c, messages = parse_quietly([*vec, *beam], c_parity=mode)
+        assert c.detector.convention == "custom" and messages == []
+        # vectors before the convention flag: the convention wins, nothing is replaced
+        c, messages = parse_quietly([*vec, "-xds"], c_parity=mode)
+        assert c.detector.convention == "xds" and messages == []
+    # once CUSTOM is in force, further vectors replace nothing: one warning
+    c, messages = parse_quietly(["-adxv", *vec, *beam], c_parity=False)
+    assert c.detector.convention == "custom" and len(messages) == 1
+    assert messages[0].startswith("-fdet_vector replaces the ADXV convention")
+    # a convention flag after CUSTOM, then a vector again: a second warning
+    c, messages = parse_quietly(["-adxv", *vec, "-dials", *beam], c_parity=False)
+    assert c.detector.convention == "custom" and len(messages) == 2
+    assert messages[1].startswith("-beam_vector replaces the DIALS convention (selected by "
+                                  "-dials)")
+    # a malformed vector is an error, without a warning first
+    with pytest.raises(UsageError, match="-fdet_vector"):
+        parse_quietly(["-xds", "-fdet_vector", "0", "x", "1"], c_parity=False)
+    # through parse_command_line too
+    with pytest.warns(ConventionWarning, match="-spindle_axis replaces the MOSFLM"):
+        command = parse_command_line(["-mosflm", "-spindle_axis", "1", "0", "0"])
+    assert command.config.detector.convention == "custom"
+    command = parse_command_line(["-c_parity", "-mosflm", "-spindle_axis", "1", "0", "0"])
+    assert command.config.detector.convention == "custom"
+
+
 def test_custom_convention_keeps_the_original_initial_vectors() -> None:
     c = parse(["-fdet_vector", "0", "0", "1"])
     assert c.detector.twotheta_axis == (0.0, 1.0, 0.0)
@@ -544,10 +610,28 @@ def test_integer_flags_read_with_atoi() -> None:
     assert c.output.seed == 1 and c.crystal.mosaic_domains == 7
 
 
-def test_header_twotheta_has_no_effect(tmp_path: Path) -> None:
+def test_header_twotheta_is_ignored_in_parity_mode_only(tmp_path: Path) -> None:
     path = make_smv(tmp_path / "t.img", 8, 4, "TWOTHETA=10;\nDISTANCE=50;\n")
-    c = parse(["-img", str(path)])
-    assert c.detector.twotheta_deg == 0.0 and c.detector.distance_mm == 50.0
+    mask = make_smv(tmp_path / "m.img", 8, 4, "TWOTHETA=20;\n")
+    # the original reads it into a variable it never uses
+    for argv in (["-img", str(path)], ["-mask", str(mask)],
+                 ["-mask", str(mask), "-img", str(path)]):
+        c = parse(argv)
+        assert c.detector.twotheta_deg == 0.0 and c.detector.pivot is None
+    assert parse(["-img", str(path)]).detector.distance_mm == 50.0
+    # strict mode applies it, the image's over the mask's
+    s = parse(["-img", str(path)], c_parity=False)
+    assert s.detector.twotheta_deg == 10.0 and s.detector.distance_mm == 50.0
+    assert parse(["-mask", str(mask)], c_parity=False).detector.twotheta_deg == 20.0
+    s = parse(["-img", str(path), "-mask", str(mask)], c_parity=False)
+    assert s.detector.twotheta_deg == 10.0
+    # a flag wins over the header wherever it is; the header leaves the pivot alone
+    for argv in (["-twotheta", "3", "-img", str(path)], ["-img", str(path), "-twotheta", "3"]):
+        assert parse(argv, c_parity=False).detector.twotheta_deg == 3.0
+    vec = ["-fdet_vector", "0", "0", "1"]
+    s = parse(["-img", str(path), *vec], c_parity=False)
+    assert (s.detector.twotheta_deg, s.detector.pivot) == (10.0, "beam")
+    assert parse(["-img", str(path), *vec]).detector.twotheta_deg == 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -960,6 +1044,20 @@ def test_to_argv_with_a_mask_repeats_the_header_geometry(tmp_path: Path) -> None
     assert (c.detector.distance_mm, c.beam.wavelength_A) == (100.0, 1.0)
     argv = config_to_argv(c)
     assert "-distance" in argv and "-lambda" in argv
+    assert parse(argv) == c == parse(argv, c_parity=False)
+    # a header TWOTHETA counts in strict mode: -twotheta is written even at 0
+    mask = make_smv(tmp_path / "t.img", 16, 8, "PIXEL_SIZE=0.2;\nTWOTHETA=15;\n")
+    c = parse(["-mask", str(mask)])
+    assert c.detector.twotheta_deg == 0.0
+    argv = config_to_argv(c)
+    assert argv[argv.index("-twotheta") + 1] == "0.0"
+    assert parse(argv) == c == parse(argv, c_parity=False)
+    s = parse(["-mask", str(mask)], c_parity=False)
+    assert s.detector.twotheta_deg == 15.0
+    assert parse(config_to_argv(s), c_parity=False) == s
+    c.detector.convention, c.detector.pivot = "custom", "sample"
+    c.detector.twotheta_axis = (0.0, 1.0, 0.0)
+    argv = config_to_argv(c)
     assert parse(argv) == c == parse(argv, c_parity=False)
 
 

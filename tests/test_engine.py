@@ -146,7 +146,7 @@ finite = st.floats(allow_nan=True, allow_infinity=True, width=64)
     cell=st.tuples(st.floats(1, 200), st.floats(0, 200), st.floats(0, 200),
                    st.floats(0, 179), st.floats(0, 179), st.floats(0, 179)),
     wavelength=finite, distance=finite, pixel=finite, n=st.integers(0, 6),
-    misset=st.tuples(finite, finite, finite), oversample=st.one_of(st.none(), st.integers(0, 3)),
+    misset=st.tuples(finite, finite, finite), oversample=st.integers(1, 3),
     pixels=st.integers(1, 12), mosaic=st.one_of(st.none(), st.floats(0, 5)),
     c_parity=st.booleans(),
 )

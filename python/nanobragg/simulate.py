@@ -64,15 +64,19 @@ def interpolation_wanted(config: Config, has_grid: bool) -> bool:
 
 
 def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[str, Any]) -> int:
+    """The requested oversampling, or the original's choice: enough sub-pixels that
+    the crystal's reciprocal-space spot spans three of them."""
     requested = config.sampling.oversample
+    if requested is not None and requested > 0:
+        return int(requested)
     size_max = float(max(crystal["size"][0], crystal["size"][1], crystal["size"][2]))
     reciprocal_pixel = wavelength_m(config) * geometry["distance"] / geometry["pixel_size"]
-    recommended = math.ceil(3.0 * size_max / reciprocal_pixel)
-    if recommended <= 0:
-        recommended = 1
-    if requested is None or requested <= 0:
-        return recommended
-    return int(requested)
+    recommended = 3.0 * size_max / reciprocal_pixel if reciprocal_pixel != 0 else math.inf
+    if not math.isfinite(recommended):
+        raise ValueError(
+            "sampling.oversample: cannot be chosen automatically for this geometry "
+            f"(wavelength x distance / pixel size = {reciprocal_pixel!r} m); set it explicitly")
+    return max(math.ceil(recommended), 1)
 
 
 def legacy_seeds(config: Config) -> tuple[int, int, int]:
@@ -207,6 +211,12 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     image, info = engine.render(params, sources, umats, None if grid is None else grid.values,
                                 _mask_array(inputs.mask, geometry), progress)
 
+    bad = int(np.count_nonzero(~np.isfinite(image)))
+    if bad:
+        raise ValueError(
+            f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
+            f"(distance {geometry['distance']!r} m, pixel {geometry['pixel_size']!r} m, "
+            f"wavelengths {sources['wavelength'].min()!r}..{sources['wavelength'].max()!r} m)")
     shape = image.shape
     s, f = np.indices(shape)
     roi_mask = (f >= roi[0]) & (f <= roi[1]) & (s >= roi[2]) & (s <= roi[3])

@@ -138,8 +138,11 @@ def validate_detector(config: Config) -> None:
                                                    positive=True)
     height = (det.spixels or 0) * pixel or _number("detector.detsize_s_mm", det.detsize_s_mm,
                                                     positive=True)
-    fpixels = math.ceil(width / pixel - 0.5)
-    spixels = math.ceil(height / pixel - 0.5)
+    counts = (width / pixel - 0.5, height / pixel - 0.5)
+    if not all(math.isfinite(v) and v < MAX_PIXELS for v in counts):
+        raise ValueError(f"detector: {width!r} x {height!r} mm in pixels of {pixel!r} mm is too "
+                         f"many pixels; the limit is {MAX_PIXELS} pixels")
+    fpixels, spixels = (math.ceil(v) for v in counts)
     if fpixels < 1 or spixels < 1:
         _fail("detector size", (width, height), "at least one pixel each way")
     if fpixels * spixels > MAX_PIXELS:

@@ -22,6 +22,8 @@ locale, which is what the original runs under (it never calls ``setlocale``):
   conversion to ``int`` does on x86-64.
 
 Everything works on ``bytes`` and byte offsets; callers pass the whole file content.
+:func:`atof` and :func:`atoi` are also what :mod:`nanobragg.cli.cnumbers` reads
+command-line values with (``c_parity`` mode).
 Each ``scan_*`` function returns ``None`` on an input failure (end of data) or a
 matching failure; once a ``fscanf`` call fails the original stops reading, so where the
 C stream would be left after a failure never matters.
@@ -36,6 +38,8 @@ __all__ = [
     "C_WHITESPACE",
     "INT_MIN",
     "INT_MAX",
+    "atof",
+    "atoi",
     "c_double_to_int",
     "scan_double",
     "scan_group",
@@ -115,6 +119,17 @@ def strtod(buf: bytes, pos: int = 0) -> tuple[float, int]:
 def atof(buf: bytes, pos: int = 0) -> float:
     """C ``atof``: the value of :func:`strtod`, 0.0 when nothing converts."""
     return strtod(buf, pos)[0]
+
+
+def atoi(buf: bytes, pos: int = 0) -> int:
+    """C ``atoi`` as glibc has it, ``(int) strtol(buf, NULL, 10)``: 0 when nothing converts.
+
+    Leading C whitespace, an optional sign, then decimal digits (``b"3.7"`` -> 3,
+    ``b"12abc"`` -> 12, ``b"abc"`` -> 0); ``strtol`` saturates at the 64-bit range and the
+    conversion to ``int`` keeps the low 32 bits, exactly as :func:`scan_int` reads.
+    """
+    got = scan_int(buf, pos)
+    return 0 if got is None else got[0]
 
 
 def _lower_at(buf: bytes, pos: int, length: int) -> bytes:
