@@ -180,3 +180,56 @@ def test_pix0_vector_ignored(engine, c_parity):
     given = render(small_config(detector=custom), engine, c_parity)
     default = render(small_config(detector={"convention": "custom"}), engine, c_parity)
     assert close(given, default, 1e-12) is c_parity
+
+
+def test_triclinic_cstar_z(c_parity):
+    """The corrected cell has exactly the requested angles."""
+    result = nb.simulate(small_config(crystal={"cell": (70.0, 80.0, 90.0, 60.0, 70.0, 80.0)}),
+                         c_parity=c_parity)
+    angles = np.degrees(result.crystal["cell"][3:])
+    assert bool(np.allclose(angles, (60.0, 70.0, 80.0), atol=1e-9)) is (not c_parity)
+    assert np.allclose(result.crystal["cell"][:3], (70.0, 80.0, 90.0))
+
+
+@pytest.mark.parametrize("shape", ["gauss", "tophat"])
+def test_spot_radius_units(engine, shape):
+    """For a cubic cell the legacy radius is the corrected one times a^-2 N^4."""
+    a, n = 40.0, 5.0
+    corrected = render(small_config(crystal={"shape": shape, "fudge": 1.0}), engine, False)
+    legacy = render(small_config(crystal={"shape": shape, "fudge": a * a / n**4}), engine, True)
+    plain_legacy = render(small_config(crystal={"shape": shape, "fudge": 1.0}), engine, True)
+    assert close(corrected, legacy, 1e-9)
+    assert not close(corrected, plain_legacy, 1e-3)
+
+
+def test_thicksteps_overcount(c_parity):
+    config = small_config(detector={"thickness_um": 100.0, "thickness_steps": 4})
+    sweep = nb.simulate(config, c_parity=c_parity).sampling.thickness
+    assert sweep.steps == 4
+    assert sweep.step * sweep.steps == pytest.approx(100e-6 * (4 / 3 if c_parity else 1.0))
+
+
+def test_polar_vector_not_orthogonalised(engine, c_parity):
+    """Vertical divergence turns the beam about the E vector; only its normal part counts."""
+    def image(polar):
+        return render(small_config(detector={"convention": "custom"},
+                                   beam={"beam_vector": (1.0, 0.0, 0.0), "polar_vector": polar,
+                                         "polarization": 0.9, "vdiv_range_mrad": 20.0,
+                                         "vdiv_steps": 3, "round_div": False}),
+                      engine, c_parity)
+    assert close(image((1.0, 0.0, 1.0)), image((0.0, 0.0, 1.0)), 1e-12) is (not c_parity)
+
+
+def test_polar_vector_parallel_to_beam_is_an_error(engine, c_parity):
+    config = small_config(detector={"convention": "custom"},
+                          beam={"beam_vector": (1.0, 0.0, 0.0), "polar_vector": (2.0, 0.0, 0.0)})
+    with pytest.raises(ValueError, match="beam.polar_vector"):
+        nb.simulate(config, backend=engine, c_parity=c_parity)
+
+
+def test_misset_seed_ignores_seed(engine, c_parity):
+    def image(**crystal):
+        config = small_config(crystal={"misset_random": True, **crystal})
+        config.output.seed = 7
+        return render(config, engine, c_parity)
+    assert bool(np.array_equal(image(), image(misset_seed=7))) is (not c_parity)

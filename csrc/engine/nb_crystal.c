@@ -24,7 +24,7 @@ static double clamp_cos(double v)
 }
 
 /* Reciprocal vectors in the standard setting (a* along x, b* in the xy plane). */
-static void reciprocal_from_cell(double cell[6], double *V_cell, double a_star[3], double b_star[3],
+static void reciprocal_from_cell(int c_parity, double cell[6], double *V_cell, double a_star[3], double b_star[3],
                                  double c_star[3])
 {
     double a = cell[0], b = cell[1], c = cell[2];
@@ -71,7 +71,9 @@ static void reciprocal_from_cell(double cell[6], double *V_cell, double a_star[3
     c_star[1] = cs * (cos_as - cos_bs * cos_gs) / sin_gs;
     a_star[2] = 0.0;
     b_star[2] = 0.0;
-    c_star[2] = cs * *V_cell / (a * b * c * sin_gs);
+    /* triclinic_cstar_z: the original's z component is off by sin(gamma)/sin(gamma*)
+     * relative to 1/c (c is along z here), which bends the cell angles */
+    c_star[2] = c_parity ? cs * *V_cell / (a * b * c * sin_gs) : 1.0 / c;
 }
 
 static double angle_between(const double u[3], const double v[3])
@@ -90,7 +92,7 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
 
     memset(out, 0, sizeof(*out));
     memcpy(cell, in->cell, sizeof cell);
-    if (in->has_cell) reciprocal_from_cell(cell, &V_cell, a_star, b_star, c_star);
+    if (in->has_cell) reciprocal_from_cell(in->c_parity, cell, &V_cell, a_star, b_star, c_star);
 
     if (in->has_matrix) {
         double scale = 1e-10 / in->lambda0;

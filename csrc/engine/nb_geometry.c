@@ -155,6 +155,12 @@ void nb_detector_geometry_compute(const nb_detector_input *in, nb_detector_geome
         nb_cross(g->fdet, g->sdet, g->odet);
         nb_unitize(g->odet, g->odet);
     }
+    if (!in->c_parity) {
+        /* polar_vector_not_orthogonalised: the E vector must lie across the beam */
+        double along = nb_dot(g->polar, g->beam);
+        int i;
+        for (i = 0; i < 3; ++i) g->polar[i] -= along * g->beam[i];
+    }
     nb_unitize(g->polar, g->polar);
     nb_unitize(g->spindle, g->spindle);
     nb_cross(g->beam, g->polar, g->vert);

@@ -47,6 +47,12 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
                           (l - l0) * (l - l0) * Nc * Nc;
         return Na * Nb * Nc * 0.723601254558268 * nb_sinc3(M_PI * sqrt(hrad_sqr * p->fudge));
     }
+    if (!p->c_parity) {
+        /* spot_radius_units: the distance to the reciprocal lattice point in units
+         * of the spot size along each axis, the same measure as the round shape */
+        rad_star_sqr = (h - h0) * (h - h0) * Na * Na + (k - k0) * (k - k0) * Nb * Nb +
+                       (l - l0) * (l - l0) * Nc * Nc;
+    }
     if (p->shape == NB_SHAPE_GAUSS) return Na * Nb * Nc * exp(-(rad_star_sqr / 0.63 * p->fudge));
     return Na * Nb * Nc * (rad_star_sqr * p->fudge < 0.3969);
 }

@@ -86,11 +86,36 @@ _QUIRKS = (
           "Flags match their exact names."),
     Quirk("vector_flags_select_custom", "cli",
           "Any detector or beam vector flag silently switches to the CUSTOM convention.",
-          "Same (kept: the convention's beam centre rules cannot apply to arbitrary vectors)."),
+          "The switch stays (a named convention's beam-centre rules cannot apply to arbitrary "
+          "vectors) but a ConventionWarning names the flag and the convention replaced."),
     Quirk("twotheta_header_ignored", "cli",
           "The TWOTHETA value of an -img/-mask header is read into a variable that is never "
           "used.",
-          "Same (kept, documented)."),
+          "The header's TWOTHETA sets the detector two-theta (a -twotheta flag still wins)."),
+    Quirk("misset_seed_ignores_seed", "cli",
+          "The random-misset seed defaults to the clock even when -seed is given, so "
+          "-misset random is not reproducible without -misset_seed.",
+          "An unset misset seed follows the noise seed."),
+    Quirk("triclinic_cstar_z", "crystal_vectors",
+          "The z component of c* built from a cell is c* V / (a b c sin gamma*) instead of "
+          "1/c; lengths are imposed afterwards but the angles of a triclinic cell come out "
+          "wrong (60 70 80 becomes 59.6 69.7 79.7).",
+          "c*_z = 1/c: the cell has exactly the requested lengths and angles."),
+    Quirk("spot_radius_units", "render",
+          "Gaussian and top-hat spots measure the distance to the lattice point as "
+          "|dh a* + dk b* + dl c*|^2 in 1/A^2 times Na^2 Nb^2 Nc^2, so the spot size depends "
+          "on the cell edge and on N^6.",
+          "The distance is (dh Na)^2 + (dk Nb)^2 + (dl Nc)^2, as for round crystals: spots of "
+          "width 1/N along each axis whatever the cell."),
+    Quirk("thicksteps_overcount", "sampling",
+          "A sensor of thickness T in n layers is made of n layers T/(n - 1) deep, n/(n - 1) "
+          "times thicker than asked (and 1 layer becomes 2).",
+          "n layers of T/n."),
+    Quirk("polar_vector_not_orthogonalised", "detector_geometry",
+          "A custom polarization vector is used as given even when it is not perpendicular "
+          "to the beam, which tilts the divergence grid and the Kahn factor's E-B plane.",
+          "The component along the beam is removed first (a vector parallel to the beam is "
+          "an error in both modes)."),
     Quirk("fdump_silent_reuse", "io",
           "Without -hkl, structure factors are silently read from Fdump.bin left by any "
           "earlier run in the working folder.",

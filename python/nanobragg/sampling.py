@@ -92,7 +92,11 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
     return Sweep(span, step, steps)
 
 
-def thickness_sweep(thick: float, step: float, steps: int) -> Sweep:
+def thickness_sweep(thick: float, step: float, steps: int, *, c_parity: bool = True) -> Sweep:
+    if steps > 0 and thick > 0.0 and step <= 0.0 and not c_parity:
+        # thicksteps_overcount: the original makes each of n layers thick/(n - 1) deep,
+        # so the sensor is n/(n - 1) times too thick; corrected, n layers fill it.
+        return Sweep(thick, thick / steps, steps)
     if steps <= 0:
         if thick < 0.0:
             if step <= 0.0:
@@ -149,7 +153,7 @@ def _mrad(value: float | None) -> float:
     return UNSET if value is None else float(value) / 1000.0
 
 
-def resolve_sampling(config: Config) -> Sampling:
+def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     crystal, beam, det = config.crystal, config.beam, config.detector
     phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
                     _count(crystal.phi_steps))
@@ -159,7 +163,8 @@ def resolve_sampling(config: Config) -> Sampling:
                        _count(beam.vdiv_steps))
     dispersion = range_sweep(float(beam.dispersion_pct) / 100.0, UNSET,
                              _count(beam.dispersion_steps))
-    thick = thickness_sweep(float(det.thickness_um) * 1e-6, UNSET, _count(det.thickness_steps))
+    thick = thickness_sweep(float(det.thickness_um) * 1e-6, UNSET, _count(det.thickness_steps),
+                            c_parity=c_parity)
     mu = detector_mu(det.attenuation_length_um, thick.range)
     spread, domains = mosaic_choice(_angle(_plain(crystal.mosaic_spread_deg)),
                                     _count(crystal.mosaic_domains))

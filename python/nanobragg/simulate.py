@@ -79,15 +79,19 @@ def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[st
     return max(math.ceil(recommended), 1)
 
 
-def legacy_seeds(config: Config) -> tuple[int, int, int]:
+def legacy_seeds(config: Config, *, c_parity: bool = True) -> tuple[int, int, int]:
     """(noise, misset, mosaic) seeds as the original holds them internally (negated).
 
-    Unset noise and misset seeds come from the clock, both from the same reading.
+    An unset noise seed comes from the clock.  An unset misset seed is the clock
+    reading too in the original, even when a noise seed is given
+    (``misset_seed_ignores_seed``); corrected, it follows the noise seed.
     """
     clock = -int(time.time())
     out = config.output
     noise = -int(out.seed) if out.seed is not None else clock
-    misset = -int(config.crystal.misset_seed) if config.crystal.misset_seed is not None else clock
+    unset_misset = clock if c_parity else noise
+    misset = (-int(config.crystal.misset_seed) if config.crystal.misset_seed is not None
+              else unset_misset)
     return noise, misset, -int(config.crystal.mosaic_seed)
 
 
@@ -186,8 +190,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     from nanobragg.engines import c as engine
 
     inputs = load_inputs(config, c_parity=c_parity)
-    sampling = resolve_sampling(config)
-    noise_seed, misset_seed, mosaic_seed = legacy_seeds(config)
+    sampling = resolve_sampling(config, c_parity=c_parity)
+    noise_seed, misset_seed, mosaic_seed = legacy_seeds(config, c_parity=c_parity)
     lambda0 = wavelength_m(config)
     rng = engine.LegacyRandom()
 

@@ -121,6 +121,13 @@ def validate_beam(config: Config) -> None:
     _number("beam.water_um", beam.water_um, nonnegative=True)
     if not any(_numbers("beam.beam_vector", beam.beam_vector, 3)):
         _fail("beam.beam_vector", beam.beam_vector, "a non-zero vector")
+    if config.detector.convention == "custom":
+        b = _numbers("beam.beam_vector", beam.beam_vector, 3)
+        e = _numbers("beam.polar_vector", beam.polar_vector, 3)
+        cross = (b[1] * e[2] - b[2] * e[1], b[2] * e[0] - b[0] * e[2], b[0] * e[1] - b[1] * e[0])
+        if not any(cross):
+            _fail("beam.polar_vector", beam.polar_vector,
+                  f"a direction not parallel to the beam {beam.beam_vector!r}")
 
 
 def validate_detector(config: Config) -> None:
