@@ -231,8 +231,8 @@ static float render_pixel_legacy(const render_context *c, int fpixel, int spixel
                             const double *ax = axes_at(table, c, phi_tic, mos);
                             double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);
                             double l = nb_dot(ax + 6, scattering), F_latt, F_cell = p->default_F;
-                            int h0 = (int)ceil(h - 0.5), k0 = (int)ceil(k - 0.5);
-                            int l0 = (int)ceil(l - 0.5);
+                            int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
+                            int l0 = nb_nearest_index(l);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
                             if (F_latt == 0.0 && p->water_size == 0.0) continue;
                             if (interpolate && nb_stencil_outside(p, h, k, l)) {
@@ -305,8 +305,8 @@ static float render_pixel_corrected(const render_context *c, int fpixel, int spi
                             const double *ax = axes_at(&c->rotated, c, phi_tic, mos);
                             double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);
                             double l = nb_dot(ax + 6, scattering), F_latt, F_cell;
-                            int h0 = (int)ceil(h - 0.5), k0 = (int)ceil(k - 0.5);
-                            int l0 = (int)ceil(l - 0.5);
+                            int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
+                            int l0 = nb_nearest_index(l);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
                             if (F_latt == 0.0) continue;
                             if (p->interpolate && !nb_stencil_outside(p, h, k, l)) {

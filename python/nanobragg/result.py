@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +72,8 @@ class Result:
     steps: int
     roi: tuple[int, int, int, int]
     """xmin, xmax, ymin, ymax in pixels, bounds included."""
-    rendered: np.ndarray
-    """Boolean (slow, fast): pixels inside the ROI and not masked."""
-    statistics: Statistics
+    mask: np.ndarray | None
+    """The detector mask used (0 = pixel skipped), or None."""
     omega_sum: float
     noise_seed: int
     """The original's internal (negative) noise seed."""
@@ -86,9 +86,24 @@ class Result:
 
     @property
     def roi_mask(self) -> np.ndarray:
+        """Boolean (slow, fast): pixels inside the ROI."""
         xmin, xmax, ymin, ymax = self.roi
-        s, f = np.indices(self.image.shape)
-        return (f >= xmin) & (f <= xmax) & (s >= ymin) & (s <= ymax)
+        inside = np.zeros(self.image.shape, dtype=bool)
+        inside[max(ymin, 0):ymax + 1, max(xmin, 0):xmax + 1] = True
+        return inside
+
+    @property
+    def rendered(self) -> np.ndarray:
+        """Boolean (slow, fast): pixels inside the ROI and not masked."""
+        if self.mask is None:
+            return self.roi_mask
+        return self.roi_mask & (np.asarray(self.mask).reshape(self.image.shape) != 0)
+
+    @functools.cached_property
+    def statistics(self) -> Statistics:
+        """Computed on first use, in the original's order and precision."""
+        return image_statistics(self.image, self.rendered, self.roi_mask,
+                                self.geometry["pixel_size"], self.oversample)
 
     def int_scale(self) -> float:
         scale = float(self.config.output.int_scale)

@@ -11,7 +11,7 @@ import numpy as np
 
 from nanobragg.config import Config, as_float, as_floats
 from nanobragg.inputs import Inputs, load_inputs
-from nanobragg.result import Result, image_statistics
+from nanobragg.result import Result
 from nanobragg.sampling import Sampling, resolve_sampling
 
 R_E_SQR = 7.94079248018965e-30
@@ -221,18 +221,11 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
             f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
             f"(distance {geometry['distance']!r} m, pixel {geometry['pixel_size']!r} m, "
             f"wavelengths {sources['wavelength'].min()!r}..{sources['wavelength'].max()!r} m)")
-    shape = image.shape
-    s, f = np.indices(shape)
-    roi_mask = (f >= roi[0]) & (f <= roi[1]) & (s >= roi[2]) & (s <= roi[3])
-    rendered = roi_mask.copy()
-    if inputs.mask is not None:
-        rendered &= np.asarray(inputs.mask).reshape(shape) != 0
-    stats = image_statistics(image, rendered, roi_mask, geometry["pixel_size"], oversample)
     return Result(
         image=image, config=config, backend=backend, c_parity=c_parity, geometry=geometry,
         crystal=crystal, sources=sources, mosaic_umats=umats, sampling=sampling,
-        oversample=oversample, steps=int(info["steps"]), roi=roi, rendered=rendered,
-        statistics=stats, omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
+        oversample=oversample, steps=int(info["steps"]), roi=roi, mask=inputs.mask,
+        omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
         structure_factors=grid, rng=rng,
         notes={"interpolation_switched_off": info["interpolation_switched_off"],
                "structure_factors": inputs.structure_factor_origin,
