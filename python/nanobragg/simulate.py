@@ -63,9 +63,11 @@ def interpolation_wanted(config: Config, has_grid: bool) -> bool:
     return any(n <= 2 for n in as_floats(config.crystal.N_cells, 3))
 
 
-def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[str, Any]) -> int:
+def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[str, Any], *,
+                      c_parity: bool = True) -> int:
     """The requested oversampling, or the original's choice: enough sub-pixels that
-    the crystal's reciprocal-space spot spans three of them."""
+    the crystal's reciprocal-space spot spans three of them.  The corrected mode
+    ignores rounding noise of the cell vectors (3.0000000000000004 is 3, not 4)."""
     requested = config.sampling.oversample
     if requested is not None and requested > 0:
         return int(requested)
@@ -76,6 +78,8 @@ def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[st
         raise ValueError(
             "sampling.oversample: cannot be chosen automatically for this geometry "
             f"(wavelength x distance / pixel size = {reciprocal_pixel!r} m); set it explicitly")
+    if not c_parity:
+        recommended -= 1e-9 * recommended
     return max(math.ceil(recommended), 1)
 
 
@@ -204,7 +208,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     sources = engine.sources(sampling, geometry, lambda0=lambda0,
                              round_div=config.beam.round_div, table=inputs.source_table)
     umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
-    oversample = choose_oversample(config, crystal, geometry)
+    oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
     roi = resolve_roi(config, geometry["fpixels"], geometry["spixels"])
     fluence_value = fluence(config)
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
