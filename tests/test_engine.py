@@ -170,3 +170,13 @@ def test_random_configs_give_an_image_or_a_clear_error(cell, wavelength, distanc
         return
     assert result.image.shape == (pixels, pixels)
     assert result.image.dtype == np.float32
+
+
+def test_stol_file_must_be_readable(tmp_path):
+    config = small_config(structure_factors={"stol_path": str(tmp_path / "absent.stol")})
+    with pytest.raises(FileNotFoundError):
+        nb.simulate(config)
+    (tmp_path / "empty.stol").write_text("\n")
+    config.structure_factors.stol_path = str(tmp_path / "empty.stol")
+    with pytest.raises(ValueError, match="empty.stol"):
+        nb.simulate(config)

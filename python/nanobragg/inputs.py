@@ -11,7 +11,7 @@ import numpy as np
 
 from nanobragg.config import Config
 from nanobragg.io import StructureFactors, read_fdump, read_hkl, read_mosflm_matrix, read_smv
-from nanobragg.io.sourcefile import read_source_file
+from nanobragg.io.sourcefile import read_source_file, read_text_columns
 
 
 class FdumpReuseWarning(UserWarning):
@@ -63,6 +63,10 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
     matrix: Any = crystal.mosflm_matrix
     if matrix is None and crystal.matrix_path is not None:
         matrix = read_mosflm_matrix(crystal.matrix_path)
+    if config.structure_factors.stol_path is not None:
+        # stol_file_unused: the original insists on a readable, non-empty file
+        # and then never uses it; we check it the same way.
+        read_text_columns(config.structure_factors.stol_path, 2)
     table = beam.sources
     if table is None and beam.source_path is not None:
         table = read_source_file(beam.source_path)
