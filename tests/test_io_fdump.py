@@ -11,21 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import GOLDEN
 from nanobragg.io import FormatError, StructureFactors, read_fdump, read_hkl, write_fdump
 from nanobragg.io.fdump import fdump_bytes
 
-DATA = Path(__file__).resolve().parent / "data" / "io"
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WHITESPACE = b" \t\n\v\f\r"
 
-
-def data_file(name: str, golden: str) -> Path:
-    """A test-data copy in tests/data/io, else the golden corpus file, else skip."""
-    for candidate in (DATA / name, GOLDEN / golden):
-        if candidate.exists():
-            return candidate
-    pytest.skip(f"test data {name} not available")
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +32,12 @@ def golden_default_F(args: Path) -> float:  # noqa: N802
 
 def test_write_matches_golden_fdump_write(tmp_path: Path) -> None:
     """read_hkl (parity) + write_fdump reproduce the original's Fdump.bin byte for byte."""
-    args = data_file("fdump_write_args.txt", "cases/fdump_write/args.txt")
+    args = GOLDEN / "cases/fdump_write/args.txt"
     lines = args.read_text().split("\n")
     hkl_name = lines[lines.index("-hkl") + 1]
     assert hkl_name == "small.hkl"
-    hkl = data_file(hkl_name, f"inputs/{hkl_name}")
-    golden = data_file("fdump_write_Fdump.bin", "cases/fdump_write/Fdump.bin")
+    hkl = GOLDEN / f"inputs/{hkl_name}"
+    golden = GOLDEN / "cases/fdump_write/Fdump.bin"
     sf = read_hkl(hkl, c_parity=True, default_F=golden_default_F(args))
     out = tmp_path / "Fdump.bin"
     write_fdump(out, sf)
@@ -55,12 +47,12 @@ def test_write_matches_golden_fdump_write(tmp_path: Path) -> None:
 
 
 def test_read_golden_fdump_reuse() -> None:
-    dump = data_file("fdump_write_Fdump.bin", "cases/fdump_reuse/extra_inputs/Fdump.bin")
+    dump = GOLDEN / "cases/fdump_reuse/extra_inputs/Fdump.bin"
     sf = read_fdump(dump)
     assert sf.hkl_min == (-4, -4, -4) and sf.hkl_max == (4, 4, 4)
     assert sf.count == 729 and sf.values.shape == (9, 9, 9)
     assert sf.values.dtype == np.float64 and sf.values.flags.c_contiguous
-    hkl = read_hkl(data_file("small.hkl", "inputs/small.hkl"))
+    hkl = read_hkl(GOLDEN / "inputs/small.hkl")
     np.testing.assert_array_equal(sf.values, hkl.values)
     np.testing.assert_array_equal(read_fdump(dump, c_parity=False).values, hkl.values)
     # the file's padding slots are zero, as the original leaves them

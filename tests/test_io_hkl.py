@@ -14,20 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import GOLDEN
 from nanobragg.io import FormatError, HKLWarning, StructureFactors, _cscan, read_hkl
 from nanobragg.io.hkl import _parity_bounds, _read_parity
 
-DATA = Path(__file__).resolve().parent / "data" / "io"
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-
-def data_file(name: str, golden: str) -> Path:
-    """A test-data copy in tests/data/io, else the golden corpus file, else skip."""
-    for candidate in (DATA / name, GOLDEN / golden):
-        if candidate.exists():
-            return candidate
-    pytest.skip(f"test data {name} not available")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +52,7 @@ def read_parity(path: Path, default_F: float = 0.0) -> tuple[StructureFactors, l
 
 
 def test_small_hkl_line_mode() -> None:
-    path = data_file("small.hkl", "inputs/small.hkl")
+    path = GOLDEN / "inputs/small.hkl"
     sf = read_hkl(path)
     assert sf.hkl_min == (-4, -4, -4) and sf.hkl_max == (4, 4, 4)
     assert sf.values.shape == (9, 9, 9) and sf.count == 729
@@ -74,7 +66,7 @@ def test_small_hkl_line_mode() -> None:
 
 
 def test_sparse_default_F() -> None:  # noqa: N802
-    path = data_file("sparse.hkl", "inputs/sparse.hkl")
+    path = GOLDEN / "inputs/sparse.hkl"
     listed = {tuple(int(v) for v in line.split()[:3]) for line in path.read_text().splitlines()}
     sf = read_hkl(path, default_F=3.5)
     assert sf.count == len(listed)
@@ -90,7 +82,7 @@ def test_sparse_default_F() -> None:  # noqa: N802
 
 
 def test_extra_columns_line_mode() -> None:
-    path = data_file("phases.hkl", "inputs/phases.hkl")
+    path = GOLDEN / "inputs/phases.hkl"
     sf = read_hkl(path, default_F=20)
     assert sf.count == 125
     assert sf.hkl_min == (-2, -2, -2) and sf.hkl_max == (2, 2, 2)
@@ -168,7 +160,7 @@ def test_grid_size_limit(scratch: Path, c_parity: bool) -> None:
 
 
 def test_parity_small_matches_line_mode() -> None:
-    path = data_file("small.hkl", "inputs/small.hkl")
+    path = GOLDEN / "inputs/small.hkl"
     sf, messages = read_parity(path)
     assert messages == []
     line = read_hkl(path)
@@ -178,12 +170,12 @@ def test_parity_small_matches_line_mode() -> None:
 
 def test_parity_hkl_extra_columns_golden() -> None:
     """The six-column file of golden case hkl_extra_columns, read like the original."""
-    path = data_file("phases.hkl", "inputs/phases.hkl")
+    path = GOLDEN / "inputs/phases.hkl"
     sf, messages = read_parity(path, default_F=20)
     assert sf.count == 187  # stdout: "187 initialized hkls (all others =20)"
     assert sf.hkl_min == (-168, -2, -177) and sf.hkl_max == (172, 29, 177)
     assert stored(sf, 20.0) == {(-2, -2, -2): 2.04}
-    golden = data_file("hkl_extra_columns_warnings.txt", "cases/hkl_extra_columns/stdout.txt")
+    golden = GOLDEN / "cases/hkl_extra_columns/stdout.txt"
     expected = [
         line for line in golden.read_text().splitlines() if line.startswith("WARNING: non-int")
     ]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nanobragg.io as nio
+from conftest import GOLDEN
 from nanobragg.io import (
     FormatError,
     read_float_image,
@@ -26,18 +27,9 @@ from nanobragg.io import (
 from nanobragg.io._files import atomic_write
 from nanobragg.io.pgm import pgm_bytes
 
-DATA = Path(__file__).resolve().parent / "data" / "io"
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAN = math.nan
 
-
-def data_file(name: str, golden: str) -> Path:
-    """A test-data copy in tests/data/io, else the golden corpus file, else skip."""
-    for candidate in (DATA / name, GOLDEN / golden):
-        if candidate.exists():
-            return candidate
-    pytest.skip(f"test data {name} not available")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +53,7 @@ def test_public_api() -> None:
 
 
 def test_golden_matrix() -> None:
-    matrix = read_mosflm_matrix(data_file("A.mat", "inputs/A.mat"))
+    matrix = read_mosflm_matrix(GOLDEN / "inputs/A.mat")
     assert matrix.shape == (3, 3) and matrix.dtype == np.float64
     assert matrix[0].tolist() == [0.01045160, -0.01124797, -0.00265976]
     assert matrix[:, 2].tolist() == [-0.00265976, -0.00617596, 0.01288276]  # c* (times lambda)
@@ -102,7 +94,7 @@ def test_matrix_garbage(scratch: Path, content: bytes) -> None:
 
 
 def test_golden_sources() -> None:
-    sources = read_source_file(data_file("sources.txt", "inputs/sources.txt"))
+    sources = read_source_file(GOLDEN / "inputs/sources.txt")
     expected = [
         [-10.0, 0.0, 0.0, 1.0, 1.0e-10],
         [-10.0, 0.002, 0.0, 0.5, 1.0e-10],
@@ -161,7 +153,7 @@ def test_source_file_without_lines(scratch: Path, text: str) -> None:
 
 
 def test_text_columns_stol() -> None:
-    table = read_text_columns(data_file("water.stol", "inputs/water.stol"), 2)
+    table = read_text_columns(GOLDEN / "inputs/water.stol", 2)
     assert table.shape[1] == 2 and table[0].tolist() == [0.0, 2.57]
 
 
@@ -184,7 +176,7 @@ def test_source_file_garbage(scratch: Path, content: bytes) -> None:
 
 
 def test_golden_pgm_round_trip(tmp_path: Path) -> None:
-    path = data_file("pgm_scale_image.pgm", "cases/pgm_scale/image.pgm")
+    path = GOLDEN / "cases/pgm_scale/image.pgm"
     pixels, comment = read_pgm(path)
     assert pixels.shape == (64, 64) and pixels.dtype == np.uint8
     assert comment == "pixels scaled by 3"

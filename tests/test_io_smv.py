@@ -12,26 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import GOLDEN
 from nanobragg.io import FormatError, format_smv_header, header_value, read_smv, write_smv
 from nanobragg.io.smv import SMVField, smv_bytes
 
-DATA = Path(__file__).resolve().parent / "data" / "io"
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GOLDEN_IMAGES = [
-    ("roi_noise_int.img", "cases/roi_noise/int.img"),
-    ("noise_seed_scale_adc_noise.img", "cases/noise_seed_scale_adc/noise.img"),
-    ("img_header_int.img", "cases/img_header/int.img"),
+    "cases/roi_noise/int.img",
+    "cases/noise_seed_scale_adc/noise.img",
+    "cases/img_header/int.img",
 ]
 PREAMBLE = b"{\nHEADER_BYTES=512;\nDIM=2;\nBYTE_ORDER=little_endian;\nTYPE=unsigned_short;\n"
 
-
-def data_file(name: str, golden: str) -> Path:
-    """A test-data copy in tests/data/io, else the golden corpus file, else skip."""
-    for candidate in (DATA / name, GOLDEN / golden):
-        if candidate.exists():
-            return candidate
-    pytest.skip(f"test data {name} not available")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +50,9 @@ def all_golden_smv() -> list[Path]:
     return sorted((GOLDEN / "cases").glob("*/*.img")) if GOLDEN.exists() else []
 
 
-@pytest.mark.parametrize(("name", "golden"), GOLDEN_IMAGES)
-def test_rewrite_golden_images_byte_identical(tmp_path: Path, name: str, golden: str) -> None:
-    path = data_file(name, golden)
+@pytest.mark.parametrize("golden", GOLDEN_IMAGES)
+def test_rewrite_golden_images_byte_identical(tmp_path: Path, golden: str) -> None:
+    path = GOLDEN / golden
     raw = path.read_bytes()
     fields = header_fields(raw)
     assert any(isinstance(f, str) and f.startswith("DIALS_ORIGIN=") for f in fields)
@@ -85,7 +77,7 @@ def test_every_golden_smv_round_trips() -> None:
 
 
 def test_read_golden_image() -> None:
-    path = data_file("roi_noise_int.img", "cases/roi_noise/int.img")
+    path = GOLDEN / "cases/roi_noise/int.img"
     image = read_smv(path)
     assert (image.width, image.height, image.header_bytes) == (96, 96, 512)
     assert image.data is not None and image.data.dtype == np.uint16
@@ -98,14 +90,14 @@ def test_read_golden_image() -> None:
 
 
 def test_read_nonsquare_golden_and_inputs() -> None:
-    image = read_smv(data_file("img_header_int.img", "cases/img_header/int.img"))
+    image = read_smv(GOLDEN / "cases/img_header/int.img")
     assert (image.width, image.height) == (96, 72) and image.data.shape == (72, 96)
-    header = read_smv(data_file("header.img", "inputs/header.img"), with_data=False)
+    header = read_smv(GOLDEN / "inputs/header.img", with_data=False)
     assert (header.width, header.height, header.data) == (96, 72, None)
     values = {k: header.value(k) for k in ("PIXEL_SIZE", "DISTANCE", "WAVELENGTH", "PHI")}
     assert values == {"PIXEL_SIZE": 0.12, "DISTANCE": 80.0, "WAVELENGTH": 1.3, "PHI": 5.0}
     assert header.value("CLOSE_DISTANCE") is None and header.value("ORGX") is None
-    mask = read_smv(data_file("mask.img", "inputs/mask.img"))
+    mask = read_smv(GOLDEN / "inputs/mask.img")
     assert (mask.width, mask.height) == (64, 64)
     assert mask.data.min() == 0 and mask.data.max() > 0
     assert mask.value("BEAM_CENTER_Y") == 3.5
@@ -148,7 +140,7 @@ def test_written_file_opens_in_fabio(tmp_path: Path) -> None:
 
 
 def test_golden_file_opens_in_fabio() -> None:
-    path = data_file("roi_noise_int.img", "cases/roi_noise/int.img")
+    path = GOLDEN / "cases/roi_noise/int.img"
     image = fabio.open(str(path))
     np.testing.assert_array_equal(image.data, read_smv(path).data)
 
