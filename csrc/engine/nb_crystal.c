@@ -76,10 +76,13 @@ static void reciprocal_from_cell(int c_parity, double cell[6], double *V_cell, d
     c_star[2] = c_parity ? cs * *V_cell / (a * b * c * sin_gs) : 1.0 / c;
 }
 
-static double angle_between(const double u[3], const double v[3])
+/* The angle between u and v from sin = |w| V / (|u| |v|) (w the third axis of the
+ * dual cell) and cos = u.v / (|u| |v|), as the original reports its cell angles. */
+static double cell_angle(const double u[3], const double v[3], double w_length, double volume)
 {
-    double c = nb_dot(u, v) / nb_norm(u) / nb_norm(v);
-    return acos(clamp_unit(c));
+    double sine = clamp_unit(w_length * volume / nb_norm(u) / nb_norm(v));
+    double cosine = clamp_cos(nb_dot(u, v) / nb_norm(u) / nb_norm(v));
+    return atan2(sine, cosine);
 }
 
 void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out)
@@ -151,15 +154,15 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
     out->cell[0] = nb_norm(a);
     out->cell[1] = nb_norm(b);
     out->cell[2] = nb_norm(c);
-    out->cell[3] = angle_between(b, c);
-    out->cell[4] = angle_between(a, c);
-    out->cell[5] = angle_between(a, b);
+    out->cell[3] = cell_angle(b, c, nb_norm(a_star), V_cell);
+    out->cell[4] = cell_angle(a, c, nb_norm(b_star), V_cell);
+    out->cell[5] = cell_angle(a, b, nb_norm(c_star), V_cell);
     out->reciprocal_cell[0] = nb_norm(a_star);
     out->reciprocal_cell[1] = nb_norm(b_star);
     out->reciprocal_cell[2] = nb_norm(c_star);
-    out->reciprocal_cell[3] = angle_between(b_star, c_star);
-    out->reciprocal_cell[4] = angle_between(a_star, c_star);
-    out->reciprocal_cell[5] = angle_between(a_star, b_star);
+    out->reciprocal_cell[3] = cell_angle(b_star, c_star, nb_norm(a), V_star);
+    out->reciprocal_cell[4] = cell_angle(a_star, c_star, nb_norm(b), V_star);
+    out->reciprocal_cell[5] = cell_angle(a_star, b_star, nb_norm(c), V_star);
     memcpy(out->a_star, a_star, sizeof a_star);
     memcpy(out->b_star, b_star, sizeof b_star);
     memcpy(out->c_star, c_star, sizeof c_star);

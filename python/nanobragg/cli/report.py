@@ -50,6 +50,10 @@ class Report:
             self.line("  polarization effect disabled")
         else:
             self.line("  Kahn polarization factor: %f" % cfg.beam.polarization)
+        if cfg.detector.curved:
+            self.line("  curved detector: all pixels same distance from origin")
+        if cfg.detector.point_pixel:
+            self.line("  pixel obliquity effect disabled")
         self.line("  incident fluence: %g photons/m^2" % r.notes["fluence"])
         self.line("  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)" % (
             g["distance"], g["detsize_f"], g["detsize_s"], g["pixel_size"], g["fpixels"],
@@ -75,7 +79,12 @@ class Report:
             len(r.mosaic_umats), s.mosaic_spread * RTD))
         self.line("  %d phi steps from %g to %g degrees" % (
             s.phi.steps, s.phi0 * RTD, (s.phi0 + s.phi.range) * RTD))
-        self.line("  %dx%d pixel oversample steps" % (r.oversample, r.oversample))
+        flags = "".join(suffix for suffix, on in (
+            (" +thick", cfg.sampling.oversample_thick), (" +polar", cfg.sampling.oversample_polar),
+            (" +omega", cfg.sampling.oversample_omega)) if on)
+        self.line("  %dx%d pixel oversample steps%s" % (r.oversample, r.oversample, flags))
+        if cfg.detector.mask_path is not None or cfg.detector.mask is not None:
+            self.line(f"  skipping zero-flagged pixels in {cfg.detector.mask_path or 'the mask'}")
         if cfg.output.write_noise:
             self.line("")
             self.line("  noise image paramters:")
