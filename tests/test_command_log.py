@@ -35,3 +35,26 @@ def test_summary_lines_match_the_original(case, tmp_path, monkeypatch):
     ours = out.getvalue()
     for prefix in SUMMARY_PREFIXES:
         assert lines_with(prefix, ours) == lines_with(prefix, golden_log), prefix
+
+
+def test_ctrl_c_stops_a_long_render_quickly(tmp_path):
+    """SIGINT during rendering: the command stops within about a second, exit status 130,
+    and leaves no output file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5",
+            "-detpixels", "1024", "-mosaic", "0.5", "-mosaic_dom", "50", "-phisteps", "20",
+            "-osc", "1", "-oversample", "3", "-noprogress"]
+    process = subprocess.Popen([sys.executable, "-m", "nanobragg.cli.main", *args], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    assert process.poll() is None, "the render finished before it could be interrupted"
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)
+    assert time.perf_counter() - sent < 2.0
+    assert process.returncode == 130, err
+    assert list(tmp_path.iterdir()) == []
