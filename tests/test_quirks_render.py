@@ -241,3 +241,26 @@ def test_modes_agree_where_no_quirk_applies(engine, N):
     evaluate the lattice factor, which must agree to rounding."""
     config = small_config(crystal={"N_cells": N, "misset_deg": (7.0, 11.0, 13.0)})
     assert close(render(config, engine, False), render(config, engine, True), 1e-9)
+
+
+def test_step_overrides_count(c_parity):
+    config = small_config(crystal={"phi_step_deg": 0.1, "phi_steps": 10},
+                          beam={"hdiv_step_mrad": 0.5, "hdiv_steps": 5})
+    sampling = nb.simulate(config, c_parity=c_parity).sampling
+    assert (sampling.phi.steps, sampling.hdiv.steps) == ((2, 2) if c_parity else (10, 5))
+
+
+def test_off_centre_grid(c_parity):
+    config = small_config(beam={"hdiv_range_mrad": 0.3, "hdiv_step_mrad": 0.04,
+                                "round_div": False})
+    result = nb.simulate(config, c_parity=c_parity)
+    # horizontal divergence turns the beam (along x) about beam x polarization = -y
+    angles = np.arctan2(result.sources["direction"][:, 2], -result.sources["direction"][:, 0])
+    assert bool(np.isclose(angles.max(), -angles.min(), rtol=1e-9)) is (not c_parity)
+
+
+def test_transparent_sensor_captures_nothing(engine, c_parity):
+    config = small_config(detector={"attenuation_length_um": float("inf"),
+                                    "thickness_um": 100.0})
+    image = render(config, engine, c_parity)
+    assert bool(image.max() == 0.0) is c_parity

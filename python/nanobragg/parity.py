@@ -111,6 +111,20 @@ _QUIRKS = (
           "A sensor of thickness T in n layers is made of n layers T/(n - 1) deep, n/(n - 1) "
           "times thicker than asked (and 1 layer becomes 2).",
           "n layers of T/n."),
+    Quirk("step_overrides_count", "sampling",
+          "Giving a step and a count (no range) for phi, divergence or dispersion makes 2 "
+          "steps, whatever the count.",
+          "The count is kept: the range is step x count for phi, step x (count - 1) for "
+          "divergence and dispersion."),
+    Quirk("off_centre_grid", "sampling",
+          "A divergence or dispersion range with a step has ceil(range/step) points starting "
+          "at -range/2, so the grid stops short of +range/2 and is not centred on the beam.",
+          "As many whole steps as fit in the range, centred."),
+    Quirk("transparent_sensor_captures_nothing", "sampling",
+          "-detector_abs inf (or 0) with a sensor thickness gives an absorption coefficient "
+          "of 0, so every capture fraction is 0 and the image is empty (the outcome depends "
+          "on the order of -detector_abs and -detector_thick).",
+          "No absorption means the sensor is not modelled: one layer, capture fraction 1."),
     Quirk("polar_vector_not_orthogonalised", "detector_geometry",
           "A custom polarization vector is used as given even when it is not perpendicular "
           "to the beam, which tilts the divergence grid and the Kahn factor's E-B plane.",

@@ -50,7 +50,10 @@ def _count(value: int | None) -> int:
     return -1 if value is None else int(value)
 
 
-def phi_sweep(osc: float, step: float, steps: int) -> Sweep:
+def phi_sweep(osc: float, step: float, steps: int, *, c_parity: bool = True) -> Sweep:
+    if not c_parity and steps > 0 and step > 0.0 and osc < 0.0:
+        # step_overrides_count: the original turns "step and count" into 2 steps
+        return Sweep(step * steps, step, steps)
     if steps < 0:
         if osc < 0.0:
             if step <= 0.0:
@@ -71,8 +74,18 @@ def phi_sweep(osc: float, step: float, steps: int) -> Sweep:
     return Sweep(osc, step, steps)
 
 
-def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1.0) -> Sweep:
+def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1.0,
+                c_parity: bool = True) -> Sweep:
     """Divergence and dispersion: points at both ends of the range."""
+    if not c_parity and step > 0.0:
+        if steps > 0 and span < 0.0:
+            # step_overrides_count: keep the user's count
+            return Sweep(step * (steps - 1), step, steps)
+        if steps <= 0 and span > 0.0:
+            # off_centre_grid: ceil(range/step) points from -range/2 stop short of
+            # +range/2; corrected, whole steps that fit, centred
+            count = math.floor(span / step + 1e-9) + 1
+            return Sweep(step * (count - 1), step, count)
     if steps <= 0:
         if span < 0.0:
             if step <= 0.0:
@@ -156,16 +169,20 @@ def _mrad(value: float | None) -> float:
 def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     crystal, beam, det = config.crystal, config.beam, config.detector
     phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
-                    _count(crystal.phi_steps))
+                    _count(crystal.phi_steps), c_parity=c_parity)
     hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
-                       _count(beam.hdiv_steps))
+                       _count(beam.hdiv_steps), c_parity=c_parity)
     vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),
-                       _count(beam.vdiv_steps))
+                       _count(beam.vdiv_steps), c_parity=c_parity)
     dispersion = range_sweep(float(beam.dispersion_pct) / 100.0, UNSET,
                              _count(beam.dispersion_steps))
     thick = thickness_sweep(float(det.thickness_um) * 1e-6, UNSET, _count(det.thickness_steps),
                             c_parity=c_parity)
     mu = detector_mu(det.attenuation_length_um, thick.range)
+    if not c_parity and mu == 0.0:
+        # transparent_sensor_captures_nothing: an infinite attenuation length (the
+        # original's "do not model absorption") gives capture fractions of 0 there
+        thick = Sweep(0.0, 0.0, 1)
     spread, domains = mosaic_choice(_angle(_plain(crystal.mosaic_spread_deg)),
                                     _count(crystal.mosaic_domains))
     return Sampling(
