@@ -180,3 +180,15 @@ def test_stol_file_must_be_readable(tmp_path):
     config.structure_factors.stol_path = str(tmp_path / "empty.stol")
     with pytest.raises(ValueError, match="empty.stol"):
         nb.simulate(config)
+
+
+@pytest.mark.parametrize("row", [
+    [-10.0, 0.0, 0.0, 1.0, 0.0],
+    [-10.0, 0.0, 0.0, 1.0, -1e-10],
+    [0.0, 0.0, 0.0, 1.0, 1e-10],
+    [-10.0, 0.0, 0.0, float("inf"), 1e-10],
+])
+def test_bad_source_rows_are_clear_errors(row):
+    config = small_config(beam={"sources": np.array([row])})
+    with pytest.raises(ValueError, match="beam.sources"):
+        nb.simulate(config)

@@ -57,6 +57,23 @@ def load_mask(config: Config) -> np.ndarray | None:
     return read_smv(det.mask_path).data
 
 
+def check_source_table(table: np.ndarray, origin: str) -> None:
+    """Positions finite and not all zero, weights finite and >= 0, wavelengths > 0 (NaN
+    stands for "the default")."""
+    if len(table) == 0:
+        raise ValueError(f"{origin}: no sources")
+    given = ~np.isnan(table)
+    position = np.where(given[:, :3], table[:, :3], 1.0)
+    if not np.isfinite(position).all() or not np.any(position != 0.0, axis=1).all():
+        raise ValueError(f"{origin}: source positions must be finite and not at the sample")
+    weight, wavelength = table[:, 3][given[:, 3]], table[:, 4][given[:, 4]]
+    if not (np.isfinite(weight).all() and (weight >= 0).all()):
+        raise ValueError(f"{origin}: source weights must be finite and >= 0")
+    if not (np.isfinite(wavelength).all() and (wavelength > 0).all()):
+        raise ValueError(f"{origin}: source wavelengths must be finite and > 0 (metres), "
+                         f"got {wavelength[~(np.isfinite(wavelength) & (wavelength > 0))][:3]}")
+
+
 def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
     structure_factors, origin = load_structure_factors(config, c_parity=c_parity)
     crystal, beam = config.crystal, config.beam
@@ -70,6 +87,9 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
     table = beam.sources
     if table is None and beam.source_path is not None:
         table = read_source_file(beam.source_path)
+    if table is not None:
+        check_source_table(np.asarray(table, dtype=float).reshape(-1, 5),
+                           beam.source_path or "beam.sources")
     return Inputs(
         structure_factors=structure_factors,
         structure_factor_origin=origin,
