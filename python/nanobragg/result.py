@@ -138,7 +138,6 @@ class Result:
         """
         from nanobragg.engines import c as c_engine
 
-        rng = self.rng if self.rng is not None else c_engine.LegacyRandom()
-        state = rng.copy() if hasattr(rng, "copy") else rng
+        state = self.rng.copy() if self.rng is not None else c_engine.LegacyRandom()
         return c_engine.add_noise(self.image, self.roi, adc_offset=self.config.output.adc_offset,
                                   seed=self.noise_seed, rng=state)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nanobragg.config import Config, as_float, as_floats
+from nanobragg.engines.c import SHAPE_CODES
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.result import Result
 from nanobragg.sampling import Sampling, resolve_sampling
@@ -154,7 +155,7 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
         "Na": float(crystal["N"][0]),
         "Nb": float(crystal["N"][1]),
         "Nc": float(crystal["N"][2]),
-        "shape": {"square": 0, "round": 1, "gauss": 2, "tophat": 3}[config.crystal.shape],
+        "shape": SHAPE_CODES[config.crystal.shape],
         "fudge": float(config.crystal.fudge),
         "default_F": float(sf.default_F),
         "interpolate": int(interpolation_wanted(config, grid is not None and grid.count > 0)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nanobragg.config import as_float
 from nanobragg.io import write_float_image, write_pgm, write_smv
 from nanobragg.result import Result
 from nanobragg.sampling import RTD
@@ -15,7 +16,7 @@ def smv_fields(result: Result) -> list:
     g = result.geometry
     pixel = g["pixel_size"]
     phi0_deg = result.sampling.phi0 * RTD
-    twotheta = float(result.config.detector.twotheta_deg) / RTD * RTD
+    twotheta = as_float(result.config.detector.twotheta_deg) / RTD * RTD
     origin = g["dials_origin_mm"]
     return [
         ("SIZE1", "%d" % g["fpixels"]),
