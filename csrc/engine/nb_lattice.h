@@ -125,6 +125,8 @@ static inline int nb_stencil_outside(const nb_render_params *p, double h, double
 {
     int h_range = p->h_max - p->h_min + 1, k_range = p->k_max - p->k_min + 1;
     int l_range = p->l_max - p->l_min + 1;
+    /* a non-finite index (degenerate geometry) must never reach the stencil */
+    if (!isfinite(h) || !isfinite(k) || !isfinite(l)) return 1;
     return (h - p->h_min + 3) > h_range || (h - 2 < p->h_min) || (k - p->k_min + 3) > k_range ||
            (k - 2 < p->k_min) || (l - p->l_min + 3) > l_range || (l - 2 < p->l_min);
 }
