@@ -31,7 +31,6 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 NAN = math.nan
 
 
-
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("misc")

@@ -1,4 +1,4 @@
-"""Small file helpers shared by the format modules: whole-file reads and atomic writes."""
+"""Small helpers shared by the format modules: whole-file reads, atomic writes, pixel arrays."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PathLike", "atomic_write", "read_bytes"]
+import numpy as np
+
+__all__ = ["PathLike", "atomic_write", "pixel_array", "read_bytes"]
 
 PathLike = str | os.PathLike[str]
 
@@ -49,3 +51,16 @@ def atomic_write(path: PathLike, chunks: Iterable[bytes]) -> None:
         except OSError:
             pass
         raise
+
+
+def pixel_array(data: np.ndarray, dtype: str | type, maximum: int) -> np.ndarray:
+    """A 2-D (slow, fast) integer pixel array as ``dtype``, refusing values out of range."""
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-D (slow, fast) pixel array, got {array.ndim}-D")
+    if array.dtype != np.dtype(dtype):
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"expected {np.dtype(dtype).name} pixels, got {array.dtype}")
+        if array.size and (array.min() < 0 or array.max() > maximum):
+            raise ValueError(f"pixel values outside 0..{maximum}")
+    return array.astype(dtype, copy=False)

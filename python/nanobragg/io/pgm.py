@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from ._files import PathLike, atomic_write, read_bytes
+from ._files import PathLike, atomic_write, pixel_array, read_bytes
 from .errors import FormatError
 
 __all__ = ["pgm_bytes", "read_pgm", "write_pgm"]
@@ -22,15 +22,7 @@ _NUMBER = re.compile(rb"[0-9]+")
 
 
 def _as_uint8(data: np.ndarray) -> np.ndarray:
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise ValueError(f"expected a 2-D (slow, fast) pixel array, got {array.ndim}-D")
-    if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(f"expected uint8 pixels, got {array.dtype}")
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise ValueError("pixel values outside 0..255")
-    return array.astype(np.uint8, copy=False)
+    return pixel_array(data, np.uint8, 255)
 
 
 def pgm_bytes(data_uint8_2d: np.ndarray, scale: float) -> bytes:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cscan import atof
-from ._files import PathLike, atomic_write
+from ._files import PathLike, atomic_write, pixel_array
 from .errors import FormatError
 
 __all__ = [
@@ -230,15 +230,7 @@ def _field_key_value(field: SMVField) -> tuple[str, str]:
 
 
 def _as_uint16(data: np.ndarray) -> np.ndarray:
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise ValueError(f"expected a 2-D (slow, fast) pixel array, got {array.ndim}-D")
-    if array.dtype != np.uint16:
-        if not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(f"expected uint16 pixels, got {array.dtype}")
-        if array.size and (array.min() < 0 or array.max() > 65535):
-            raise ValueError("pixel values outside 0..65535")
-    return array.astype("<u2", copy=False)
+    return pixel_array(data, "<u2", 65535)
 
 
 def smv_bytes(data: np.ndarray, fields: Sequence[SMVField]) -> bytes:
