@@ -235,12 +235,32 @@ def test_misset_seed_ignores_seed(engine, c_parity):
     assert bool(np.array_equal(image(), image(misset_seed=7))) is (not c_parity)
 
 
-@pytest.mark.parametrize("N", [(5.0, 5.0, 5.0), (3.0, 7.0, 70.0), (2.5, 4.0, 1.0)])
+@pytest.mark.parametrize("N", [(5.0, 5.0, 5.0), (3.0, 7.0, 70.0), (1.0, 4.0, 2.0)])
 def test_modes_agree_where_no_quirk_applies(engine, N):
     """One sub-pixel, source, phi step and domain: the two modes differ only in how they
-    evaluate the lattice factor, which must agree to rounding."""
+    evaluate the lattice factor, which must agree to rounding for whole N."""
     config = small_config(crystal={"N_cells": N, "misset_deg": (7.0, 11.0, 13.0)})
     assert close(render(config, engine, False), render(config, engine, True), 1e-9)
+
+
+def test_fractional_N_lattice_factor_is_periodic(engine, c_parity):
+    """sin(N pi h) / sin(pi h) repeats at every whole h only for whole N: with N = 2.5
+    the original's form has a pole at l = 1 (sin(2.5 pi) = 1 over sin(pi) = 0); the
+    corrected form, of the distance to the nearest lattice point, peaks at N there too."""
+    config = small_config(crystal={"N_cells": (1.0, 1.0, 2.5)},
+                          detector={"fpixels": 64, "spixels": 64, "pixel_size_mm": 0.05})
+    result = nb.simulate(config, backend=engine, c_parity=c_parity)
+    g = result.geometry
+    s, f = np.mgrid[0:64, 0:64]
+    pixel = 0.05e-3
+    position = (np.asarray(g["pix0"], float) + ((f + 0.5) * pixel)[..., None] * g["fdet"]
+                + ((s + 0.5) * pixel)[..., None] * g["sdet"])
+    diffracted = position / np.linalg.norm(position, axis=-1, keepdims=True)
+    l_index = (diffracted - np.asarray(g["beam"], float)) @ (np.asarray(result.crystal["c"]) * 1e10)
+    image = result.image.astype(np.float64)
+    ratio = image[np.abs(l_index - 1) < 0.5].max() / image[np.abs(l_index) < 0.5].max()
+    assert bool(ratio > 10.0) is c_parity
+    assert c_parity or 0.5 < ratio < 2.0
 
 
 def test_step_overrides_count(c_parity):

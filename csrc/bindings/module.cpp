@@ -227,6 +227,21 @@ Array mosaic_rotations(double spread, int n, long seed, LegacyRandom &rng)
     return umats;
 }
 
+py::tuple mosaic_axes(double spread, int n, long seed, LegacyRandom &rng)
+{
+    Array axes({(py::ssize_t)n, (py::ssize_t)3});
+    Array angles({(py::ssize_t)n});
+    nb_mosaic_axes(spread, n, &seed, &rng.state, axes.mutable_data(), angles.mutable_data());
+    return py::make_tuple(axes, angles);
+}
+
+py::tuple random_misset(int c_parity, long seed, LegacyRandom &rng)
+{
+    double misset[3];
+    nb_random_misset(c_parity, seed, &rng.state, misset);
+    return py::make_tuple(misset[0], misset[1], misset[2]);
+}
+
 int progress_trampoline(void *user, long done, long total)
 {
     py::gil_scoped_acquire gil;
@@ -403,6 +418,8 @@ PYBIND11_MODULE(_core, m)
     m.def("crystal_vectors", &crystal_vectors);
     m.def("sources", &sources, py::arg("params"), py::arg("table") = py::none());
     m.def("mosaic_rotations", &mosaic_rotations);
+    m.def("mosaic_axes", &mosaic_axes);
+    m.def("random_misset", &random_misset);
     m.def("render", &render);
     m.def("add_noise", &add_noise);
 #ifdef NANOBRAGG_HAVE_OPENMP

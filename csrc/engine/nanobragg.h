@@ -101,6 +101,9 @@ typedef struct {
 
 void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out);
 
+/* The misset angles (x, y, z rotations, radians) of a random orientation. */
+void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double misset[3]);
+
 /* ---- sources ----------------------------------------------------------- */
 
 typedef struct {
@@ -129,6 +132,11 @@ void nb_sources_from_table(const nb_source_grid *grid, const double *table, int 
 
 /* n row-major 3x3 rotations; the first is always the identity. */
 void nb_mosaic_rotations(double spread, int n, long *seed, nb_random_state *rng, double *umats);
+
+/* The same draws as nb_mosaic_rotations, as unit axes (n x 3) and angles (n, radians,
+ * rounded to float as the original does; the first is 0). */
+void nb_mosaic_axes(double spread, int n, long *seed, nb_random_state *rng, double *axes,
+                    double *angles);
 
 /* ---- render ------------------------------------------------------------ */
 

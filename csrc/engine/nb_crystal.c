@@ -85,6 +85,19 @@ static double cell_angle(const double u[3], const double v[3], double w_length, 
     return atan2(sine, cosine);
 }
 
+void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double misset[3])
+{
+    /* random_misset_cap_in_radians: the original draws a rotation of up to
+     * "90" about a random axis, passing 90 radians where it meant degrees;
+     * the corrected mode draws uniformly from all orientations. */
+    double umat[9];
+    if (c_parity)
+        nb_random_rotation(rng, &seed, 90.0f, umat);
+    else
+        nb_uniform_rotation(rng, &seed, umat);
+    nb_umat_to_xyz_angles(umat, misset);
+}
+
 void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out)
 {
     double a_star[3] = {0, 0, 0}, b_star[3] = {0, 0, 0}, c_star[3] = {0, 0, 0};
@@ -108,16 +121,7 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
 
     if (in->has_misset) memcpy(misset, in->misset, sizeof misset);
     if (in->misset_random) {
-        /* random_misset_cap_in_radians: the original draws a rotation of up to
-         * "90" about a random axis, passing 90 radians where it meant degrees;
-         * the corrected mode draws uniformly from all orientations. */
-        double umat[9];
-        long seed = in->misset_seed;
-        if (in->c_parity)
-            nb_random_rotation(rng, &seed, 90.0f, umat);
-        else
-            nb_uniform_rotation(rng, &seed, umat);
-        nb_umat_to_xyz_angles(umat, misset);
+        nb_random_misset(in->c_parity, in->misset_seed, rng, misset);
         apply_misset = 1;
     }
     if (apply_misset) {

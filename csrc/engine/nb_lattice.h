@@ -50,17 +50,23 @@ static inline double nb_cos_pi_small(double d)
     return sum;
 }
 
-/* sin(N x) / sin(x) for x = pi h, as the Chebyshev polynomial U_{N-1}(cos x):
- * one cosine and N - 1 multiply-adds instead of two sines.  Used by the corrected
- * mode for whole N up to 64 (above that the sine ratio is cheaper). */
+/* The corrected interference function: sin(N pi d) / sin(pi d) of the distance
+ * d = h - h0 to the nearest lattice point, periodic in h for any real N (the
+ * original's sin(N pi h) / sin(pi h) is periodic only for whole N, and loses
+ * precision near large h).  For whole N up to 64 it is evaluated as the Chebyshev
+ * polynomial U_{N-1}(cos pi d): one cosine and N - 1 multiply-adds instead of two
+ * sines; the sign this changes cancels in |F_latt|^2. */
 static inline double nb_interference(double h, int h0, double N)
 {
     int n = (int)N, i;
     double c, u_prev, u;
-    if ((double)n != N || n > 64) return nb_sincg(M_PI * h, N);
+    if ((double)n != N || n > 64) {
+        double x = M_PI * (h - h0);
+        if (x == 0.0) return N;
+        return sin(x * N) / sin(x);
+    }
     if (n == 1) return 1.0;
     c = nb_cos_pi_small(h - h0);
-    if (h0 & 1) c = -c;
     u_prev = 1.0;
     u = 2.0 * c;
     for (i = 2; i < n; ++i) {

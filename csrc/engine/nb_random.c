@@ -117,25 +117,27 @@ float nb_poisson(nb_random_state *state, long *seed, float mean)
     return count;
 }
 
-void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, double umat[9])
+void nb_random_axis_angle(nb_random_state *state, long *seed, float cap_rad, double axis[3],
+                          double *angle)
 {
-    double r1, r2, r3, xyrad, angle, v1, v2, v3, c, s, omc;
+    double r1, r2, r3, xyrad;
 
     r1 = (double)2.0 * nb_uniform(state, seed) - 1.0;
     r2 = (double)2.0 * nb_uniform(state, seed) - 1.0;
     r3 = (double)2.0 * nb_uniform(state, seed) - 1.0;
 
     xyrad = sqrt(1.0 - r2 * r2);
-    angle = cap_rad * powf((1.0 - r3 * r3), (1.0 / 3.0));
+    *angle = cap_rad * powf((1.0 - r3 * r3), (1.0 / 3.0));
 
-    v1 = xyrad * sin(M_PI * r1);
-    v2 = xyrad * cos(M_PI * r1);
-    v3 = r2;
+    axis[0] = xyrad * sin(M_PI * r1);
+    axis[1] = xyrad * cos(M_PI * r1);
+    axis[2] = r2;
+}
 
-    /* axis-angle to matrix */
-    c = cos(angle);
-    omc = 1.0 - c;
-    s = sin(angle);
+void nb_axis_angle_matrix(const double axis[3], double angle, double umat[9])
+{
+    double v1 = axis[0], v2 = axis[1], v3 = axis[2];
+    double c = cos(angle), omc = 1.0 - c, s = sin(angle);
     umat[0] = c + omc * (v1 * v1);
     umat[1] = (omc * v1) * v2 - s * v3;
     umat[2] = (omc * v1) * v3 + s * v2;
@@ -145,6 +147,13 @@ void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, doubl
     umat[6] = (omc * v1) * v3 - s * v2;
     umat[7] = omc * v2 * v3 + s * v1;
     umat[8] = c + omc * (v3 * v3);
+}
+
+void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, double umat[9])
+{
+    double axis[3], angle;
+    nb_random_axis_angle(state, seed, cap_rad, axis, &angle);
+    nb_axis_angle_matrix(axis, angle, umat);
 }
 
 void nb_uniform_rotation(nb_random_state *state, long *seed, double umat[9])

@@ -21,6 +21,13 @@ float nb_uniform(nb_random_state *state, long *seed);
 float nb_gaussian(nb_random_state *state, long *seed);
 float nb_poisson(nb_random_state *state, long *seed, float mean);
 
+/* A random unit axis and a random angle up to cap_rad (the angle is rounded to float). */
+void nb_random_axis_angle(nb_random_state *state, long *seed, float cap_rad, double axis[3],
+                          double *angle);
+
+/* Row-major matrix of the rotation by angle about a unit axis. */
+void nb_axis_angle_matrix(const double axis[3], double angle, double umat[9]);
+
 /* Row-major rotation by a random angle up to cap_rad about a random axis. */
 void nb_random_rotation(nb_random_state *state, long *seed, float cap_rad, double umat[9]);
 

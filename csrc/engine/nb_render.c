@@ -306,7 +306,6 @@ static double blocked_bragg_sum(const render_context *c, const double S[3])
                 int nearest = nb_nearest_index(x);
                 index[axis][t] = nearest;
                 cosine[t] = nb_cos_pi_small(x - nearest);
-                if (nearest & 1) cosine[t] = -cosine[t];
             }
             if (n <= 1) continue;
             for (t = 0; t < m; ++t) {

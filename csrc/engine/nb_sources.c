@@ -70,15 +70,28 @@ void nb_sources_from_table(const nb_source_grid *g, const double *table, int n, 
     }
 }
 
+void nb_mosaic_axes(double spread, int n, long *seed, nb_random_state *rng, double *axes,
+                    double *angles)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        nb_random_axis_angle(rng, seed, (float)spread, axes + 3 * i, angles + i);
+        /* the first domain is always the unrotated crystal */
+        if (i == 0) angles[0] = 0.0;
+    }
+}
+
 void nb_mosaic_rotations(double spread, int n, long *seed, nb_random_state *rng, double *umats)
 {
     int i;
     for (i = 0; i < n; ++i) {
-        nb_random_rotation(rng, seed, (float)spread, umats + 9 * i);
+        double axis[3], angle;
+        nb_random_axis_angle(rng, seed, (float)spread, axis, &angle);
         if (i == 0) {
-            /* the first domain is always the unrotated crystal */
             int k;
             for (k = 0; k < 9; ++k) umats[k] = (k % 4 == 0) ? 1.0 : 0.0;
+            continue;
         }
+        nb_axis_angle_matrix(axis, angle, umats + 9 * i);
     }
 }
