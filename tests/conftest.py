@@ -9,8 +9,8 @@ import pytest
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "golden"
 
-ENGINES = ("c",)
-"""Engines the suite runs; the torch engine joins this tuple when it lands."""
+ENGINES = ("c", "torch")
+"""Engines every behavioural test runs on."""
 
 
 @pytest.fixture(params=ENGINES, ids=ENGINES)

@@ -41,13 +41,29 @@ def test_images_do_not_depend_on_thread_count(c_parity):
         assert one.notes["interpolation_switched_off"]
 
 
-def test_progress_reports_every_row(engine, c_parity):
+def test_progress_reports_rows_in_order(engine, c_parity):
     calls = []
-    result = nb.simulate(small_config(), backend=engine, c_parity=c_parity, threads=1,
+    result = nb.simulate(small_config(), backend=engine, c_parity=c_parity,
                          progress=lambda done, total: calls.append((done, total)))
     rows = result.image.shape[0]
     assert calls[-1] == (rows, rows)
-    assert len(calls) == rows
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_c_engine_reports_every_row(c_parity):
+    calls = []
+    result = nb.simulate(small_config(), backend="c", c_parity=c_parity, threads=1,
+                         progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == result.image.shape[0]
+
+
+def test_torch_engine_reports_every_chunk(c_parity):
+    calls = []
+    nb.simulate(small_config(), backend="torch", c_parity=c_parity, memory_budget=1,
+                progress=lambda done, total: calls.append((done, total)))
+    rows = small_config().detector.spixels
+    assert len(calls) == rows * small_config().detector.fpixels
+    assert calls[-1] == (rows, rows)
 
 
 def test_progress_false_cancels(engine, c_parity):
@@ -131,11 +147,20 @@ def test_missing_inputs_are_clear_errors(tmp_path, monkeypatch):
         nb.simulate(config)
 
 
-def test_unknown_backend_and_missing_torch_engine():
-    with pytest.raises(ValueError, match="backend"):
-        nb.simulate(small_config(), backend="gpu")
-    with pytest.raises(NotImplementedError, match="torch"):
-        nb.simulate(small_config(), backend="torch")
+@pytest.mark.parametrize("options, message", [
+    ({"backend": "gpu"}, "backend"),
+    ({"backend": "torch", "threads": 2}, "threads"),
+    ({"backend": "c", "device": "cuda"}, "device"),
+    ({"backend": "c", "dtype": "float32"}, "dtype"),
+    ({"backend": "c", "memory_budget": 1000}, "memory_budget"),
+    ({"backend": "torch", "memory_budget": 0}, "memory_budget"),
+    ({"backend": "torch", "dtype": "float16"}, "dtype: 'float16'"),
+    ({"backend": "torch", "device": "tpu"}, "device: 'tpu'"),
+    ({"backend": "torch", "device": "cuda:99"}, "cuda:99"),
+])
+def test_engine_options_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        nb.simulate(small_config(), **options)
 
 
 finite = st.floats(allow_nan=True, allow_infinity=True, width=64)

@@ -43,10 +43,16 @@ def compare_float(name, expected_path, actual_path, shape):
         assert np.abs(actual).max() <= 1e-30, f"{name}: expected an empty image"
 
 
+COUNT_TOLERANCE = {"c": 0, "torch": 1}
+"""SMV and PGM pixels: the C engine's are identical; the torch engine's float64
+arithmetic may round a pixel on the other side of a count."""
+ENGINE_FLAGS = {"c": ["-backend", "c"], "torch": ["-backend", "torch", "-dtype", "float64"]}
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_golden_case(case, tmp_path, monkeypatch, capsys):
+def test_golden_case(case, engine, tmp_path, monkeypatch, capsys):
     meta = json.loads((GOLDEN / "cases" / case / "meta.json").read_text())
-    args = prepare(case, tmp_path, ["-c_parity"])
+    args = prepare(case, tmp_path, ["-c_parity", *ENGINE_FLAGS[engine]])
     monkeypatch.chdir(tmp_path)
     assert run(args) == 0
     capsys.readouterr()
@@ -61,9 +67,11 @@ def test_golden_case(case, tmp_path, monkeypatch, capsys):
             want, got = read_smv(expected), read_smv(actual)
             assert got.data.shape == want.data.shape
             diff = np.abs(got.data.astype(int) - want.data.astype(int))
-            assert diff.max() == 0, f"{name}: {int((diff > 0).sum())} pixels differ"
+            assert diff.max() <= COUNT_TOLERANCE[engine], \
+                f"{name}: {int((diff > 0).sum())} pixels differ"
         elif kind == "pgm":
             want, got = read_pgm(expected), read_pgm(actual)
-            assert np.array_equal(want[0], got[0]), f"{name}: pixels differ"
+            diff = np.abs(want[0].astype(int) - got[0].astype(int))
+            assert diff.max() <= COUNT_TOLERANCE[engine], f"{name}: pixels differ"
         else:
             assert actual.read_bytes() == expected.read_bytes(), f"{name}: bytes differ"

@@ -360,8 +360,8 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     p.progress = progress_trampoline;
     p.progress_user = &progress;
 
-    py::array_t<float> image({(py::ssize_t)p.spixels, (py::ssize_t)p.fpixels});
-    std::memset(image.mutable_data(), 0, sizeof(float) * (size_t)image.size());
+    Array image({(py::ssize_t)p.spixels, (py::ssize_t)p.fpixels});
+    std::memset(image.mutable_data(), 0, sizeof(double) * (size_t)image.size());
     nb_render_info info;
     nb_status status;
     {

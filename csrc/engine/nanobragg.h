@@ -198,8 +198,9 @@ typedef struct {
     int interpolation_switched_off;   /* c_parity: the run turned interpolation off */
 } nb_render_info;
 
-/* Render into image (spixels*fpixels floats, zero-initialised by the caller). */
-nb_status nb_render(const nb_render_params *p, float *image, nb_render_info *info);
+/* Render into image (spixels*fpixels doubles, zero-initialised by the caller); the
+ * original stores each pixel as a float, which is a rounding the caller applies. */
+nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *info);
 
 /* ---- add_noise --------------------------------------------------------- */
 

@@ -192,7 +192,7 @@ static double capture_fraction(const nb_render_params *p, int layer, const doubl
 /* The legacy pixel: every quirk of the original's loop body.  entry selects the
  * crystal state the first phi loop starts from; interpolate is the run-wide
  * interpolation switch as this pixel finds it. */
-static float render_pixel_legacy(const render_context *c, int fpixel, int spixel,
+static double render_pixel_legacy(const render_context *c, int fpixel, int spixel,
                                  const axis_table *entry, int interpolate, pixel_report *report)
 {
     const nb_render_params *p = c->p;
@@ -264,7 +264,7 @@ static float render_pixel_legacy(const render_context *c, int fpixel, int spixel
     if (!p->oversample_thick) test *= capture;
     if (!p->oversample_polar) test *= polar;
     if (!p->oversample_omega) test *= omega_pixel;
-    return (float)test;
+    return test;
 }
 
 enum { TERM_BLOCK = 32 };
@@ -332,7 +332,7 @@ static double blocked_bragg_sum(const render_context *c, const double S[3])
 }
 
 /* The corrected pixel: every factor evaluated where it belongs, per term. */
-static float render_pixel_corrected(const render_context *c, int fpixel, int spixel,
+static double render_pixel_corrected(const render_context *c, int fpixel, int spixel,
                                     pixel_report *report)
 {
     const nb_render_params *p = c->p;
@@ -393,7 +393,7 @@ static float render_pixel_corrected(const render_context *c, int fpixel, int spi
             }
         }
     }
-    return (float)(p->r_e_sqr * p->fluence * bragg / c->steps +
+    return (p->r_e_sqr * p->fluence * bragg / c->steps +
                    p->I_bg * background / ((double)p->oversample * p->oversample * p->nsources));
 }
 
@@ -412,7 +412,7 @@ typedef enum { PASS_CORRECTED, PASS_LEGACY_CARRIED, PASS_LEGACY_NO_INTERPOLATION
 
 /* Render one row of a pass. */
 static void render_row(const render_context *c, pass_kind kind, long s, long first_pixel,
-                       float *image, unsigned char *executed, unsigned char *left_grid,
+                       double *image, unsigned char *executed, unsigned char *left_grid,
                        double *row_omega)
 {
     const nb_render_params *p = c->p;
@@ -438,7 +438,7 @@ static void render_row(const render_context *c, pass_kind kind, long s, long fir
 /* Render the pixels from first_pixel on, in blocks of rows: each block in
  * parallel, and between blocks the calling thread reports progress (and so
  * can be cancelled).  Returns 0 when cancelled. */
-static int run_pass(const render_context *c, pass_kind kind, long first_pixel, float *image,
+static int run_pass(const render_context *c, pass_kind kind, long first_pixel, double *image,
                     unsigned char *executed, unsigned char *left_grid, double *row_omega)
 {
     const nb_render_params *p = c->p;
@@ -471,7 +471,7 @@ static long first_flagged(const unsigned char *flags, long start, long n)
     return -1;
 }
 
-nb_status nb_render(const nb_render_params *p, float *image, nb_render_info *info)
+nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *info)
 {
     render_context c;
     long n = (long)p->fpixels * p->spixels, s;

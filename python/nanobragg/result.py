@@ -59,7 +59,9 @@ def image_statistics(image: np.ndarray, rendered: np.ndarray, roi_mask: np.ndarr
 @dataclass
 class Result:
     image: np.ndarray
-    """Photons per pixel, float32, shape (slow, fast)."""
+    """Photons per pixel, float32 (as the original stores them), shape (slow, fast)."""
+    image_float64: np.ndarray
+    """The same before rounding to float32 (the engine's own precision)."""
     config: Config
     backend: str
     c_parity: bool
@@ -82,6 +84,7 @@ class Result:
     rng: Any = field(repr=False, default=None)
     """The legacy generator as the stages before the noise left it."""
     image_tensor: Any = None
+    """torch backend: the image as the engine computed it (device, dtype, autograd graph)."""
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,9 +136,17 @@ class Result:
     def noise_image(self) -> tuple[np.ndarray, float, int]:
         """Poisson photon counts plus adc (uint16), total photons and overloads.
 
-        Uses the legacy generator exactly as the original does: the same seed gives
-        the same image.  Each call draws from a copy of the generator state.
+        With c_parity (and always on the C engine) it uses the legacy generator exactly
+        as the original does: the same seed gives the same image, and each call draws
+        from a copy of the generator state.  The torch engine's corrected mode samples
+        on the image's device with a torch generator seeded from the noise seed.
         """
+        if self.backend == "torch" and not self.c_parity:
+            from nanobragg.engines.torch import add_noise
+
+            return add_noise(self.image_tensor.detach(), self.roi,
+                             adc_offset=self.config.output.adc_offset, seed=self.noise_seed,
+                             rng=None, c_parity=False)
         from nanobragg.engines import c as c_engine
 
         state = self.rng.copy() if self.rng is not None else c_engine.LegacyRandom()

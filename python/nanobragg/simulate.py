@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from nanobragg.config import Config, as_float, as_floats
+from nanobragg.config import Config, as_float, as_floats, is_tensor
 from nanobragg.engines.c import SHAPE_CODES
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.result import Result
-from nanobragg.sampling import Sampling, resolve_sampling
+from nanobragg.sampling import RTD, Sampling, resolve_sampling
 
 R_E_SQR = 7.94079248018965e-30
 """Thomson cross section of the electron (m^2)."""
@@ -28,13 +28,19 @@ def wavelength_m(config: Config) -> float:
     return as_float(config.beam.wavelength_A) / 1.0e10
 
 
-def fluence(config: Config) -> float:
-    """Photons per m^2: from flux * exposure / beamsize^2 when a flux is given."""
+def _scaled(value: Any, plain: float, scale: float) -> Any:
+    """value * scale when value is a tensor (keeping its graph), else plain."""
+    return value * scale if is_tensor(value) else plain
+
+
+def fluence(config: Config) -> Any:
+    """Photons per m^2: from flux * exposure / beamsize^2 when a flux is given.
+    A fluence given as a tensor is returned as it is (the torch engine keeps its graph)."""
     beam = config.beam
     beamsize = float(beam.beamsize_mm) / 1000
     if beam.flux != 0.0 and beam.exposure_s > 0.0 and beamsize >= 0:
         return beam.flux * beam.exposure_s / beamsize / beamsize
-    return as_float(beam.fluence)
+    return beam.fluence if is_tensor(beam.fluence) else float(beam.fluence)
 
 
 def clipped_sample_size(config: Config) -> tuple[float, float, float]:
@@ -72,8 +78,9 @@ def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[st
     requested = config.sampling.oversample
     if requested is not None and requested > 0:
         return int(requested)
-    size_max = float(max(crystal["size"][0], crystal["size"][1], crystal["size"][2]))
-    reciprocal_pixel = wavelength_m(config) * geometry["distance"] / geometry["pixel_size"]
+    size_max = max(as_floats(crystal["size"], 3))
+    reciprocal_pixel = (wavelength_m(config) * as_float(geometry["distance"])
+                        / geometry["pixel_size"])
     recommended = 3.0 * size_max / reciprocal_pixel if reciprocal_pixel != 0 else math.inf
     if not math.isfinite(recommended):
         raise ValueError(
@@ -143,7 +150,7 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
         "roi_ymin": roi[2],
         "roi_ymax": roi[3],
         "phisteps": sampling.phi.steps,
-        "phi0": sampling.phi0,
+        "phi0": _scaled(config.crystal.phi_deg, sampling.phi0, 1.0 / RTD),
         "phistep": sampling.phi.step,
         "mosaic_spread": sampling.mosaic_spread,
         "a0": list(crystal["a"]),
@@ -152,9 +159,9 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
         "a_star": list(crystal["a_star"]),
         "b_star": list(crystal["b_star"]),
         "c_star": list(crystal["c_star"]),
-        "Na": float(crystal["N"][0]),
-        "Nb": float(crystal["N"][1]),
-        "Nc": float(crystal["N"][2]),
+        "Na": crystal["N"][0],
+        "Nb": crystal["N"][1],
+        "Nc": crystal["N"][2],
         "shape": SHAPE_CODES[config.crystal.shape],
         "fudge": float(config.crystal.fudge),
         "default_F": float(sf.default_F),
@@ -173,70 +180,122 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
 
 def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
              progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
-             device: str | None = None, dtype: str | None = None) -> Result:
+             device: Any = None, dtype: Any = None,
+             memory_budget: int | None = None) -> Result:
     """Render a diffraction image.
 
     ``c_parity=True`` reproduces the original program's output, quirks included;
     ``c_parity=False`` gives the corrected physics.  ``progress(done, total)`` is
-    called as rows finish; returning False cancels (as does Ctrl-C).  ``threads``
-    sets the C engine's thread count (default: all cores); images do not depend on it.
+    called as rows finish; returning False cancels (as does Ctrl-C).
+
+    backend "c": ``threads`` sets the thread count (default: all cores); images do
+    not depend on it.  backend "torch": ``device`` (cpu, cuda, cuda:N) and ``dtype``
+    (float32, float64) say where and how it computes, ``memory_budget`` the bytes of
+    working tensors per chunk of pixels (default 1 GiB); config fields given as
+    tensors with ``requires_grad`` keep their graph into ``Result.image_tensor``.
     """
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
     if backend not in BACKENDS:
         raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
-    if backend == "torch":
-        raise NotImplementedError(
-            "backend 'torch': the PyTorch engine is not available yet; use backend='c'")
-    if device not in (None, "cpu") or dtype not in (None, "float64"):
-        raise ValueError("device/dtype apply to the torch backend only")
+    if memory_budget is not None and (isinstance(memory_budget, bool)
+                                      or not isinstance(memory_budget, int)
+                                      or memory_budget < 1):
+        raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
+                         "number of bytes >= 1")
+    if backend == "c":
+        if device not in (None, "cpu") or dtype not in (None, "float64"):
+            raise ValueError("device and dtype apply to the torch backend only; the C engine "
+                             "computes in float64 on the CPU")
+        if memory_budget is not None:
+            raise ValueError("memory_budget applies to the torch backend only")
+        from nanobragg.engines import c as engine
+
+        extra: dict[str, Any] = {}
+    else:
+        if threads is not None:
+            raise ValueError("threads applies to the C backend only; use torch.set_num_threads")
+        from nanobragg.engines import torch as engine
+
+        at = engine.placement(device, dtype)
+        # the set-up stages are cheap and decide whole numbers (N from the crystal size,
+        # sub-pixel counts): they run in float64 whatever dtype the render uses
+        extra = {"at": engine.Placement(at.device, engine.FLOAT64)}
     config.validate()
-    from nanobragg.engines import c as engine
 
     inputs = load_inputs(config, c_parity=c_parity)
     sampling = resolve_sampling(config, c_parity=c_parity)
     noise_seed, misset_seed, mosaic_seed = legacy_seeds(config, c_parity=c_parity)
-    lambda0 = wavelength_m(config)
-    rng = engine.LegacyRandom()
+    lambda0 = _scaled(config.beam.wavelength_A, wavelength_m(config), 1e-10)
+    from nanobragg.engines import c as c_engine
 
-    geometry = engine.detector_geometry(config, c_parity=c_parity)
+    rng = c_engine.LegacyRandom()
+
+    geometry = engine.detector_geometry(config, c_parity=c_parity, **extra)
     clipped = clipped_sample_size(config)
     crystal = engine.crystal_vectors(
         config.replace(crystal=_with_size(config, clipped)), rng, c_parity=c_parity,
-        lambda0=lambda0,
-        matrix=inputs.matrix, misset_seed=misset_seed)
+        lambda0=lambda0, matrix=inputs.matrix, misset_seed=misset_seed, **extra)
     sources = engine.sources(sampling, geometry, lambda0=lambda0,
-                             round_div=config.beam.round_div, table=inputs.source_table)
-    umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
+                             round_div=config.beam.round_div, table=inputs.source_table, **extra)
+    if backend == "torch":
+        spread = _scaled(config.crystal.mosaic_spread_deg, sampling.mosaic_spread, 1.0 / RTD)
+        umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng, spread=spread,
+                                        **extra)
+    else:
+        umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
     oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
     roi = resolve_roi(config, geometry["fpixels"], geometry["spixels"])
     fluence_value = fluence(config)
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
                            sampling=sampling, inputs=inputs, oversample=oversample, roi=roi,
                            fluence_value=fluence_value)
-    params["threads"] = threads or 0
     grid = inputs.structure_factors
-    image, info = engine.render(params, sources, umats, None if grid is None else grid.values,
-                                _mask_array(inputs.mask, geometry), progress)
+    mask = _mask_array(inputs.mask, geometry)
+    Fhkl = None if grid is None else grid.values
+    if backend == "c":
+        params["threads"] = threads or 0
+        image64, info = engine.render(params, sources, umats, Fhkl, mask, progress)
+        image_tensor = None
+    else:
+        image_tensor, info = engine.render(
+            params, sources, umats, Fhkl, mask, progress,
+            memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at)
+        image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
+    image = image64.astype(np.float32)
 
     bad = int(np.count_nonzero(~np.isfinite(image)))
     if bad:
+        wavelengths = plain(sources["wavelength"])
         raise ValueError(
             f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
-            f"(distance {geometry['distance']!r} m, pixel {geometry['pixel_size']!r} m, "
-            f"wavelengths {sources['wavelength'].min()!r}..{sources['wavelength'].max()!r} m)")
+            f"(distance {as_float(geometry['distance'])!r} m, pixel {geometry['pixel_size']!r} m, "
+            f"wavelengths {wavelengths.min()!r}..{wavelengths.max()!r} m)")
     return Result(
-        image=image, config=config, backend=backend, c_parity=c_parity, geometry=geometry,
-        crystal=crystal, sources=sources, mosaic_umats=umats, sampling=sampling,
-        oversample=oversample, steps=int(info["steps"]), roi=roi, mask=inputs.mask,
+        image=image, image_float64=image64, config=config, backend=backend, c_parity=c_parity,
+        geometry=plain(geometry), crystal=plain(crystal), sources=plain(sources),
+        mosaic_umats=plain(umats), sampling=sampling, oversample=oversample,
+        steps=int(info["steps"]), roi=roi, mask=inputs.mask,
         omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
-        structure_factors=grid, rng=rng,
+        structure_factors=grid, rng=rng, image_tensor=image_tensor,
         notes={"interpolation_switched_off": info["interpolation_switched_off"],
                "structure_factors": inputs.structure_factor_origin,
-               "hkls": 0 if grid is None else grid.count, "fluence": fluence_value,
+               "hkls": 0 if grid is None else grid.count, "fluence": as_float(fluence_value),
                "misset_seed": misset_seed, "mosaic_seed": mosaic_seed},
     )
+
+
+def plain(value: Any) -> Any:
+    """Stage outputs as numbers and numpy arrays (tensors detached onto the CPU)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain(item) for item in value)
+    if is_tensor(value):
+        array = value.detach().cpu().numpy()
+        return float(array) if array.ndim == 0 else array
+    return value
 
 
 def _with_size(config: Config, size_mm: tuple[float, float, float]):

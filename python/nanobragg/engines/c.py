@@ -139,8 +139,18 @@ def render(params: dict[str, Any], sources: dict[str, Any], mosaic_umats: np.nda
            Fhkl: np.ndarray | None, mask: np.ndarray | None,
            progress: Callable[[int, int], Any] | None = None) -> tuple[np.ndarray, dict]:
     """The float image (spixels, fpixels) in photons per pixel, and render facts."""
+    from nanobragg.simulate import plain
+
+    params = {key: _number(value) for key, value in plain(params).items()}
     return _core.render(params, sources["direction"], sources["wavelength"], sources["weight"],
                         mosaic_umats, Fhkl, mask, progress)
+
+
+def _number(value: Any) -> Any:
+    """Numbers and vectors as the bindings take them (lists of floats)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [float(v) for v in value]
+    return value
 
 
 def add_noise(image: np.ndarray, roi: tuple[int, int, int, int], *, adc_offset: float, seed: int,

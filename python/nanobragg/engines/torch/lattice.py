@@ -1,0 +1,154 @@
+"""Lattice (shape) factors and structure-factor lookup, elementwise over the
+fractional Miller indices of every term."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nanobragg.engines.torch.vectors import PI
+
+SHAPES = ("square", "round", "gauss", "tophat")
+
+
+@dataclass
+class Lattice:
+    """What the lattice factor needs: crystal shape, N, fudge, the unrotated
+    reciprocal vectors (the legacy spot-radius measure uses them), the mode."""
+
+    shape: str
+    N: torch.Tensor
+    fudge: float
+    reciprocal: torch.Tensor
+    """(3, 3): rows a*, b*, c* in 1/Angstrom."""
+    c_parity: bool
+    reduced: bool
+    """Square shape: evaluate sin(N pi h) / sin(pi h) from the distance to the nearest
+    lattice point.  Always in the corrected mode; with c_parity only in float32 and
+    for whole N, where it equals the original's form up to a sign that cancels in
+    |F_latt|^2 and keeps float32 accurate near the peaks."""
+
+
+def _sincg(x: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
+    """sin(N x) / sin(x), N at x = 0."""
+    zero = x == 0
+    safe = torch.where(zero, torch.ones_like(x), x)
+    return torch.where(zero, N.expand_as(x), torch.sin(safe * N) / torch.sin(safe))
+
+
+def _sinc3(x: torch.Tensor) -> torch.Tensor:
+    zero = x == 0
+    safe = torch.where(zero, torch.ones_like(x), x)
+    return torch.where(zero, torch.ones_like(x),
+                       3.0 * (torch.sin(safe) / safe - torch.cos(safe)) / (safe * safe))
+
+
+def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch.Tensor:
+    """F_latt for fractional indices hkl (..., 3) with nearest whole indices hkl0."""
+    N = lat.N
+    if lat.shape == "square":
+        factor = None
+        for i in range(3):
+            if lat.reduced:
+                term = _sincg(PI * (hkl[..., i] - hkl0[..., i]), N[i])
+            else:
+                # the original's form, periodic in h only for whole N
+                term = _sincg(PI * hkl[..., i], N[i])
+            term = torch.where(N[i] > 1, term, torch.ones_like(term))
+            factor = term if factor is None else factor * term
+        return factor
+    d = hkl - hkl0
+    volume = N[0] * N[1] * N[2]
+    radius_units = (d[..., 0] * d[..., 0] * N[0] * N[0] + d[..., 1] * d[..., 1] * N[1] * N[1]
+                    + d[..., 2] * d[..., 2] * N[2] * N[2])
+    if lat.shape == "round":
+        return volume * 0.723601254558268 * _sinc3(PI * torch.sqrt(radius_units * lat.fudge))
+    if lat.c_parity:
+        # spot_radius_units: the original measures the spot radius in 1/Angstrom
+        r = lat.reciprocal
+        delta = (d[..., 0:1] * r[0] + d[..., 1:2] * r[1]) + d[..., 2:3] * r[2]
+        rad_star_sqr = ((delta[..., 0] * delta[..., 0] + delta[..., 1] * delta[..., 1]
+                         + delta[..., 2] * delta[..., 2]) * N[0] * N[0] * N[1] * N[1]
+                        * N[2] * N[2])
+    else:
+        rad_star_sqr = radius_units
+    if lat.shape == "gauss":
+        return volume * torch.exp(-(rad_star_sqr / 0.63 * lat.fudge))
+    return volume * (rad_star_sqr * lat.fudge < 0.3969).to(rad_star_sqr.dtype)
+
+
+@dataclass
+class StructureFactorGrid:
+    """A dense grid of F over whole (h, k, l) from hkl_min, or none (default_F only)."""
+
+    values: torch.Tensor | None
+    hkl_min: tuple[int, int, int]
+    default_F: float
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.values.shape) if self.values is not None else (0, 0, 0)
+
+
+def _flat_index(grid: StructureFactorGrid, h, k, l_):
+    kn, ln = grid.shape[1], grid.shape[2]
+    return ((h - grid.hkl_min[0]) * kn + (k - grid.hkl_min[1])) * ln + (l_ - grid.hkl_min[2])
+
+
+def nearest_F(grid: StructureFactorGrid, hkl0: torch.Tensor) -> torch.Tensor:
+    """F at whole indices hkl0 (..., 3): the grid's value, or default_F off the grid."""
+    default = torch.full(hkl0.shape[:-1], grid.default_F, dtype=hkl0.dtype, device=hkl0.device)
+    if grid.values is None:
+        return default
+    inside = torch.ones(hkl0.shape[:-1], dtype=torch.bool, device=hkl0.device)
+    index = []
+    for i in range(3):
+        low, high = grid.hkl_min[i], grid.hkl_min[i] + grid.shape[i] - 1
+        inside &= (hkl0[..., i] >= low) & (hkl0[..., i] <= high)
+    for i in range(3):
+        value = torch.where(inside, hkl0[..., i], torch.full_like(hkl0[..., i], grid.hkl_min[i]))
+        index.append(value.to(torch.long))
+    flat = grid.values.reshape(-1)[_flat_index(grid, *index)]
+    return torch.where(inside, flat, default)
+
+
+def stencil_outside(grid: StructureFactorGrid, hkl: torch.Tensor) -> torch.Tensor:
+    """Whether the 4x4x4 interpolation stencil around hkl leaves the grid."""
+    outside = ~torch.isfinite(hkl).all(dim=-1)
+    for i in range(3):
+        low, size = grid.hkl_min[i], grid.shape[i]
+        x = hkl[..., i]
+        outside |= ((x - low + 3) > size) | (x - 2 < low)
+    return outside
+
+
+def _lagrange4(xa: torch.Tensor, ya: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Cubic through four points along the last dimension of xa and ya, at x."""
+    x0, x1, x2, x3 = (xa[..., i] for i in range(4))
+    y0, y1, y2, y3 = (ya[..., i] for i in range(4))
+    return ((x - x1) * (x - x2) * (x - x3) * y0 / ((x0 - x1) * (x0 - x2) * (x0 - x3))
+            + (x - x0) * (x - x2) * (x - x3) * y1 / ((x1 - x0) * (x1 - x2) * (x1 - x3))
+            + (x - x0) * (x - x1) * (x - x3) * y2 / ((x2 - x0) * (x2 - x1) * (x2 - x3))
+            + (x - x0) * (x - x1) * (x - x2) * y3 / ((x3 - x0) * (x3 - x1) * (x3 - x2)))
+
+
+def tricubic_F(grid: StructureFactorGrid, hkl: torch.Tensor,
+               usable: torch.Tensor) -> torch.Tensor:
+    """Tricubic interpolation of F on the stencil from one below floor(hkl); entries
+    where usable is False get a stencil clamped onto the grid (their values are not used)."""
+    base = torch.floor(hkl) - 1
+    offsets = torch.arange(4, dtype=hkl.dtype, device=hkl.device)
+    start = torch.stack([torch.where(usable, base[..., i],
+                                     torch.full_like(base[..., i], grid.hkl_min[i]))
+                         for i in range(3)], dim=-1)
+    # unused entries sit inside their clamped stencil, so no NaN reaches a gradient
+    x = torch.where(usable[..., None], hkl, start + 1)
+    h = (start[..., 0, None, None, None] + offsets[:, None, None]).to(torch.long)
+    k = (start[..., 1, None, None, None] + offsets[None, :, None]).to(torch.long)
+    l_ = (start[..., 2, None, None, None] + offsets[None, None, :]).to(torch.long)
+    values = grid.values.reshape(-1)[_flat_index(grid, h, k, l_)]
+    axis = [start[..., i, None] + offsets for i in range(3)]
+    along_k = _lagrange4(axis[2][..., None, None, :], values, x[..., 2, None, None])
+    along_h = _lagrange4(axis[1][..., None, :], along_k, x[..., 1, None])
+    return _lagrange4(axis[0], along_h, x[..., 0])

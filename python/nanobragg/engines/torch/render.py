@@ -1,0 +1,431 @@
+"""render: the float image, pixels in chunks, every other loop of the original
+(sensor layers, sub-pixels, sources, phi steps, mosaic domains) a tensor dimension.
+
+Corrected mode evaluates each factor per term.  c_parity reproduces the
+original's pixel: factors held from the first sub-pixel or source
+(factors_from_first_subpixel), running-sum factors (running_sum_factors), and,
+with extra passes as in the C engine, the two quirks that carry state from pixel
+to pixel (phi_carryover, interpolation_switch_off)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nanobragg.engines.torch.lattice import (
+    Lattice,
+    StructureFactorGrid,
+    lattice_factor,
+    nearest_F,
+    stencil_outside,
+    tricubic_F,
+)
+from nanobragg.engines.torch.vectors import Placement, cross, dot, rotate_axis, rotate_umat, unitize
+
+DEFAULT_MEMORY_BUDGET = 1 << 30
+"""Bytes of working tensors per chunk of pixels."""
+_WORDS_PER_TERM = 40
+_WORDS_PER_INTERPOLATED_TERM = 240
+
+
+@dataclass
+class Scene:
+    """Everything the pixel loop needs, on one device and dtype."""
+
+    at: Placement
+    c_parity: bool
+    fpixels: int
+    spixels: int
+    oversample: int
+    pixel_size: float
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    pix0: torch.Tensor
+    beam: torch.Tensor
+    distance: torch.Tensor
+    close_distance: torch.Tensor
+    curved: bool
+    point_pixel: bool
+    nopolar: bool
+    polarization: float
+    polar_axis: torch.Tensor
+    thicksteps: int
+    thickstep: float
+    thick: float
+    mu: float
+    oversample_thick: bool
+    oversample_polar: bool
+    oversample_omega: bool
+    incident: torch.Tensor
+    wavelength: torch.Tensor
+    source_factor: torch.Tensor
+    axes: dict[str, torch.Tensor]
+    """(terms, 3, 3) crystal axes per (phi step, domain): 'rotated', and with c_parity
+    'carried' and 'entry' (phi_carryover)."""
+    lattice: Lattice
+    grid: StructureFactorGrid
+    interpolate: bool
+    dmin: float
+    water_size: float
+    scale: torch.Tensor
+    I_bg: torch.Tensor
+    steps: int
+
+
+def _axes_tables(p: dict, umats: torch.Tensor, at: Placement, c_parity: bool):
+    """Crystal axes at every (phi step, domain) for each starting state the run needs."""
+    unrotated = torch.stack([at.tensor(p[k]) for k in ("a0", "b0", "c0")])
+    spindle = at.tensor(p["spindle"])
+    phi0, phistep, steps = at.tensor(p["phi0"]), float(p["phistep"]), int(p["phisteps"])
+    phis = phi0 + phistep * torch.arange(steps, dtype=at.dtype, device=at.device)
+    at_phi = rotate_axis(unrotated[None], spindle, phis[:, None])
+
+    def with_domains(states: torch.Tensor) -> torch.Tensor:
+        if float(p["mosaic_spread"]) > 0.0:
+            table = rotate_umat(states[:, None, :, :], umats[None, :, None, :, :])
+        else:
+            table = states[:, None].expand(steps, umats.shape[0], 3, 3)
+        return table.reshape(-1, 3, 3)
+
+    tables = {"rotated": with_domains(at_phi)}
+    if c_parity:
+        # phi_carryover: a step at exactly phi = 0 keeps the rotation left before it
+        nonzero = [float(v) != 0.0 for v in phis.detach().cpu()]
+        last = max((k for k in range(steps) if nonzero[k]), default=None)
+        carried_state = at_phi[last] if last is not None else unrotated
+        entry_state = unrotated
+        carried, entry = [], []
+        for k in range(steps):
+            if nonzero[k]:
+                carried_state = entry_state = at_phi[k]
+            carried.append(carried_state)
+            entry.append(entry_state)
+        tables["carried"] = with_domains(torch.stack(carried))
+        tables["entry"] = with_domains(torch.stack(entry))
+    return tables
+
+
+def make_scene(p: dict, sources: dict, umats: Any, Fhkl: Any, *, at: Placement) -> Scene:
+    c_parity = bool(p["c_parity"])
+    weight = at.tensor(sources["weight"])
+    n = weight.shape[0]
+    total = weight.sum()
+    source_factor = torch.where(total > 0, weight * n / torch.where(total > 0, total, 1.0),
+                                torch.ones_like(weight))
+    N = torch.stack([at.tensor(p[k]) for k in ("Na", "Nb", "Nc")])
+    reciprocal = torch.stack([at.tensor(p[k]) for k in ("a_star", "b_star", "c_star")])
+    values = None if Fhkl is None else at.tensor(Fhkl)
+    grid = StructureFactorGrid(
+        values, (int(p.get("h_min", 0)), int(p.get("k_min", 0)), int(p.get("l_min", 0))),
+        float(p["default_F"]))
+    interpolate = bool(p["interpolate"]) and values is not None
+    shape = ("square", "round", "gauss", "tophat")[int(p["shape"])]
+    oversample = int(p["oversample"])
+    return Scene(
+        at=at, c_parity=c_parity, fpixels=int(p["fpixels"]), spixels=int(p["spixels"]),
+        oversample=oversample, pixel_size=float(p["pixel_size"]),
+        fdet=at.tensor(p["fdet"]), sdet=at.tensor(p["sdet"]), odet=at.tensor(p["odet"]),
+        pix0=at.tensor(p["pix0"]), beam=at.tensor(p["beam"]),
+        distance=at.tensor(p["distance"]), close_distance=at.tensor(p["close_distance"]),
+        curved=bool(p["curved_detector"]), point_pixel=bool(p["point_pixel"]),
+        nopolar=bool(p["nopolar"]), polarization=float(p["polarization"]),
+        polar_axis=unitize(at.tensor(p["polar_vector"]))[0],
+        thicksteps=int(p["thicksteps"]), thickstep=float(p["thickstep"]),
+        thick=float(p["thick"]), mu=float(p["mu"]),
+        oversample_thick=bool(p["oversample_thick"]),
+        oversample_polar=bool(p["oversample_polar"]),
+        oversample_omega=bool(p["oversample_omega"]),
+        incident=-at.tensor(sources["direction"]), wavelength=at.tensor(sources["wavelength"]),
+        source_factor=source_factor, axes=_axes_tables(p, at.tensor(umats), at, c_parity),
+        lattice=Lattice(shape, N, float(p["fudge"]), reciprocal, c_parity,
+                        reduced=not c_parity or (at.dtype == torch.float32 and bool(
+                            (N == torch.round(N)).all()))),
+        grid=grid, interpolate=interpolate, dmin=float(p["dmin"]),
+        water_size=float(p["water_size"]),
+        scale=at.tensor(p["r_e_sqr"]) * at.tensor(p["fluence"]), I_bg=at.tensor(p["I_bg"]),
+        steps=n * umats.shape[0] * int(p["phisteps"]) * oversample * oversample)
+
+
+def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
+                        axis: torch.Tensor) -> torch.Tensor:
+    """Kahn polarization factor for unit incident and diffracted directions."""
+    incident, _ = unitize(incident)
+    diffracted, _ = unitize(diffracted)
+    axis, _ = unitize(axis)
+    cos2theta = dot(incident, diffracted)
+    cos2theta_sqr = cos2theta * cos2theta
+    sin2theta_sqr = 1 - cos2theta_sqr
+    if kahn == 0.0:
+        return 0.5 * (1.0 + cos2theta_sqr)
+    B_in, _ = unitize(cross(axis.expand_as(incident), incident))
+    E_in, _ = unitize(cross(incident, B_in))
+    psi = -torch.atan2(dot(diffracted, B_in), dot(diffracted, E_in))
+    return 0.5 * (1.0 + cos2theta_sqr - kahn * torch.cos(2 * psi) * sin2theta_sqr)
+
+
+@dataclass
+class Subpixels:
+    """Per (pixel, layer, slow sub-pixel, fast sub-pixel): direction, solid angle, capture."""
+
+    diffracted: torch.Tensor
+    omega: torch.Tensor
+    capture: torch.Tensor
+
+
+def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
+    at, n = sc.at, sc.oversample
+    sub = sc.pixel_size / n
+    steps = torch.arange(n, device=at.device)
+    F_det = sub * (fast[:, None] * n + steps).to(at.dtype) + sub / 2.0
+    S_det = sub * (slow[:, None] * n + steps).to(at.dtype) + sub / 2.0
+    layers = torch.arange(sc.thicksteps, device=at.device).to(at.dtype)
+    O_det = layers * sc.thickstep
+    position = ((F_det[:, None, None, :, None] * sc.fdet + S_det[:, None, :, None, None] * sc.sdet)
+                + O_det[None, :, None, None, None] * sc.odet) + sc.pix0
+    if sc.curved:
+        # every pixel at the same distance: detector coordinates act as angles
+        start = sc.beam * sc.distance
+        turned = rotate_axis(start, sc.sdet, position[..., 1] / sc.distance)
+        position = rotate_axis(turned, sc.fdet, position[..., 2] / sc.distance)
+    diffracted, airpath = unitize(position)
+    if sc.point_pixel:
+        omega = 1.0 / airpath / airpath
+    else:
+        omega = sc.pixel_size * sc.pixel_size / airpath / airpath * sc.close_distance / airpath
+    if sc.c_parity or sc.thick > 0.0:
+        parallax = dot(diffracted, sc.odet)
+        depth = layers[None, :, None, None]
+        capture = (torch.exp(-depth * sc.thickstep * sc.mu / parallax)
+                   - torch.exp(-(depth + 1) * sc.thickstep * sc.mu / parallax))
+    else:
+        capture = torch.ones_like(omega)
+    return Subpixels(diffracted, omega, capture)
+
+
+def miller_indices(axes: torch.Tensor, scattering: torch.Tensor) -> torch.Tensor:
+    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row."""
+    s = scattering[..., None, None, :]
+    return (s[..., 0] * axes[:, :, 0] + s[..., 1] * axes[:, :, 1]) + s[..., 2] * axes[:, :, 2]
+
+
+@dataclass
+class ChunkResult:
+    values: torch.Tensor
+    executed: torch.Tensor
+    left_grid: torch.Tensor
+    omega_sum: torch.Tensor
+
+
+def _first_nonzero(values: torch.Tensor, usable: torch.Tensor) -> torch.Tensor:
+    """Per row of (rows, n): the first usable nonzero value, or 0."""
+    found = usable & (values != 0)
+    index = torch.argmax(found.to(torch.uint8), dim=1)
+    first = torch.gather(values, 1, index[:, None])[:, 0]
+    return torch.where(found.any(dim=1), first, torch.zeros_like(first))
+
+
+def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> ChunkResult:
+    sp = subpixels(sc, fast, slow)
+    scattering = (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength[:, None]
+    if sc.nopolar:
+        polar = torch.ones(scattering.shape[:-1], dtype=sc.at.dtype, device=sc.at.device)
+    else:
+        polar = polarization_factor(sc.polarization, sc.incident,
+                                    sp.diffracted[..., None, :].expand_as(scattering),
+                                    sc.polar_axis)
+    factor = polar * sp.omega[..., None] * sp.capture[..., None] * sc.source_factor
+    passes = _passes_dmin(sc, scattering)
+    hkl = miller_indices(sc.axes["rotated"], scattering)
+    hkl0 = torch.ceil(hkl - 0.5)
+    F_latt = lattice_factor(sc.lattice, hkl, hkl0)
+    F_cell = nearest_F(sc.grid, hkl0)
+    left = torch.zeros(fast.shape, dtype=torch.bool, device=fast.device)
+    if sc.interpolate:
+        usable = ~stencil_outside(sc.grid, hkl)
+        F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
+        left = (~usable & passes[..., None]).flatten(1).any(dim=1)
+    terms = (F_cell * F_cell * F_latt * F_latt).sum(dim=-1)
+    bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
+    background = factor.flatten(1).sum(dim=1)
+    per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
+    values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
+    return ChunkResult(values, passes.flatten(1).any(dim=1), left, sp.omega.flatten(1).sum(dim=1))
+
+
+def _passes_dmin(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
+    stol = 0.5 * torch.sqrt((scattering * scattering).sum(dim=-1))
+    if sc.dmin <= 0.0:
+        return torch.ones(stol.shape, dtype=torch.bool, device=stol.device)
+    return ~((stol > 0.0) & (sc.dmin > 0.5 / stol))
+
+
+def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpolate: bool,
+                  entry: bool = False) -> ChunkResult:
+    """The original's pixel, quirks included.  entry: the first source to pass the
+    resolution cut uses the crystal as the run started (phi_carryover)."""
+    sp = subpixels(sc, fast, slow)
+    P = fast.shape[0]
+    scattering = (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength[:, None]
+    passes = _passes_dmin(sc, scattering)
+    hkl = miller_indices(sc.axes["carried"], scattering)
+    if entry:
+        flat = passes.flatten(1)
+        first = torch.zeros_like(flat)
+        first[torch.arange(P), torch.argmax(flat.to(torch.uint8), dim=1)] = True
+        first = (first & flat).reshape(passes.shape)
+        hkl = torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering),
+                          hkl)
+    hkl0 = torch.ceil(hkl - 0.5)
+    F_latt = lattice_factor(sc.lattice, hkl, hkl0)
+    skip = ~passes[..., None]
+    if sc.water_size == 0.0:
+        skip = skip | (F_latt == 0)
+    F_cell = nearest_F(sc.grid, hkl0)
+    left = torch.zeros(P, dtype=torch.bool, device=fast.device)
+    if interpolate:
+        # interpolation_switch_off: from the first term whose stencil leaves the grid on
+        outside = stencil_outside(sc.grid, hkl) & ~skip
+        active = (torch.cumsum(outside.flatten(1).to(torch.int32), dim=1) == 0)
+        active = active.reshape(outside.shape)
+        F_cell = torch.where(active, tricubic_F(sc.grid, hkl, active), F_cell)
+        left = outside.flatten(1).any(dim=1)
+    terms = torch.where(skip, torch.zeros_like(F_latt), F_cell * F_cell * F_latt * F_latt)
+
+    if sc.nopolar and not sc.oversample_polar:
+        polar = torch.ones(passes.shape, dtype=sc.at.dtype, device=sc.at.device)
+    else:
+        polar = polarization_factor(sc.polarization, sc.incident,
+                                    sp.diffracted[..., None, :].expand_as(scattering),
+                                    sc.polar_axis)
+    running = []
+    if sc.oversample_thick:
+        running.append(sp.capture[..., None, None])
+    if sc.oversample_polar:
+        running.append(polar[..., None])
+    if sc.oversample_omega:
+        running.append(sp.omega[..., None, None])
+    if running:
+        # running_sum_factors: I = (I + term) * factor at every term, from I_bg
+        factor = running[0]
+        for more in running[1:]:
+            factor = factor * more
+        factor = torch.where(skip, torch.ones_like(terms), factor.expand_as(terms)).flatten(1)
+        suffix = torch.flip(torch.cumprod(torch.flip(factor, (1,)), dim=1), (1,))
+        intensity = sc.I_bg * suffix[:, 0] + (terms.flatten(1) * suffix).sum(dim=1)
+    else:
+        intensity = sc.I_bg + terms.flatten(1).sum(dim=1)
+
+    # factors_from_first_subpixel
+    omega_flat = sp.omega.flatten(1)
+    omega_held = _first_nonzero(omega_flat, torch.ones_like(omega_flat, dtype=torch.bool))
+    value = sc.scale * intensity / sc.steps
+    if not sc.oversample_thick:
+        if sc.thick == 0.0:
+            capture = torch.ones_like(value)
+        else:
+            last = sp.capture[:, -1].flatten(1)
+            capture = _first_nonzero(last, torch.ones_like(last, dtype=torch.bool))
+        value = value * capture
+    if not sc.oversample_polar:
+        if not sc.nopolar:
+            value = value * _first_nonzero(polar.flatten(1), passes.flatten(1))
+    if not sc.oversample_omega:
+        value = value * omega_held
+        omega_sum = omega_held * omega_flat.shape[1]
+    else:
+        omega_sum = omega_flat.sum(dim=1)
+    return ChunkResult(value, passes.flatten(1).any(dim=1), left, omega_sum)
+
+
+def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
+    terms = (sc.thicksteps * sc.oversample * sc.oversample * sc.incident.shape[0]
+             * sc.axes["rotated"].shape[0])
+    words = _WORDS_PER_INTERPOLATED_TERM if sc.interpolate else _WORDS_PER_TERM
+    per_pixel = terms * words * sc.at.dtype.itemsize * (3 if grad else 1)
+    return max(1, int(budget // per_pixel))
+
+
+def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
+           progress: Callable[[int, int], Any] | None = None, *, at: Placement,
+           memory_budget: int = DEFAULT_MEMORY_BUDGET) -> tuple[torch.Tensor, dict]:
+    """The float image (spixels, fpixels) in photons per pixel, and render facts."""
+    sc = make_scene(params, sources, mosaic_umats, Fhkl, at=at)
+    info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False}
+    S, F = sc.spixels, sc.fpixels
+    image = torch.zeros(S * F, dtype=at.dtype, device=at.device)
+    if S * F == 0:
+        return image.reshape(S, F), info
+    slow, fast = torch.meshgrid(torch.arange(S, device=at.device),
+                                torch.arange(F, device=at.device), indexing="ij")
+    rendered = ((fast >= params["roi_xmin"]) & (fast <= params["roi_xmax"])
+                & (slow >= params["roi_ymin"]) & (slow <= params["roi_ymax"]))
+    if mask is not None:
+        rendered &= torch.as_tensor(mask, device=at.device) != 0
+    pixels = torch.nonzero(rendered.reshape(-1))[:, 0]
+    grad = torch.is_grad_enabled() and _needs_grad(sc)
+    chunk = _chunk_pixels(sc, memory_budget, grad)
+
+    def run(selection: torch.Tensor, kind: str, report: bool):
+        parts = []
+        for start in range(0, selection.shape[0], chunk):
+            idx = selection[start:start + chunk]
+            s, f = idx // F, idx % F
+            if kind == "corrected":
+                parts.append(render_corrected(sc, f, s))
+            else:
+                parts.append(render_legacy(sc, f, s, interpolate=kind == "interpolate"))
+            if report and progress is not None:
+                done = int(idx[-1]) // F + 1
+                if progress(done, S) is False:
+                    raise RuntimeError("render cancelled by the progress callback")
+        return ChunkResult(*(torch.cat([getattr(p, name) for p in parts]) for name in
+                             ("values", "executed", "left_grid", "omega_sum")))
+
+    if not sc.c_parity:
+        result = run(pixels, "corrected", True)
+        image = image.index_put((pixels,), result.values)
+    else:
+        result = run(pixels, "interpolate" if sc.interpolate else "plain", True)
+        image = image.index_put((pixels,), result.values)
+        image, switched = _legacy_passes(sc, pixels, result, image, run)
+        info["interpolation_switched_off"] = switched
+    info["omega_sum"] = float(result.omega_sum.detach().sum())
+    return image.reshape(S, F), info
+
+
+def _needs_grad(sc: Scene) -> bool:
+    return any(t.requires_grad for t in (sc.pix0, sc.fdet, sc.scale, sc.wavelength,
+                                         sc.axes["rotated"], sc.lattice.N, sc.distance))
+
+
+def _first_index(flags: torch.Tensor, pixels: torch.Tensor, after: int = -1) -> int:
+    selected = flags & (pixels > after)
+    if not bool(selected.any()):
+        return -1
+    return int(pixels[torch.argmax(selected.to(torch.uint8))])
+
+
+def _legacy_passes(sc: Scene, pixels, result: ChunkResult, image, run):
+    """phi_carryover and interpolation_switch_off, as the C engine applies them."""
+    first_executed = _first_index(result.executed, pixels)
+    switch_pixel = _first_index(result.left_grid, pixels) if sc.interpolate else -1
+    F = sc.fpixels
+    if first_executed >= 0:
+        interpolating = sc.interpolate and (switch_pixel < 0 or switch_pixel >= first_executed)
+        one = torch.tensor([first_executed], device=pixels.device)
+        entry = render_legacy(sc, one % F, one // F, interpolate=interpolating, entry=True)
+        image = image.index_put((one,), entry.values)
+        if sc.interpolate and switch_pixel == first_executed and not bool(entry.left_grid[0]):
+            switch_pixel = _first_index(result.left_grid, pixels, first_executed)
+        if interpolating and bool(entry.left_grid[0]):
+            switch_pixel = first_executed
+    if switch_pixel < 0:
+        return image, False
+    later = pixels[pixels > switch_pixel]
+    if later.numel():
+        image = image.index_put((later,), run(later, "plain", False).values)
+    return image, True
