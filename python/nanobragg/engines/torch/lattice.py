@@ -23,6 +23,10 @@ class Lattice:
     reciprocal: torch.Tensor
     """(3, 3): rows a*, b*, c* in 1/Angstrom."""
     c_parity: bool
+    chebyshev: tuple[int | None, int | None, int | None]
+    """Per axis, the whole N (at most 64) when the corrected form may be evaluated as
+    the Chebyshev polynomial U_{N-1}(cos pi d), as the C engine does: cheaper than two
+    sines.  None where N is fractional, larger, or needs a gradient."""
     reduced: bool
     """Square shape: evaluate sin(N pi h) / sin(pi h) from the distance to the nearest
     lattice point.  Always in the corrected mode; with c_parity only in float32 and
@@ -44,19 +48,40 @@ def _sinc3(x: torch.Tensor) -> torch.Tensor:
                        3.0 * (torch.sin(safe) / safe - torch.cos(safe)) / (safe * safe))
 
 
+def _chebyshev(d: torch.Tensor, n: int) -> torch.Tensor:
+    """U_{n-1}(cos pi d) = sin(n pi d) / sin(pi d) up to sign, by its three-term
+    recurrence.  The signs are chosen so that each step is one fused multiply-add
+    (b_{k+1} = b_{k-1} +- 2 cos(pi d) b_k); |b_{n-1}| = |U_{n-1}|."""
+    if n == 1:
+        return torch.ones_like(d)
+    c2 = 2.0 * torch.cos(PI * d)
+    if n == 2:
+        return c2
+    previous, current = c2, 1.0 - c2 * c2
+    for k in range(2, n - 1):
+        previous, current = current, torch.addcmul(previous, c2, current,
+                                                   value=-1.0 if k % 2 else 1.0)
+    return current
+
+
+def interference(lat: Lattice, axis: int, h: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """The square crystal's factor along one axis, sin(N pi h) / sin(pi h) in the mode's form."""
+    n = lat.chebyshev[axis]
+    if not lat.c_parity and n is not None:
+        return _chebyshev(h - h0, n)
+    if lat.reduced:
+        return _sincg(PI * (h - h0), lat.N[axis])
+    # the original's form, periodic in h only for whole N
+    return _sincg(PI * h, lat.N[axis])
+
+
 def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch.Tensor:
     """F_latt for fractional indices hkl (..., 3) with nearest whole indices hkl0."""
     N = lat.N
     if lat.shape == "square":
-        factor = None
-        for i in range(3):
-            if lat.reduced:
-                term = _sincg(PI * (hkl[..., i] - hkl0[..., i]), N[i])
-            else:
-                # the original's form, periodic in h only for whole N
-                term = _sincg(PI * hkl[..., i], N[i])
-            term = torch.where(N[i] > 1, term, torch.ones_like(term))
-            factor = term if factor is None else factor * term
+        factor = interference(lat, 0, hkl[..., 0], hkl0[..., 0])
+        for i in (1, 2):
+            factor = factor * interference(lat, i, hkl[..., i], hkl0[..., i])
         return factor
     d = hkl - hkl0
     volume = N[0] * N[1] * N[2]

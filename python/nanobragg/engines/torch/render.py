@@ -18,6 +18,7 @@ import torch
 from nanobragg.engines.torch.lattice import (
     Lattice,
     StructureFactorGrid,
+    interference,
     lattice_factor,
     nearest_F,
     stencil_outside,
@@ -27,6 +28,9 @@ from nanobragg.engines.torch.vectors import Placement, cross, dot, rotate_axis, 
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of working tensors per chunk of pixels."""
+CPU_CHUNK_BYTES = 64 << 20
+"""On the CPU, smaller chunks are faster: each elementwise pass then runs from the
+cache instead of main memory (measured on a 2-core EPYC with a 32 MiB L3: 3x)."""
 _WORDS_PER_TERM = 40
 _WORDS_PER_INTERPOLATED_TERM = 240
 
@@ -142,12 +146,20 @@ def make_scene(p: dict, sources: dict, umats: Any, Fhkl: Any, *, at: Placement) 
         incident=-at.tensor(sources["direction"]), wavelength=at.tensor(sources["wavelength"]),
         source_factor=source_factor, axes=_axes_tables(p, at.tensor(umats), at, c_parity),
         lattice=Lattice(shape, N, float(p["fudge"]), reciprocal, c_parity,
+                        chebyshev=_chebyshev_orders(N),
                         reduced=not c_parity or (at.dtype == torch.float32 and bool(
                             (N == torch.round(N)).all()))),
         grid=grid, interpolate=interpolate, dmin=float(p["dmin"]),
         water_size=float(p["water_size"]),
         scale=at.tensor(p["r_e_sqr"]) * at.tensor(p["fluence"]), I_bg=at.tensor(p["I_bg"]),
         steps=n * umats.shape[0] * int(p["phisteps"]) * oversample * oversample)
+
+
+def _chebyshev_orders(N: torch.Tensor) -> tuple[int | None, int | None, int | None]:
+    if N.requires_grad:
+        return (None, None, None)
+    values = [float(v) for v in N.detach().cpu()]
+    return tuple(int(v) if v == int(v) and v <= 64 else None for v in values)
 
 
 def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
@@ -207,9 +219,10 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
 
 
 def miller_indices(axes: torch.Tensor, scattering: torch.Tensor) -> torch.Tensor:
-    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row."""
-    s = scattering[..., None, None, :]
-    return (s[..., 0] * axes[:, :, 0] + s[..., 1] * axes[:, :, 1]) + s[..., 2] * axes[:, :, 2]
+    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row,
+    as one matrix product."""
+    flat = scattering.reshape(-1, 3) @ axes.reshape(-1, 3).T
+    return flat.reshape(*scattering.shape[:-1], axes.shape[0], 3)
 
 
 @dataclass
@@ -239,21 +252,44 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Chunk
                                     sc.polar_axis)
     factor = polar * sp.omega[..., None] * sp.capture[..., None] * sc.source_factor
     passes = _passes_dmin(sc, scattering)
-    hkl = miller_indices(sc.axes["rotated"], scattering)
-    hkl0 = torch.ceil(hkl - 0.5)
-    F_latt = lattice_factor(sc.lattice, hkl, hkl0)
-    F_cell = nearest_F(sc.grid, hkl0)
     left = torch.zeros(fast.shape, dtype=torch.bool, device=fast.device)
-    if sc.interpolate:
-        usable = ~stencil_outside(sc.grid, hkl)
-        F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
-        left = (~usable & passes[..., None]).flatten(1).any(dim=1)
-    terms = (F_cell * F_cell * F_latt * F_latt).sum(dim=-1)
+    if sc.lattice.shape == "square" and not sc.interpolate:
+        terms = _square_bragg_sum(sc, scattering)
+    else:
+        hkl = miller_indices(sc.axes["rotated"], scattering)
+        hkl0 = torch.ceil(hkl - 0.5)
+        F_latt = lattice_factor(sc.lattice, hkl, hkl0)
+        F_cell = nearest_F(sc.grid, hkl0)
+        if sc.interpolate:
+            usable = ~stencil_outside(sc.grid, hkl)
+            F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
+            left = (~usable & passes[..., None]).flatten(1).any(dim=1)
+        terms = (F_cell * F_cell * F_latt * F_latt).sum(dim=-1)
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
     background = factor.flatten(1).sum(dim=1)
     per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
     values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
     return ChunkResult(values, passes.flatten(1).any(dim=1), left, sp.omega.flatten(1).sum(dim=1))
+
+
+def _square_bragg_sum(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
+    """Sum over phi steps and domains of |F_cell|^2 |F_latt|^2 for a square crystal
+    without interpolation, one contiguous (vectors, terms) array per axis."""
+    flat = scattering.reshape(-1, 3)
+    axes = sc.axes["rotated"]
+    lattice, whole = None, []
+    for i in range(3):
+        h = flat @ axes[:, i, :].T
+        h0 = torch.ceil(h - 0.5)
+        factor = interference(sc.lattice, i, h, h0)
+        lattice = factor if lattice is None else lattice * factor
+        whole.append(h0)
+    if sc.grid.values is None:
+        sum_sqr = (lattice * lattice).sum(dim=-1) * (sc.grid.default_F * sc.grid.default_F)
+    else:
+        F_cell = nearest_F(sc.grid, torch.stack(whole, dim=-1))
+        sum_sqr = (F_cell * F_cell * lattice * lattice).sum(dim=-1)
+    return sum_sqr.reshape(scattering.shape[:-1])
 
 
 def _passes_dmin(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
@@ -342,6 +378,8 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
 
 
 def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
+    if sc.at.device.type == "cpu":
+        budget = min(budget, CPU_CHUNK_BYTES)
     terms = (sc.thicksteps * sc.oversample * sc.oversample * sc.incident.shape[0]
              * sc.axes["rotated"].shape[0])
     words = _WORDS_PER_INTERPOLATED_TERM if sc.interpolate else _WORDS_PER_TERM
