@@ -121,3 +121,11 @@ def test_float32_render_follows_float64(c_parity):
     assert single.image_tensor.dtype == torch.float32
     correlation = np.corrcoef(single.image.ravel(), double.image.ravel())[0, 1]
     assert correlation >= 0.99999
+
+
+def test_compiled_render_gives_the_same_image(c_parity):
+    config = nb.Config.from_cli("-cell 50 60 70 80 90 100 -misset 3 4 5 -N 3 -default_F 10 "
+                                "-detpixels 6 -oversample 2 -phisteps 2 -osc 0.2".split())
+    eager = nb.simulate(config, backend="torch", c_parity=c_parity)
+    compiled = nb.simulate(config, backend="torch", c_parity=c_parity, compile=True)
+    assert close(compiled.image_float64, eager.image_float64, 1e-12)

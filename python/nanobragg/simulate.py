@@ -180,8 +180,8 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
 
 def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
              progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
-             device: Any = None, dtype: Any = None,
-             memory_budget: int | None = None) -> Result:
+             device: Any = None, dtype: Any = None, memory_budget: int | None = None,
+             compile: bool = False) -> Result:
     """Render a diffraction image.
 
     ``c_parity=True`` reproduces the original program's output, quirks included;
@@ -191,8 +191,10 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     backend "c": ``threads`` sets the thread count (default: all cores); images do
     not depend on it.  backend "torch": ``device`` (cpu, cuda, cuda:N) and ``dtype``
     (float32, float64) say where and how it computes, ``memory_budget`` the bytes of
-    working tensors per chunk of pixels (default 1 GiB); config fields given as
-    tensors with ``requires_grad`` keep their graph into ``Result.image_tensor``.
+    working tensors per chunk of pixels (default 1 GiB), ``compile=True`` runs the
+    pixel loop through ``torch.compile`` (tens of seconds to start, then faster);
+    config fields given as tensors with ``requires_grad`` keep their graph into
+    ``Result.image_tensor``.
     """
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
@@ -208,8 +210,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
         if device not in (None, "cpu") or dtype not in (None, "float64"):
             raise ValueError("device and dtype apply to the torch backend only; the C engine "
                              "computes in float64 on the CPU")
-        if memory_budget is not None:
-            raise ValueError("memory_budget applies to the torch backend only")
+        if memory_budget is not None or compile:
+            raise ValueError("memory_budget and compile apply to the torch backend only")
         from nanobragg.engines import c as engine
 
         extra: dict[str, Any] = {}
@@ -261,7 +263,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     else:
         image_tensor, info = engine.render(
             params, sources, umats, Fhkl, mask, progress,
-            memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at)
+            memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at,
+            compile=bool(compile))
         image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
     image = image64.astype(np.float32)
 

@@ -311,7 +311,7 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
     if entry:
         flat = passes.flatten(1)
         first = torch.zeros_like(flat)
-        first[torch.arange(P), torch.argmax(flat.to(torch.uint8), dim=1)] = True
+        first[torch.arange(P, device=flat.device), torch.argmax(flat.to(torch.uint8), dim=1)] = True
         first = (first & flat).reshape(passes.shape)
         hkl = torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering),
                           hkl)
@@ -387,11 +387,27 @@ def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
     return max(1, int(budget // per_pixel))
 
 
+_COMPILED: dict[str, Callable] = {}
+
+
+def _pixel_functions(compile_: bool) -> tuple[Callable, Callable]:
+    """The chunk renderers, eager or compiled by torch.compile (once per process)."""
+    if not compile_:
+        return render_corrected, render_legacy
+    if not _COMPILED:
+        _COMPILED["corrected"] = torch.compile(render_corrected, dynamic=True)
+        _COMPILED["legacy"] = torch.compile(render_legacy, dynamic=True)
+    return _COMPILED["corrected"], _COMPILED["legacy"]
+
+
 def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
            progress: Callable[[int, int], Any] | None = None, *, at: Placement,
-           memory_budget: int = DEFAULT_MEMORY_BUDGET) -> tuple[torch.Tensor, dict]:
-    """The float image (spixels, fpixels) in photons per pixel, and render facts."""
+           memory_budget: int = DEFAULT_MEMORY_BUDGET,
+           compile: bool = False) -> tuple[torch.Tensor, dict]:
+    """The float image (spixels, fpixels) in photons per pixel, and render facts.
+    compile: run the chunk renderers through torch.compile (slow to start, then faster)."""
     sc = make_scene(params, sources, mosaic_umats, Fhkl, at=at)
+    corrected, legacy = _pixel_functions(compile)
     info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False}
     S, F = sc.spixels, sc.fpixels
     image = torch.zeros(S * F, dtype=at.dtype, device=at.device)
@@ -413,9 +429,9 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
             idx = selection[start:start + chunk]
             s, f = idx // F, idx % F
             if kind == "corrected":
-                parts.append(render_corrected(sc, f, s))
+                parts.append(corrected(sc, f, s))
             else:
-                parts.append(render_legacy(sc, f, s, interpolate=kind == "interpolate"))
+                parts.append(legacy(sc, f, s, interpolate=kind == "interpolate"))
             if report and progress is not None:
                 done = int(idx[-1]) // F + 1
                 if progress(done, S) is False:
