@@ -8,7 +8,7 @@ import pytest
 
 from conftest import GOLDEN
 from nanobragg.cli.main import run
-from test_golden import CASES, prepare
+from test_golden import CASES, ENGINE_FLAGS, prepare
 
 SUMMARY_PREFIXES = (
     "Unit Cell:", "Recp Cell:", "volume =", "crystal is", "  created a total of",
@@ -26,9 +26,9 @@ def lines_with(prefix: str, text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_summary_lines_match_the_original(case, tmp_path, monkeypatch):
+def test_summary_lines_match_the_original(case, engine, tmp_path, monkeypatch):
     golden_log = (GOLDEN / "cases" / case / "stdout.txt").read_text(errors="replace")
-    args = prepare(case, tmp_path, ["-c_parity"])
+    args = prepare(case, tmp_path, ["-c_parity", *ENGINE_FLAGS[engine]])
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     assert run(args, out=out) == 0
@@ -37,7 +37,7 @@ def test_summary_lines_match_the_original(case, tmp_path, monkeypatch):
         assert lines_with(prefix, ours) == lines_with(prefix, golden_log), prefix
 
 
-def test_ctrl_c_stops_a_long_render_quickly(tmp_path):
+def test_ctrl_c_stops_a_long_render_quickly(engine, tmp_path):
     """SIGINT during rendering: the command stops within about a second, exit status 130,
     and leaves no output file."""
     import signal
@@ -47,7 +47,7 @@ def test_ctrl_c_stops_a_long_render_quickly(tmp_path):
 
     args = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5",
             "-detpixels", "1024", "-mosaic", "0.5", "-mosaic_dom", "50", "-phisteps", "20",
-            "-osc", "1", "-oversample", "3", "-noprogress"]
+            "-osc", "1", "-oversample", "3", "-noprogress", *ENGINE_FLAGS[engine]]
     process = subprocess.Popen([sys.executable, "-m", "nanobragg.cli.main", *args], cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(2.0)
