@@ -75,3 +75,25 @@ def test_golden_case(case, engine, tmp_path, monkeypatch, capsys):
             assert diff.max() <= COUNT_TOLERANCE[engine], f"{name}: pixels differ"
         else:
             assert actual.read_bytes() == expected.read_bytes(), f"{name}: bytes differ"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_case_in_float32(case, tmp_path, monkeypatch, capsys):
+    """The torch engine in single precision: every float image correlates with the
+    original's to at least 0.99999."""
+    meta = json.loads((GOLDEN / "cases" / case / "meta.json").read_text())
+    args = prepare(case, tmp_path, ["-c_parity", "-backend", "torch", "-dtype", "float32"])
+    monkeypatch.chdir(tmp_path)
+    assert run(args) == 0
+    capsys.readouterr()
+    shape = (meta["spixels"], meta["fpixels"])
+    for name, kind in meta["outputs"].items():
+        if kind != "float32":
+            continue
+        expected = np.fromfile(GOLDEN / "cases" / case / name, "<f4").reshape(shape)
+        actual = np.fromfile(tmp_path / name, "<f4").reshape(shape)
+        if expected.std() == 0.0:
+            assert np.array_equal(actual, expected), f"{name}: expected a constant image"
+            continue
+        correlation = np.corrcoef(expected.ravel(), actual.ravel())[0, 1]
+        assert correlation >= 0.99999, f"{name}: correlation {correlation:.7f}"
