@@ -141,3 +141,15 @@ def test_parity_interpolation_skips_terms_off_the_grid():
     c = nb.simulate(config, backend="c", c_parity=True)
     t = nb.simulate(config, backend="torch", c_parity=True)
     assert close(t.image_float64, c.image_float64, 1e-6)
+
+
+def test_interpolation_on_a_grid_thinner_than_the_stencil(c_parity):
+    """Three reflections: every stencil leaves the grid; no read may leave the array."""
+    values = np.array([[[10.0, 20.0, 30.0]]])
+    config = nb.Config.from_cli("-cell 40 40 40 90 90 90 -N 1 -default_F 5 -detpixels 5 "
+                                "-lambda 1 -distance 50 -oversample 1 -interpolate".split())
+    config.structure_factors.structure_factors = StructureFactors(
+        hkl_min=(0, 0, -1), hkl_max=(0, 0, 1), values=values, count=3)
+    c = nb.simulate(config, backend="c", c_parity=c_parity)
+    t = nb.simulate(config, backend="torch", c_parity=c_parity)
+    assert close(t.image_float64, c.image_float64, 1e-6 if c_parity else RTOL)

@@ -228,3 +228,16 @@ def test_bad_source_rows_are_clear_errors(row):
     config = small_config(beam={"sources": np.array([row])})
     with pytest.raises(ValueError, match="beam.sources"):
         nb.simulate(config)
+
+
+def test_flux_needs_a_beam_size_and_replaces_the_fluence(engine):
+    config = small_config()
+    config.beam.flux, config.beam.beamsize_mm = 1e12, 0.0
+    with pytest.raises(ValueError, match="beam.beamsize_mm"):
+        nb.simulate(config, backend=engine)
+    import torch
+
+    config.beam.beamsize_mm = 0.1
+    config.beam.fluence = torch.tensor(1e24, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="beam.fluence"):
+        nb.simulate(config, backend=engine)

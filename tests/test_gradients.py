@@ -85,3 +85,23 @@ def test_gradient_matches_c_engine_finite_difference(name, step):
         numeric = (shifted[0] - shifted[1]) / (2 * step)
         assert float(tensor.grad[i]) == pytest.approx(numeric, rel=1e-4,
                                                       abs=1e-9 * abs(total.item()))
+
+
+def test_round_crystal_gradient_is_finite_at_a_lattice_point(c_parity):
+    """The direct-beam sub-pixel sits exactly on the origin of reciprocal space."""
+    distance = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
+    config = tiny_config(crystal={"shape": "round", "mosaic_domains": 1,
+                                  "mosaic_spread_deg": None},
+                         detector={"distance_mm": distance, "beam_x_mm": None,
+                                   "beam_y_mm": None},
+                         sampling={"oversample": 1})
+    image = nb.simulate(config, backend="torch", c_parity=c_parity).image_tensor
+    (gradient,) = torch.autograd.grad(image.sum(), distance)
+    assert bool(torch.isfinite(gradient))
+
+
+def test_empty_roi_with_gradients():
+    distance = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
+    config = tiny_config(detector={"distance_mm": distance}, sampling={"roi": (5, 4, 0, 2)})
+    image = nb.simulate(config, backend="torch").image_tensor
+    assert image.shape == (3, 3) and float(image.abs().sum()) == 0.0

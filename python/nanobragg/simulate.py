@@ -28,9 +28,10 @@ def wavelength_m(config: Config) -> float:
     return as_float(config.beam.wavelength_A) / 1.0e10
 
 
-def _scaled(value: Any, plain: float, scale: float) -> Any:
-    """value * scale when value is a tensor (keeping its graph), else plain."""
-    return value * scale if is_tensor(value) else plain
+def _scaled(value: Any, plain: float, divisor: float) -> Any:
+    """value / divisor when value is a tensor (keeping its graph), else plain (which
+    the caller computes the same way, so both paths give the same numbers)."""
+    return value / divisor if is_tensor(value) else plain
 
 
 def fluence(config: Config) -> Any:
@@ -150,7 +151,7 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
         "roi_ymin": roi[2],
         "roi_ymax": roi[3],
         "phisteps": sampling.phi.steps,
-        "phi0": _scaled(config.crystal.phi_deg, sampling.phi0, 1.0 / RTD),
+        "phi0": _scaled(config.crystal.phi_deg, sampling.phi0, RTD),
         "phistep": sampling.phi.step,
         "mosaic_spread": sampling.mosaic_spread,
         "a0": list(crystal["a"]),
@@ -229,7 +230,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     inputs = load_inputs(config, c_parity=c_parity)
     sampling = resolve_sampling(config, c_parity=c_parity)
     noise_seed, misset_seed, mosaic_seed = legacy_seeds(config, c_parity=c_parity)
-    lambda0 = _scaled(config.beam.wavelength_A, wavelength_m(config), 1e-10)
+    lambda0 = _scaled(config.beam.wavelength_A, wavelength_m(config), 1e10)
     from nanobragg.engines import c as c_engine
 
     rng = c_engine.LegacyRandom()
@@ -242,7 +243,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     sources = engine.sources(sampling, geometry, lambda0=lambda0,
                              round_div=config.beam.round_div, table=inputs.source_table, **extra)
     if backend == "torch":
-        spread = _scaled(config.crystal.mosaic_spread_deg, sampling.mosaic_spread, 1.0 / RTD)
+        spread = _scaled(config.crystal.mosaic_spread_deg, sampling.mosaic_spread, RTD)
         umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng, spread=spread,
                                         **extra)
     else:
@@ -264,7 +265,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
         image_tensor, info = engine.render(
             params, sources, umats, Fhkl, mask, progress,
             memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at,
-            compile=bool(compile))
+            compiled=bool(compile))
         image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
     image = image64.astype(np.float32)
 

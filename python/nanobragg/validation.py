@@ -16,6 +16,7 @@ from nanobragg.config import (
     Config,
     as_float,
     as_floats,
+    is_tensor,
 )
 
 MAX_PIXELS = 1 << 28
@@ -119,6 +120,13 @@ def validate_beam(config: Config) -> None:
     _numbers("beam.beam_vector", beam.beam_vector, 3)
     _numbers("beam.polar_vector", beam.polar_vector, 3)
     _number("beam.water_um", beam.water_um, nonnegative=True)
+    if beam.flux != 0.0 and beam.exposure_s > 0.0:
+        if float(beam.beamsize_mm) == 0.0:
+            _fail("beam.beamsize_mm", beam.beamsize_mm,
+                  "a size > 0 when a flux is given (the fluence is flux x exposure / size^2)")
+        if is_tensor(beam.fluence):
+            _fail("beam.fluence", beam.fluence, "a number when a flux is given (the flux "
+                  "replaces it); set beam.flux = 0 to use a fluence tensor")
     if not any(_numbers("beam.beam_vector", beam.beam_vector, 3)):
         _fail("beam.beam_vector", beam.beam_vector, "a non-zero vector")
     if config.detector.convention == "custom":

@@ -31,8 +31,8 @@ CONVENTION_AXES = {
 CONVENTION_PIVOT = {"xds": "sample", "dials": "sample"}
 
 
-def _optional(at: Placement, value: Any, scale: float) -> torch.Tensor | None:
-    return None if value is None else at.tensor(value) * scale
+def _metres(at: Placement, value_mm: Any) -> torch.Tensor | None:
+    return None if value_mm is None else at.tensor(value_mm) / 1000.0
 
 
 def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[
     S_close = (float(det.orgy_px) - 0.5) * pixel if det.orgy_px is not None else detsize_s / 2.0
     X_close = float(det.close_x_mm) / 1000.0 if det.close_x_mm is not None else F_close
     Y_close = float(det.close_y_mm) / 1000.0 if det.close_y_mm is not None else S_close
-    X_beam = _optional(at, det.beam_x_mm, 1e-3)
-    Y_beam = _optional(at, det.beam_y_mm, 1e-3)
+    X_beam = _metres(at, det.beam_x_mm)
+    Y_beam = _metres(at, det.beam_y_mm)
     F_close, S_close = at.scalar(F_close), at.scalar(S_close)
 
     convention = det.convention
@@ -113,7 +113,6 @@ def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[
     distance = close_distance / ratio
 
     has_pix0 = det.pix0_vector_m is not None
-    pix0 = None
     if not c_parity and has_pix0:
         pix0 = at.tensor(as_floats(det.pix0_vector_m, 3))
     elif pivot == "sample":
@@ -123,8 +122,6 @@ def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[
                         for v in (fdet, sdet, odet))
     if (c_parity or not has_pix0) and pivot == "beam":
         pix0 = -F_beam * fdet - S_beam * sdet + distance * beam_v
-    if pix0 is None:
-        pix0 = at.tensor((0.0, 0.0, 0.0))
 
     F_close = -dot(pix0, fdet)
     S_close = -dot(pix0, sdet)

@@ -9,8 +9,6 @@ import torch
 
 from nanobragg.engines.torch.vectors import PI
 
-SHAPES = ("square", "round", "gauss", "tophat")
-
 
 @dataclass
 class Lattice:
@@ -88,7 +86,12 @@ def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch
     radius_units = (d[..., 0] * d[..., 0] * N[0] * N[0] + d[..., 1] * d[..., 1] * N[1] * N[1]
                     + d[..., 2] * d[..., 2] * N[2] * N[2])
     if lat.shape == "round":
-        return volume * 0.723601254558268 * _sinc3(PI * torch.sqrt(radius_units * lat.fudge))
+        # the square root has an infinite slope at a lattice point: keep it out of the graph
+        r = radius_units * lat.fudge
+        nonzero = r > 0
+        x = torch.where(nonzero, PI * torch.sqrt(torch.where(nonzero, r, torch.ones_like(r))),
+                        torch.zeros_like(r))
+        return volume * 0.723601254558268 * _sinc3(x)
     if lat.c_parity:
         # spot_radius_units: the original measures the spot radius in 1/Angstrom
         r = lat.reciprocal
@@ -160,8 +163,9 @@ def _lagrange4(xa: torch.Tensor, ya: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 def tricubic_F(grid: StructureFactorGrid, hkl: torch.Tensor,
                usable: torch.Tensor) -> torch.Tensor:
-    """Tricubic interpolation of F on the stencil from one below floor(hkl); entries
-    where usable is False get a stencil clamped onto the grid (their values are not used)."""
+    """Tricubic interpolation of F on the stencil from one below floor(hkl).  Entries
+    where usable is False get the stencil at hkl_min, their reads kept inside the
+    array (a grid may be thinner than the stencil); their values are not used."""
     base = torch.floor(hkl) - 1
     offsets = torch.arange(4, dtype=hkl.dtype, device=hkl.device)
     start = torch.stack([torch.where(usable, base[..., i],
@@ -172,7 +176,8 @@ def tricubic_F(grid: StructureFactorGrid, hkl: torch.Tensor,
     h = (start[..., 0, None, None, None] + offsets[:, None, None]).to(torch.long)
     k = (start[..., 1, None, None, None] + offsets[None, :, None]).to(torch.long)
     l_ = (start[..., 2, None, None, None] + offsets[None, None, :]).to(torch.long)
-    values = grid.values.reshape(-1)[_flat_index(grid, h, k, l_)]
+    flat = grid.values.reshape(-1)
+    values = flat[_flat_index(grid, h, k, l_).clamp(0, flat.numel() - 1)]
     axis = [start[..., i, None] + offsets for i in range(3)]
     along_k = _lagrange4(axis[2][..., None, None, :], values, x[..., 2, None, None])
     along_h = _lagrange4(axis[1][..., None, :], along_k, x[..., 1, None])

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from nanobragg.engines.c import SHAPE_CODES
 from nanobragg.engines.torch.allocator import keep_freed_memory
 from nanobragg.engines.torch.lattice import (
     Lattice,
@@ -27,6 +28,7 @@ from nanobragg.engines.torch.lattice import (
 )
 from nanobragg.engines.torch.vectors import Placement, cross, dot, rotate_axis, rotate_umat, unitize
 
+SHAPE_NAMES = {code: name for name, code in SHAPE_CODES.items()}
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of working tensors per chunk of pixels."""
 CPU_CHUNK_BYTES = 128 << 20
@@ -99,19 +101,16 @@ def _axes_tables(p: dict, umats: torch.Tensor, at: Placement, c_parity: bool):
 
     tables = {"rotated": with_domains(at_phi)}
     if c_parity:
-        # phi_carryover: a step at exactly phi = 0 keeps the rotation left before it
-        nonzero = [float(v) != 0.0 for v in phis.detach().cpu()]
-        last = max((k for k in range(steps) if nonzero[k]), default=None)
-        carried_state = at_phi[last] if last is not None else unrotated
-        entry_state = unrotated
-        carried, entry = [], []
-        for k in range(steps):
-            if nonzero[k]:
-                carried_state = entry_state = at_phi[k]
-            carried.append(carried_state)
-            entry.append(entry_state)
-        tables["carried"] = with_domains(torch.stack(carried))
-        tables["entry"] = with_domains(torch.stack(entry))
+        # phi_carryover: a step at exactly phi = 0 keeps the rotation left before it,
+        # from the previous pixel's loop (carried) or, for the run's very first loop,
+        # the unrotated crystal (entry).  states[0] is unrotated, states[k + 1] step k.
+        step = torch.arange(steps, device=at.device)
+        latest = torch.where(phis != 0, step, torch.full_like(step, -1))
+        latest = torch.cummax(latest, dim=0).values
+        last = latest[-1]
+        states = torch.cat((unrotated[None], at_phi))
+        tables["carried"] = with_domains(states[torch.where(latest >= 0, latest, last) + 1])
+        tables["entry"] = with_domains(states[latest + 1])
     return tables
 
 
@@ -129,7 +128,7 @@ def make_scene(p: dict, sources: dict, umats: Any, Fhkl: Any, *, at: Placement) 
         values, (int(p.get("h_min", 0)), int(p.get("k_min", 0)), int(p.get("l_min", 0))),
         float(p["default_F"]))
     interpolate = bool(p["interpolate"]) and values is not None
-    shape = ("square", "round", "gauss", "tophat")[int(p["shape"])]
+    shape = SHAPE_NAMES[int(p["shape"])]
     oversample = int(p["oversample"])
     return Scene(
         at=at, c_parity=c_parity, fpixels=int(p["fpixels"]), spixels=int(p["spixels"]),
@@ -220,10 +219,19 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
     return Subpixels(diffracted, omega, capture)
 
 
+def dots(vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """(m, r) dot products of vectors (m, 3) with rows (r, 3).  In float64, one matrix
+    product; in float32, multiply-adds in the C engine's order, because a float32
+    matrix product may run in reduced precision (TF32, bf16) where the user allows it."""
+    if vectors.dtype == torch.float64:
+        return vectors @ rows.T
+    return ((vectors[:, 0, None] * rows[:, 0] + vectors[:, 1, None] * rows[:, 1])
+            + vectors[:, 2, None] * rows[:, 2])
+
+
 def miller_indices(axes: torch.Tensor, scattering: torch.Tensor) -> torch.Tensor:
-    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row,
-    as one matrix product."""
-    flat = scattering.reshape(-1, 3) @ axes.reshape(-1, 3).T
+    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row."""
+    flat = dots(scattering.reshape(-1, 3), axes.reshape(-1, 3))
     return flat.reshape(*scattering.shape[:-1], axes.shape[0], 3)
 
 
@@ -254,7 +262,6 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Chunk
                                     sc.polar_axis)
     factor = polar * sp.omega[..., None] * sp.capture[..., None] * sc.source_factor
     passes = _passes_dmin(sc, scattering)
-    left = torch.zeros(fast.shape, dtype=torch.bool, device=fast.device)
     if sc.lattice.shape == "square" and not sc.interpolate:
         terms = _square_bragg_sum(sc, scattering)
     else:
@@ -265,13 +272,14 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Chunk
         if sc.interpolate:
             usable = ~stencil_outside(sc.grid, hkl)
             F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
-            left = (~usable & passes[..., None]).flatten(1).any(dim=1)
         terms = (F_cell * F_cell * F_latt * F_latt).sum(dim=-1)
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
     background = factor.flatten(1).sum(dim=1)
     per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
     values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
-    return ChunkResult(values, passes.flatten(1).any(dim=1), left, sp.omega.flatten(1).sum(dim=1))
+    # which pixels ran the phi loop or left the grid matters to the legacy passes only
+    unused = torch.zeros(fast.shape, dtype=torch.bool, device=fast.device)
+    return ChunkResult(values, unused, unused, sp.omega.flatten(1).sum(dim=1))
 
 
 def _square_bragg_sum(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
@@ -281,7 +289,7 @@ def _square_bragg_sum(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
     axes = sc.axes["rotated"]
     lattice, whole = None, []
     for i in range(3):
-        h = flat @ axes[:, i, :].T
+        h = dots(flat, axes[:, i, :])
         h0 = torch.ceil(h - 0.5)
         factor = interference(sc.lattice, i, h, h0)
         lattice = factor if lattice is None else lattice * factor
@@ -408,13 +416,15 @@ def _pixel_functions(compile_: bool) -> tuple[Callable, Callable]:
 def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
            progress: Callable[[int, int], Any] | None = None, *, at: Placement,
            memory_budget: int = DEFAULT_MEMORY_BUDGET,
-           compile: bool = False) -> tuple[torch.Tensor, dict]:
+           compiled: bool = False) -> tuple[torch.Tensor, dict]:
     """The float image (spixels, fpixels) in photons per pixel, and render facts.
-    compile: run the chunk renderers through torch.compile (slow to start, then faster)."""
+    compiled: run the chunk renderers through torch.compile (slow to start, then faster).
+    Under autograd every chunk's graph is kept until the backward pass, so memory then
+    grows with the number of pixels rendered."""
     if at.device.type == "cpu":
         keep_freed_memory()
     sc = make_scene(params, sources, mosaic_umats, Fhkl, at=at)
-    corrected, legacy = _pixel_functions(compile)
+    corrected, legacy = _pixel_functions(compiled)
     info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False}
     S, F = sc.spixels, sc.fpixels
     image = torch.zeros(S * F, dtype=at.dtype, device=at.device)
@@ -430,18 +440,22 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
     grad = torch.is_grad_enabled() and _needs_grad(sc)
     chunk = _chunk_pixels(sc, memory_budget, grad)
 
-    def run(selection: torch.Tensor, kind: str, report: bool) -> ChunkResult:
+    def run(selection: torch.Tensor, kind: str, first_pixel: int) -> ChunkResult:
+        """Render the selected pixels; progress counts rows from first_pixel's row on,
+        as the C engine counts each pass."""
         n = selection.shape[0]
-        # The per-pixel results go into arrays allocated before the first chunk: small
+        # Per-pixel results go into arrays allocated before the first chunk: small
         # tensors kept from every chunk would pin the heap between the chunks' large
         # temporaries, and glibc's allocator would then grow without bound.
-        out = ChunkResult(torch.empty(n, dtype=at.dtype, device=at.device),
-                          torch.empty(n, dtype=torch.bool, device=at.device),
-                          torch.empty(n, dtype=torch.bool, device=at.device),
-                          torch.empty(n, dtype=at.dtype, device=at.device))
+        out = ChunkResult(torch.zeros(0 if grad else n, dtype=at.dtype, device=at.device),
+                          torch.zeros(n, dtype=torch.bool, device=at.device),
+                          torch.zeros(n, dtype=torch.bool, device=at.device),
+                          torch.zeros(n, dtype=at.dtype, device=at.device))
+        first_row = first_pixel // F
         parts = []
         for start in range(0, n, chunk):
             idx = selection[start:start + chunk]
+            stop = start + idx.shape[0]
             s, f = idx // F, idx % F
             if kind == "corrected":
                 part = corrected(sc, f, s)
@@ -450,29 +464,35 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
             if grad:
                 parts.append(part.values)
             else:
-                out.values[start:start + idx.shape[0]] = part.values
-            out.executed[start:start + idx.shape[0]] = part.executed
-            out.left_grid[start:start + idx.shape[0]] = part.left_grid
-            out.omega_sum[start:start + idx.shape[0]] = part.omega_sum.detach()
+                out.values[start:stop] = part.values
+            out.executed[start:stop] = part.executed
+            out.left_grid[start:stop] = part.left_grid
+            out.omega_sum[start:stop] = part.omega_sum.detach()
             del part
-            if report and progress is not None:
-                done = int(idx[-1]) // F + 1
-                if progress(done, S) is False:
-                    raise RuntimeError("render cancelled by the progress callback")
+            if progress is not None and stop < n:
+                _report(progress, int(idx[-1]) // F + 1 - first_row, S - first_row)
+        if progress is not None:
+            _report(progress, S - first_row, S - first_row)
         if grad:
-            out.values = torch.cat(parts)
+            out.values = torch.cat(parts) if parts else torch.zeros(0, dtype=at.dtype,
+                                                                   device=at.device)
         return out
 
     if not sc.c_parity:
-        result = run(pixels, "corrected", True)
+        result = run(pixels, "corrected", 0)
         image = image.index_put((pixels,), result.values)
     else:
-        result = run(pixels, "interpolate" if sc.interpolate else "plain", True)
+        result = run(pixels, "interpolate" if sc.interpolate else "plain", 0)
         image = image.index_put((pixels,), result.values)
         image, switched = _legacy_passes(sc, pixels, result, image, run)
         info["interpolation_switched_off"] = switched
     info["omega_sum"] = float(result.omega_sum.detach().sum())
     return image.reshape(S, F), info
+
+
+def _report(progress: Callable[[int, int], Any], done: int, total: int) -> None:
+    if progress(done, total) is False:
+        raise RuntimeError("render cancelled by the progress callback")
 
 
 def _needs_grad(sc: Scene) -> bool:
@@ -505,5 +525,5 @@ def _legacy_passes(sc: Scene, pixels, result: ChunkResult, image, run):
         return image, False
     later = pixels[pixels > switch_pixel]
     if later.numel():
-        image = image.index_put((later,), run(later, "plain", False).values)
+        image = image.index_put((later,), run(later, "plain", switch_pixel + 1).values)
     return image, True

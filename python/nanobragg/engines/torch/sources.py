@@ -16,24 +16,21 @@ from nanobragg.sampling import Sampling
 SOURCE_DISTANCE_M = 10.0
 
 
-def _divergence_points(sampling: Sampling, round_div: bool) -> list[tuple[float, float]]:
-    """(hdiv, vdiv) of the divergence grid points inside the divergence ellipse."""
+def _divergence_points(sampling: Sampling, round_div: bool) -> np.ndarray:
+    """(n, 2) hdiv, vdiv of the divergence grid points inside the divergence ellipse,
+    horizontal index major, evaluated in IEEE arithmetic as in C (a zero range makes
+    the test NaN, which keeps the point)."""
     h, v = sampling.hdiv, sampling.vdiv
-    points = []
-    # IEEE arithmetic as in C: a zero range makes the test NaN, which keeps the point
-    h_range, v_range = np.float64(h.range), np.float64(v.range)
+    hdiv = h.step * np.arange(h.steps, dtype=np.float64) - h.range / 2.0
+    vdiv = v.step * np.arange(v.steps, dtype=np.float64) - v.range / 2.0
+    hdiv, vdiv = (a.reshape(-1) for a in np.meshgrid(hdiv, vdiv, indexing="ij"))
     with np.errstate(divide="ignore", invalid="ignore"):
-        for i in range(h.steps):
-            for j in range(v.steps):
-                hdiv = h.step * i - h.range / 2.0
-                vdiv = v.step * j - v.range / 2.0
-                test = ((hdiv * hdiv - h.step * h.step / 4.0 * (1 - h.steps % 2))
-                        / h_range / h_range)
-                test += ((vdiv * vdiv - v.step * v.step / 4.0 * (1 - v.steps % 2))
-                         / v_range / v_range)
-                if not (round_div and test * 4.0 > 1.1):
-                    points.append((hdiv, vdiv))
-    return points
+        test = ((hdiv * hdiv - h.step * h.step / 4.0 * (1 - h.steps % 2))
+                / np.float64(h.range) / np.float64(h.range))
+        test = test + ((vdiv * vdiv - v.step * v.step / 4.0 * (1 - v.steps % 2))
+                       / np.float64(v.range) / np.float64(v.range))
+        keep = ~(round_div & (test * 4.0 > 1.1))
+    return np.stack((hdiv[keep], vdiv[keep]), axis=-1)
 
 
 def sources(sampling: Sampling, geometry: dict[str, Any], *, lambda0: Any, round_div: bool,
@@ -49,21 +46,21 @@ def sources(sampling: Sampling, geometry: dict[str, Any], *, lambda0: Any, round
         wavelength = torch.where(torch.isnan(rows[:, 4]), lambda0, rows[:, 4])
         return {"direction": unitize(position)[0], "wavelength": wavelength, "weight": weight,
                 "divergence_steps": 0}
-    points = _divergence_points(sampling, round_div)
+    points = at.tensor(_divergence_points(sampling, round_div))
     disp = sampling.dispersion
-    n = len(points) * disp.steps
-    hdiv = at.tensor([p[0] for p in points])[:, None]
-    vdiv = at.tensor([p[1] for p in points])[:, None]
-    position = (-SOURCE_DISTANCE_M * beam).expand(len(points), 3)
+    n = points.shape[0] * disp.steps
+    position = (-SOURCE_DISTANCE_M * beam).expand(points.shape[0], 3)
     # vertical divergence about the E vector, then horizontal about its normal
-    position = rotate_axis(rotate_axis(position, geometry["polar"], vdiv[:, 0]),
-                           geometry["vert"], hdiv[:, 0])
+    position = rotate_axis(rotate_axis(position, geometry["polar"], points[:, 1]),
+                           geometry["vert"], points[:, 0])
     direction = unitize(position)[0].repeat_interleave(disp.steps, dim=0)
-    offsets = at.tensor([disp.step * d - disp.range / 2.0 for d in range(disp.steps)])
-    wavelength = (lambda0 * (1.0 + offsets)).repeat(len(points))
+    # the relative wavelength 1 + step d - range / 2, summed in the C engine's order
+    relative = at.tensor((1.0 + disp.step * np.arange(disp.steps, dtype=np.float64))
+                         - disp.range / 2.0)
+    wavelength = (lambda0 * relative).repeat(points.shape[0])
     weight = torch.full((n,), 1.0 / n, dtype=at.dtype, device=at.device)
     return {"direction": direction, "wavelength": wavelength, "weight": weight,
-            "divergence_steps": len(points)}
+            "divergence_steps": points.shape[0]}
 
 
 def axis_angle_matrices(axes: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
