@@ -153,3 +153,12 @@ def test_interpolation_on_a_grid_thinner_than_the_stencil(c_parity):
     c = nb.simulate(config, backend="c", c_parity=c_parity)
     t = nb.simulate(config, backend="torch", c_parity=c_parity)
     assert close(t.image_float64, c.image_float64, 1e-6 if c_parity else RTOL)
+
+
+def test_reduced_precision_matmul_setting_does_not_change_float32_images(monkeypatch):
+    config = nb.Config.from_cli("-cell 70 80 90 75 85 95 -misset 10 20 30 -N 5 "
+                                "-default_F 100 -lambda 1.5 -distance 60 -detpixels 16".split())
+    exact = nb.simulate(config, backend="torch", dtype="float32").image
+    monkeypatch.setattr(torch, "get_float32_matmul_precision", lambda: "medium")
+    guarded = nb.simulate(config, backend="torch", dtype="float32").image
+    assert np.corrcoef(exact.ravel(), guarded.ravel())[0, 1] >= 0.99999

@@ -220,10 +220,11 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
 
 
 def dots(vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """(m, r) dot products of vectors (m, 3) with rows (r, 3).  In float64, one matrix
-    product; in float32, multiply-adds in the C engine's order, because a float32
-    matrix product may run in reduced precision (TF32, bf16) where the user allows it."""
-    if vectors.dtype == torch.float64:
+    """(m, r) dot products of vectors (m, 3) with rows (r, 3): one matrix product, unless
+    the user allowed float32 matrix products in reduced precision (TF32, bf16:
+    ``torch.set_float32_matmul_precision``), which would ruin the Miller indices; then
+    multiply-adds in the C engine's order."""
+    if vectors.dtype == torch.float64 or torch.get_float32_matmul_precision() == "highest":
         return vectors @ rows.T
     return ((vectors[:, 0, None] * rows[:, 0] + vectors[:, 1, None] * rows[:, 1])
             + vectors[:, 2, None] * rows[:, 2])
