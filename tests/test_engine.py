@@ -209,13 +209,14 @@ def test_random_configs_give_an_image_or_a_clear_error(cell, wavelength, distanc
 
 
 def test_stol_file_must_be_readable(tmp_path):
+    """With c_parity the original's checks apply (corrected, any table is refused)."""
     config = small_config(structure_factors={"stol_path": str(tmp_path / "absent.stol")})
     with pytest.raises(FileNotFoundError):
-        nb.simulate(config)
+        nb.simulate(config, c_parity=True)
     (tmp_path / "empty.stol").write_text("\n")
     config.structure_factors.stol_path = str(tmp_path / "empty.stol")
     with pytest.raises(ValueError, match="empty.stol"):
-        nb.simulate(config)
+        nb.simulate(config, c_parity=True)
 
 
 @pytest.mark.parametrize("row", [

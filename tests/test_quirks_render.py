@@ -284,3 +284,25 @@ def test_transparent_sensor_captures_nothing(engine, c_parity):
                                     "thickness_um": 100.0})
     image = render(config, engine, c_parity)
     assert bool(image.max() == 0.0) is c_parity
+
+
+def test_divergence_count_spans_one_radian(engine, c_parity):
+    config = small_config(beam={"hdiv_steps": 3})
+    if c_parity:
+        assert nb.simulate(config, backend=engine, c_parity=True).sampling.hdiv.range == 1.0
+    else:
+        with pytest.raises(ValueError, match="beam.hdiv_steps"):
+            nb.simulate(config, backend=engine, c_parity=False)
+
+
+def test_stol_file_unused(engine, c_parity, tmp_path):
+    table = tmp_path / "water.stol"
+    table.write_text("0.0 2.57\n0.5 1.0\n")
+    config = small_config()
+    plain = render(config, engine, True)
+    config.structure_factors.stol_path = str(table)
+    if c_parity:
+        assert np.array_equal(render(config, engine, True), plain)
+    else:
+        with pytest.raises(ValueError, match="structure_factors.stol_path"):
+            nb.simulate(config, backend=engine, c_parity=False)

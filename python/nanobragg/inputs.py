@@ -81,8 +81,14 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
     if matrix is None and crystal.matrix_path is not None:
         matrix = read_mosflm_matrix(crystal.matrix_path)
     if config.structure_factors.stol_path is not None:
-        # stol_file_unused: the original insists on a readable, non-empty file
-        # and then never uses it; we check it the same way.
+        if not c_parity:
+            # stol_file_unused: the original reads the file and never uses it
+            raise ValueError(
+                f"structure_factors.stol_path: {config.structure_factors.stol_path!r} is not "
+                "simulated: nanoBragg reads an -stol file but renders no background from it "
+                "(use beam.water_um for a water background); leave it unset, or use "
+                "c_parity=True to reproduce the original, which ignores it")
+        # the original insists on a readable, non-empty file
         read_text_columns(config.structure_factors.stol_path, 2)
     table = beam.sources
     if table is None and beam.source_path is not None:

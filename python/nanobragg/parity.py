@@ -130,6 +130,14 @@ _QUIRKS = (
           "to the beam, which tilts the divergence grid and the Kahn factor's E-B plane.",
           "The component along the beam is removed first (a vector parallel to the beam is "
           "an error in both modes)."),
+    Quirk("divergence_count_spans_one_radian", "sampling",
+          "A divergence step count without a range or a step spreads the steps over "
+          "1 radian (57 degrees) of divergence.",
+          "A count alone is an error naming the field: give a range or a step."),
+    Quirk("stol_file_unused", "io",
+          "-stol/-4stol/-Q files are read and checked (a missing or empty one stops the "
+          "run) and then never used: no background comes from them.",
+          "Giving one is an error that says so, instead of a silently different image."),
     Quirk("fdump_silent_reuse", "io",
           "Without -hkl, structure factors are silently read from Fdump.bin left by any "
           "earlier run in the working folder.",

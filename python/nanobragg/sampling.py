@@ -170,6 +170,17 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     crystal, beam, det = config.crystal, config.beam, config.detector
     phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
                     _count(crystal.phi_steps), c_parity=c_parity)
+    if not c_parity:
+        # divergence_count_spans_one_radian: a count alone makes the original sweep
+        # 1 radian (57 degrees) of divergence
+        for axis in ("hdiv", "vdiv"):
+            steps = getattr(beam, f"{axis}_steps")
+            if (steps is not None and steps > 1 and getattr(beam, f"{axis}_range_mrad") is None
+                    and getattr(beam, f"{axis}_step_mrad") is None):
+                raise ValueError(
+                    f"beam.{axis}_steps: {steps!r} divergence steps need a range or a step "
+                    f"(beam.{axis}_range_mrad or beam.{axis}_step_mrad); the original "
+                    "would spread them over 1 radian")
     hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
                        _count(beam.hdiv_steps), c_parity=c_parity)
     vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),
