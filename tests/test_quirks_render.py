@@ -306,3 +306,14 @@ def test_stol_file_unused(engine, c_parity, tmp_path):
     else:
         with pytest.raises(ValueError, match="structure_factors.stol_path"):
             nb.simulate(config, backend=engine, c_parity=False)
+
+
+def test_curved_detector_lab_axes(engine, c_parity):
+    """Crystal planes normal to c (lab z, the MOSFLM fast axis): on a curved detector
+    l, and so the image, changes along the fast axis only, and is the same in every row."""
+    config = small_config(crystal={"N_cells": (1.0, 1.0, 8.0), "cell": (30, 30, 30, 90, 90, 90)},
+                          detector={"curved": True, "pixel_size_mm": 0.5},
+                          beam={"nopolar": True})
+    image = render(config, engine, c_parity)
+    rows_identical = close(image, np.broadcast_to(image[0:1, :], image.shape), 1e-12)
+    assert rows_identical is (not c_parity)

@@ -26,6 +26,7 @@ typedef struct {
     const nb_render_params *p;
     long steps;
     double subpixel_size;
+    double Fbeam, Sbeam;      /* where the beam meets the detector plane, from pix0 */
     double polar_axis[3];     /* the polarization axis as the original ends up using it */
     axis_table rotated;       /* each phi step rotated from the phi = 0 crystal */
     axis_table carried;       /* c_parity: phi = 0 steps keep the previous rotation */
@@ -167,12 +168,20 @@ static void subpixel_position(const render_context *c, int fpixel, int spixel, i
     int i;
     for (i = 0; i < 3; ++i)
         pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0[i];
-    if (p->curved_detector) {
-        /* every pixel at the same distance: detector coordinates act as angles */
+    if (p->curved_detector && p->c_parity) {
+        /* every pixel at the same distance; curved_detector_lab_axes: the lab y and z
+         * coordinates of the flat pixel act as the angles about sdet and fdet */
         double start[3], turned[3];
         nb_scale(p->beam, p->distance, start);
         nb_rotate_axis(start, turned, p->sdet, pos[1] / p->distance);
         nb_rotate_axis(turned, pos, p->fdet, pos[2] / p->distance);
+    } else if (p->curved_detector) {
+        /* the pixel's fast and slow offsets from the beam centre, over the distance,
+         * are the angles that carry the beam point onto it (sensor layers deeper out) */
+        double start[3], turned[3];
+        nb_scale(p->beam, p->distance + Odet, start);
+        nb_rotate_axis(start, turned, p->sdet, (Fdet - c->Fbeam) / p->distance);
+        nb_rotate_axis(turned, pos, p->fdet, -(Sdet - c->Sbeam) / p->distance);
     }
 }
 
@@ -493,6 +502,12 @@ nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *in
     /* The original normalises its copy of the polarization axis at every call;
      * after the first call it no longer changes. */
     nb_unitize(p->polar_vector, c.polar_axis);
+    {
+        double impact[3];
+        for (i = 0; i < 3; ++i) impact[i] = p->distance * p->beam[i] - p->pix0[i];
+        c.Fbeam = nb_dot(impact, p->fdet);
+        c.Sbeam = nb_dot(impact, p->sdet);
+    }
 
     c.source_factor = malloc(sizeof(double) * (size_t)p->nsources);
     executed = calloc((size_t)n, 1);

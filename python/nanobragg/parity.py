@@ -130,6 +130,13 @@ _QUIRKS = (
           "to the beam, which tilts the divergence grid and the Kahn factor's E-B plane.",
           "The component along the beam is removed first (a vector parallel to the beam is "
           "an error in both modes)."),
+    Quirk("curved_detector_lab_axes", "render",
+          "-curved_det turns the beam point about sdet by the flat pixel's lab y coordinate "
+          "and about fdet by its lab z coordinate (over the distance), whatever the "
+          "convention: in MOSFLM the slow offset moves pixels along fast and vice versa, in "
+          "XDS and DIALS the beam axis itself is used.",
+          "The angles are the pixel's fast offset (about sdet) and slow offset (about "
+          "fdet) from the beam centre, over the distance."),
     Quirk("divergence_count_spans_one_radian", "sampling",
           "A divergence step count without a range or a step spreads the steps over "
           "1 radian (57 degrees) of divergence.",

@@ -199,11 +199,22 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
     O_det = layers * sc.thickstep
     position = ((F_det[:, None, None, :, None] * sc.fdet + S_det[:, None, :, None, None] * sc.sdet)
                 + O_det[None, :, None, None, None] * sc.odet) + sc.pix0
-    if sc.curved:
-        # every pixel at the same distance: detector coordinates act as angles
+    if sc.curved and sc.c_parity:
+        # every pixel at the same distance; curved_detector_lab_axes: the lab y and z
+        # coordinates of the flat pixel act as the angles about sdet and fdet
         start = sc.beam * sc.distance
         turned = rotate_axis(start, sc.sdet, position[..., 1] / sc.distance)
         position = rotate_axis(turned, sc.fdet, position[..., 2] / sc.distance)
+    elif sc.curved:
+        # the pixel's fast and slow offsets from the beam centre, over the distance, are
+        # the angles that carry the beam point onto it (sensor layers deeper out)
+        impact = sc.distance * sc.beam - sc.pix0
+        start = (sc.distance + O_det)[:, None] * sc.beam
+        turned = rotate_axis(start[None, :, None, None, :], sc.sdet,
+                             ((F_det - dot(impact, sc.fdet)) / sc.distance)[:, None, None, :])
+        position = rotate_axis(turned, sc.fdet,
+                               (-(S_det - dot(impact, sc.sdet)) / sc.distance)[:, None, :, None])
+        position = position.expand(fast.shape[0], sc.thicksteps, n, n, 3)
     diffracted, airpath = unitize(position)
     if sc.point_pixel:
         omega = 1.0 / airpath / airpath
