@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import nanobragg as nb
 from nanobragg.cli.flags import (
     FLAG_BY_NAME,
     FLAGS,
@@ -1205,3 +1206,18 @@ def test_round_trip_parity(config: Config) -> None:
 def test_round_trip_through_parse_command_line(config: Config) -> None:
     argv = config_to_argv(config)
     assert parse_command_line(argv).config == config
+
+
+def test_header_close_distance_overrides(tmp_path: Path) -> None:
+    """An image the original wrote carries CLOSE_DISTANCE; an explicit -distance must
+    still set the distance (corrected), where the original keeps the header's."""
+    img = make_smv(tmp_path / "h.img", 16, 8, "PIXEL_SIZE=0.2;\nDISTANCE=80;\n"
+                   "CLOSE_DISTANCE=80;\n")
+    for c_parity in (True, False):
+        config = parse(["-img", str(img), "-distance", "50", "-cell", "40", "40", "40",
+                        "90", "90", "90", "-default_F", "1"], c_parity=c_parity)
+        distance = nb.simulate(config, c_parity=c_parity).geometry["distance"]
+        assert distance == pytest.approx(0.080 if c_parity else 0.050)
+        explicit = parse(["-img", str(img), "-distance", "50", "-close_distance", "60"],
+                         c_parity=c_parity)
+        assert explicit.detector.close_distance_mm == 60.0

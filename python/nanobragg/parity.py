@@ -137,6 +137,12 @@ _QUIRKS = (
           "XDS and DIALS the beam axis itself is used.",
           "The angles are the pixel's fast offset (about sdet) and slow offset (about "
           "fdet) from the beam centre, over the distance."),
+    Quirk("header_close_distance_overrides", "cli",
+          "A CLOSE_DISTANCE in the header of an -img or -mask file fixes the detector "
+          "distance even when -distance is given on the command line: the original then "
+          "derives the distance from the header's close distance.",
+          "An explicit -distance wins over the header's CLOSE_DISTANCE (an explicit "
+          "-close_distance still wins over both)."),
     Quirk("divergence_count_spans_one_radian", "sampling",
           "A divergence step count without a range or a step spreads the steps over "
           "1 radian (57 degrees) of divergence.",

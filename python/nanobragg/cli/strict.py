@@ -55,6 +55,11 @@ def parse_strict(argv: Sequence[str]) -> Record:
         elif flag.name == "-mask":
             mask_path = values[0]
     ingest_headers(rec, mask_path, img_path, strict=True)
+    given = {flag.name for _, flag, _ in tokens}
+    if "-distance" in given and "-close_distance" not in given:
+        # header_close_distance_overrides: a header's CLOSE_DISTANCE would decide the
+        # distance over an explicit -distance; the command line wins
+        rec.close_distance = None
     for arg, flag, values in tokens:
         if flag.action is not None:
             flag.action(rec, values, Conv(arg, strict=True))
