@@ -317,3 +317,15 @@ def test_curved_detector_lab_axes(engine, c_parity):
     image = render(config, engine, c_parity)
     rows_identical = close(image, np.broadcast_to(image[0:1, :], image.shape), 1e-12)
     assert rows_identical is (not c_parity)
+
+
+def test_distance_ratio_before_twotheta(engine, c_parity):
+    """The reported distance and beam centre are where the beam meets the detector."""
+    config = small_config(detector={"twotheta_deg": 20.0})
+    g = nb.simulate(config, backend=engine, c_parity=c_parity).geometry
+    impact = g["distance"] * np.asarray(g["beam"]) - np.asarray(g["pix0"])
+    on_plane = abs(float(np.dot(impact, g["odet"]))) < 1e-12
+    at_centre = (abs(float(np.dot(impact, g["fdet"])) - g["Fbeam"]) < 1e-12
+                 and abs(float(np.dot(impact, g["sdet"])) - g["Sbeam"]) < 1e-12)
+    assert on_plane is (not c_parity)
+    assert at_centre

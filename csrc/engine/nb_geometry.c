@@ -196,6 +196,12 @@ void nb_detector_geometry_compute(const nb_detector_input *in, nb_detector_geome
     Fclose = -nb_dot(g->pix0, g->fdet);
     Sclose = -nb_dot(g->pix0, g->sdet);
     close_distance = nb_dot(g->pix0, g->odet);
+    if (!in->c_parity) {
+        /* distance_ratio_before_twotheta: the beam meets the detector plane as it
+         * finally stands, two-theta included */
+        ratio = nb_dot(g->beam, g->odet);
+        if (ratio == 0.0) ratio = DBL_MIN;
+    }
     {
         int i;
         for (i = 0; i < 3; ++i) impact[i] = close_distance / ratio * g->beam[i] - g->pix0[i];

@@ -143,6 +143,13 @@ _QUIRKS = (
           "derives the distance from the header's close distance.",
           "An explicit -distance wins over the header's CLOSE_DISTANCE (an explicit "
           "-close_distance still wins over both)."),
+    Quirk("distance_ratio_before_twotheta", "detector_geometry",
+          "The detector distance along the beam and the direct-beam position are derived "
+          "with the obliquity of the detector before its two-theta swing: with two-theta "
+          "the reported distance and beam centre (and the SMV header, the curved detector "
+          "and the automatic oversampling that use them) are not where the beam meets the "
+          "detector.",
+          "They are derived from the detector as it finally stands."),
     Quirk("divergence_count_spans_one_radian", "sampling",
           "A divergence step count without a range or a step spreads the steps over "
           "1 radian (57 degrees) of divergence.",

@@ -126,6 +126,11 @@ def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[
     F_close = -dot(pix0, fdet)
     S_close = -dot(pix0, sdet)
     close_distance = dot(pix0, odet)
+    if not c_parity:
+        # distance_ratio_before_twotheta: the beam meets the detector plane as it
+        # finally stands, two-theta included
+        ratio = dot(beam_v, odet)
+        ratio = torch.where(ratio == 0, torch.full_like(ratio, DBL_MIN), ratio)
     impact = (close_distance / ratio) * beam_v - pix0
     lab = at.tensor(((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)))
     return {
