@@ -9,14 +9,16 @@ to pixel (phi_carryover, interpolation_switch_off)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from nanobragg.engines.c import SHAPE_CODES
-from nanobragg.engines.torch.allocator import keep_freed_memory
+from nanobragg.engines.torch.allocator import prepare_for_render
 from nanobragg.engines.torch.lattice import (
     Lattice,
     StructureFactorGrid,
@@ -408,7 +410,7 @@ def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
     terms = (sc.thicksteps * sc.oversample * sc.oversample * sc.incident.shape[0]
              * sc.axes["rotated"].shape[0])
     words = _WORDS_PER_INTERPOLATED_TERM if sc.interpolate else _WORDS_PER_TERM
-    per_pixel = terms * words * sc.at.dtype.itemsize * (3 if grad else 1)
+    per_pixel = terms * words * sc.at.dtype.itemsize * (2 if grad else 1)
     return max(1, int(budget // per_pixel))
 
 
@@ -431,10 +433,8 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
            compiled: bool = False) -> tuple[torch.Tensor, dict]:
     """The float image (spixels, fpixels) in photons per pixel, and render facts.
     compiled: run the chunk renderers through torch.compile (slow to start, then faster).
-    Under autograd every chunk's graph is kept until the backward pass, so memory then
-    grows with the number of pixels rendered."""
-    if at.device.type == "cpu":
-        keep_freed_memory()
+    Under autograd each chunk is checkpointed: the backward pass renders it again, so
+    memory stays bounded by the chunk size plus one value per pixel."""
     sc = make_scene(params, sources, mosaic_umats, Fhkl, at=at)
     corrected, legacy = _pixel_functions(compiled)
     info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False}
@@ -451,6 +451,8 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
     pixels = torch.nonzero(rendered.reshape(-1))[:, 0]
     grad = torch.is_grad_enabled() and _needs_grad(sc)
     chunk = _chunk_pixels(sc, memory_budget, grad)
+    if at.device.type == "cpu":
+        prepare_for_render(with_graph=grad)
 
     def run(selection: torch.Tensor, kind: str, first_pixel: int) -> ChunkResult:
         """Render the selected pixels; progress counts rows from first_pixel's row on,
@@ -469,10 +471,14 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
             idx = selection[start:start + chunk]
             stop = start + idx.shape[0]
             s, f = idx // F, idx % F
-            if kind == "corrected":
-                part = corrected(sc, f, s)
+            renderer = (corrected if kind == "corrected"
+                        else functools.partial(legacy, interpolate=kind == "interpolate"))
+            if grad:
+                # keep only the chunk's inputs and outputs for the backward pass, which
+                # renders the chunk again: memory stays bounded by the chunk size
+                part = checkpoint(renderer, sc, f, s, use_reentrant=False)
             else:
-                part = legacy(sc, f, s, interpolate=kind == "interpolate")
+                part = renderer(sc, f, s)
             if grad:
                 parts.append(part.values)
             else:
