@@ -242,3 +242,18 @@ def test_flux_needs_a_beam_size_and_replaces_the_fluence(engine):
     config.beam.fluence = torch.tensor(1e24, dtype=torch.float64, requires_grad=True)
     with pytest.raises(ValueError, match="beam.fluence"):
         nb.simulate(config, backend=engine)
+
+
+def test_core_stub_names_every_binding():
+    """python/nanobragg/_core.pyi types the compiled module: the same public names."""
+    import ast
+    from pathlib import Path
+
+    from nanobragg import _core
+
+    stub = Path(nb.__file__).with_name("_core.pyi")
+    tree = ast.parse(stub.read_text())
+    typed = {node.name for node in tree.body
+             if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    typed |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
+    assert typed == {name for name in dir(_core) if not name.startswith("_")}
