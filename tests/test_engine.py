@@ -257,3 +257,65 @@ def test_core_stub_names_every_binding():
              if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     typed |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
     assert typed == {name for name in dir(_core) if not name.startswith("_")}
+
+
+def test_too_many_sources_is_an_error_before_allocating(engine):
+    """65536 x 65537 divergence and dispersion points overflow a 32-bit count."""
+    config = small_config(beam={"hdiv_range_mrad": 1.0, "hdiv_steps": 65536,
+                                "dispersion_pct": 1.0, "dispersion_steps": 65537})
+    with pytest.raises(ValueError, match="terms per pixel"):
+        nb.simulate(config, backend=engine)
+
+
+@pytest.mark.parametrize("field", ["output.seed", "crystal.misset_seed", "crystal.mosaic_seed"])
+def test_seeds_beyond_the_generator_are_errors(field):
+    config = small_config()
+    group, name = field.split(".")
+    setattr(getattr(config, group), name, 2 ** 63)
+    with pytest.raises(ValueError, match=field):
+        nb.simulate(config)
+
+
+def test_structure_factor_grid_beyond_int_indices_is_an_error(engine):
+    from nanobragg.io import StructureFactors
+
+    big = 2 ** 31 - 1
+    grid = StructureFactors(hkl_min=(big, 0, 0), hkl_max=(big, 0, 0),
+                            values=np.ones((1, 1, 1)), count=1)
+    config = small_config(structure_factors={"structure_factors": grid})
+    with pytest.raises(ValueError, match="Miller indices"):
+        nb.simulate(config, backend=engine)
+
+
+@pytest.mark.parametrize("crystal, beam", [
+    ({}, {"wavelength_A": 1e-300}),
+    ({"cell": (1e9, 1e9, 1e9, 90.0, 90.0, 90.0)}, {"wavelength_A": 1e-3}),
+    ({"N_cells": (1e10, 2.0, 2.0)}, {}),
+])
+def test_extreme_indices_give_an_image_or_a_clear_error(engine, c_parity, crystal, beam):
+    config = small_config(crystal=crystal, beam=beam, sampling={"oversample": 1})
+    try:
+        result = nb.simulate(config, backend=engine, c_parity=c_parity)
+    except ValueError as error:
+        assert str(error)
+    else:
+        assert result.image.shape == (24, 24)
+
+
+def test_noise_of_a_non_finite_pixel_is_zero():
+    image = np.array([[np.nan, np.inf, 3.0]], dtype=np.float32)
+    noise, _, _ = c_engine.add_noise(image, (0, 2, 0, 0), adc_offset=0.0, seed=-1,
+                                     rng=c_engine.LegacyRandom())
+    assert noise[0, 0] == 0
+
+
+def test_progress_answers_are_judged_by_truth(engine):
+    class Broken:
+        def __bool__(self):
+            raise ZeroDivisionError("no truth here")
+
+    assert nb.simulate(small_config(), backend=engine, progress=lambda d, t: [1]).image.size
+    with pytest.raises(RuntimeError, match="cancelled"):
+        nb.simulate(small_config(), backend=engine, progress=lambda d, t: "")
+    with pytest.raises(ZeroDivisionError):
+        nb.simulate(small_config(), backend=engine, progress=lambda d, t: Broken())

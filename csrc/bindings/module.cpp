@@ -248,11 +248,21 @@ int progress_trampoline(void *user, long done, long total)
     if (PyErr_CheckSignals() != 0) return 1;
     auto *callback = static_cast<py::object *>(user);
     if (callback->is_none()) return 0;
+    // no C++ exception may unwind through the engine's C frames: every failure
+    // becomes a pending Python error and a cancellation
     try {
         py::object keep_going = (*callback)(done, total);
-        return (!keep_going.is_none() && !py::cast<bool>(keep_going)) ? 1 : 0;
+        if (keep_going.is_none()) return 0;
+        int truth = PyObject_IsTrue(keep_going.ptr());
+        return truth == 1 ? 0 : 1;
     } catch (py::error_already_set &error) {
         error.restore();
+        return 1;
+    } catch (const std::exception &error) {
+        PyErr_SetString(PyExc_RuntimeError, error.what());
+        return 1;
+    } catch (...) {
+        PyErr_SetString(PyExc_RuntimeError, "progress callback failed");
         return 1;
     }
 }

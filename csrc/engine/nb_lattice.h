@@ -11,7 +11,9 @@
 #endif
 
 /* The nearest whole index, ceil(x - 1/2) (halves round down), as an int; exact, and
- * without a libm call for |x| < 2^30 (the original's ceil() for anything else). */
+ * without a libm call.  An index beyond +-2^30, or NaN (a degenerate geometry), has no
+ * int: it becomes NB_FAR_INDEX, which lies outside every structure-factor grid. */
+#define NB_FAR_INDEX (-1073741824)
 static inline int nb_nearest_index(double x)
 {
     double shifted = x - 0.5;
@@ -19,7 +21,7 @@ static inline int nb_nearest_index(double x)
         int t = (int)shifted; /* truncates toward zero */
         return ((double)t < shifted) ? t + 1 : t;
     }
-    return (int)ceil(shifted);
+    return NB_FAR_INDEX;
 }
 
 /* Interference function of N slits: sin(N x) / sin(x). */
@@ -58,13 +60,14 @@ static inline double nb_cos_pi_small(double d)
  * sines; the sign this changes cancels in |F_latt|^2. */
 static inline double nb_interference(double h, int h0, double N)
 {
-    int n = (int)N, i;
+    int n, i;
     double c, u_prev, u;
-    if ((double)n != N || n > 64) {
+    if (N != floor(N) || N > 64) {
         double x = M_PI * (h - h0);
         if (x == 0.0) return N;
         return sin(x * N) / sin(x);
     }
+    n = (int)N;
     if (n == 1) return 1.0;
     c = nb_cos_pi_small(h - h0);
     u_prev = 1.0;

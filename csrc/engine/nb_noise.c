@@ -17,7 +17,7 @@ void nb_add_noise(const float *image, int fpixels, int spixels, int roi_xmin, in
             counts = nb_poisson(rng, seed, image[idx]);
             sum += counts;
             counts += adc_offset;
-            if (counts < 0.0) counts = 0.0;
+            if (!(counts >= 0.0)) counts = 0.0; /* NaN too: no undefined cast */
             if (counts > 65535.0) {
                 counts = 65535.0;
                 ++over;

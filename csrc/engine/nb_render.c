@@ -163,8 +163,11 @@ static void subpixel_position(const render_context *c, int fpixel, int spixel, i
                               double Odet, double pos[3])
 {
     const nb_render_params *p = c->p;
-    double Fdet = c->subpixel_size * (fpixel * p->oversample + subF) + c->subpixel_size / 2.0;
-    double Sdet = c->subpixel_size * (spixel * p->oversample + subS) + c->subpixel_size / 2.0;
+    /* the sub-pixel index in double: exact, and no int overflow on huge detectors */
+    double Fdet = c->subpixel_size * ((double)fpixel * p->oversample + subF) +
+                  c->subpixel_size / 2.0;
+    double Sdet = c->subpixel_size * ((double)spixel * p->oversample + subS) +
+                  c->subpixel_size / 2.0;
     int i;
     for (i = 0; i < 3; ++i)
         pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0[i];

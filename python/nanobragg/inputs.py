@@ -12,6 +12,7 @@ import numpy as np
 from nanobragg.config import Config
 from nanobragg.io import StructureFactors, read_fdump, read_hkl, read_mosflm_matrix, read_smv
 from nanobragg.io.sourcefile import read_source_file, read_text_columns
+from nanobragg.validation import check_miller_range
 
 
 class FdumpReuseWarning(UserWarning):
@@ -76,6 +77,8 @@ def check_source_table(table: np.ndarray, origin: str) -> None:
 
 def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
     structure_factors, origin = load_structure_factors(config, c_parity=c_parity)
+    if structure_factors is not None:
+        check_miller_range(origin, structure_factors)
     crystal, beam = config.crystal, config.beam
     matrix: Any = crystal.mosflm_matrix
     if matrix is None and crystal.matrix_path is not None:

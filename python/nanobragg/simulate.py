@@ -14,6 +14,7 @@ from nanobragg.engines.c import SHAPE_CODES
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.result import Result
 from nanobragg.sampling import RTD, Sampling, resolve_sampling
+from nanobragg.validation import check_total_steps
 
 R_E_SQR = 7.94079248018965e-30
 """Thomson cross section of the electron (m^2)."""
@@ -235,6 +236,12 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
 
     rng = c_engine.LegacyRandom()
 
+    table_rows = None if inputs.source_table is None else inputs.source_table.shape[0]
+    sources_bound = table_rows or (sampling.hdiv.steps * sampling.vdiv.steps
+                                   * sampling.dispersion.steps)
+    check_total_steps(sources_bound, sampling.mosaic_domains, sampling.phi.steps, 1,
+                      sampling.thickness.steps)
+
     geometry = engine.detector_geometry(config, c_parity=c_parity, **extra)
     clipped = clipped_sample_size(config)
     crystal = engine.crystal_vectors(
@@ -249,6 +256,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     else:
         umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
     oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
+    check_total_steps(len(sources["wavelength"]), sampling.mosaic_domains, sampling.phi.steps,
+                      oversample, sampling.thickness.steps)
     roi = resolve_roi(config, geometry["fpixels"], geometry["spixels"])
     fluence_value = fluence(config)
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
@@ -267,7 +276,8 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
             memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at,
             compiled=bool(compile))
         image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
-    image = image64.astype(np.float32)
+    with np.errstate(over="ignore"):
+        image = image64.astype(np.float32)
 
     bad = int(np.count_nonzero(~np.isfinite(image)))
     if bad:

@@ -22,6 +22,13 @@ from nanobragg.config import (
 MAX_PIXELS = 1 << 28
 """Largest detector we allocate (268 million pixels, 1 GiB of float32)."""
 MAX_STEPS = 1 << 31
+"""Most terms per pixel (sources x domains x phi steps x sub-pixels x sensor layers)."""
+MAX_COUNT = 1 << 20
+"""Largest step count, domain count or oversampling of any one sweep."""
+MAX_SEED = (1 << 31) - 1
+"""Seeds are negated and fed to a 32-bit style generator; larger ones overflow."""
+MAX_MILLER = 1 << 20
+"""Largest |h|, |k|, |l| of a structure-factor grid (keeps every index an int)."""
 
 
 def _fail(field: str, value: Any, accepted: str) -> None:
@@ -52,13 +59,21 @@ def _numbers(field: str, value: Any, n: int) -> tuple[float, ...]:
     return numbers
 
 
-def _count(field: str, value: Any, *, minimum: int = 0) -> None:
+def _count(field: str, value: Any, *, minimum: int = 0, maximum: int = MAX_COUNT) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value != int(value)):
         _fail(field, value, "a whole number or None")
-    if value < minimum:
-        _fail(field, value, f"a whole number >= {minimum} or None")
+    if not minimum <= value <= maximum:
+        _fail(field, value, f"a whole number from {minimum} to {maximum}, or None")
+
+
+def _seed(field: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SEED:
+        _fail(field, value, f"a whole number from -{MAX_SEED} to {MAX_SEED}, or None")
 
 
 def _optional(field: str, value: Any, **kw: bool) -> None:
@@ -147,8 +162,8 @@ def validate_detector(config: Config) -> None:
     pixel = _number("detector.pixel_size_mm", det.pixel_size_mm, positive=True)
     _number("detector.distance_mm", det.distance_mm, positive=True)
     _optional("detector.close_distance_mm", det.close_distance_mm, positive=True)
-    _count("detector.fpixels", det.fpixels)
-    _count("detector.spixels", det.spixels)
+    _count("detector.fpixels", det.fpixels, maximum=MAX_PIXELS)
+    _count("detector.spixels", det.spixels, maximum=MAX_PIXELS)
     width = (det.fpixels or 0) * pixel or _number("detector.detsize_f_mm", det.detsize_f_mm,
                                                    positive=True)
     height = (det.spixels or 0) * pixel or _number("detector.detsize_s_mm", det.detsize_s_mm,
@@ -190,10 +205,23 @@ def validate_structure_factors(config: Config) -> None:
     sf = config.structure_factors
     _number("structure_factors.default_F", sf.default_F)
     _number("structure_factors.dmin_A", sf.dmin_A, nonnegative=True)
+    if sf.structure_factors is not None:
+        check_miller_range("structure_factors.structure_factors", sf.structure_factors)
+
+
+def check_miller_range(origin: str, grid: Any) -> None:
+    """A grid whose indices would not fit the engines' whole-number arithmetic."""
+    bounds = tuple(grid.hkl_min) + tuple(grid.hkl_max)
+    if not all(abs(int(v)) <= MAX_MILLER for v in bounds):
+        raise ValueError(f"{origin}: Miller indices {bounds} reach beyond +-{MAX_MILLER}; "
+                         "expected a grid within that range")
 
 
 def validate_output(config: Config) -> None:
     out = config.output
+    _seed("output.seed", out.seed)
+    _seed("crystal.misset_seed", config.crystal.misset_seed)
+    _seed("crystal.mosaic_seed", config.crystal.mosaic_seed)
     _number("output.adc_offset", out.adc_offset)
     _number("output.int_scale", out.int_scale)
     _number("output.pgm_scale", out.pgm_scale)
@@ -206,3 +234,14 @@ def validate_config(config: Config) -> None:
     validate_sampling(config)
     validate_structure_factors(config)
     validate_output(config)
+
+
+def check_total_steps(sources: int, domains: int, phi_steps: int, oversample: int,
+                      layers: int) -> None:
+    """The number of terms per pixel, checked before any engine allocates for them."""
+    total = sources * domains * phi_steps * oversample * oversample * layers
+    if sources * domains * phi_steps * layers > MAX_STEPS or total > MAX_STEPS:
+        raise ValueError(
+            f"{sources} sources x {domains} mosaic domains x {phi_steps} phi steps x "
+            f"{oversample}^2 sub-pixels x {layers} sensor layers = {total} terms per pixel; "
+            f"the limit is {MAX_STEPS}")

@@ -509,7 +509,9 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
 
 
 def _report(progress: Callable[[int, int], Any], done: int, total: int) -> None:
-    if progress(done, total) is False:
+    """A false answer (None excepted) cancels, as in the C engine."""
+    answer = progress(done, total)
+    if answer is not None and not answer:
         raise RuntimeError("render cancelled by the progress callback")
 
 
