@@ -85,6 +85,8 @@ class Result:
     """The legacy generator as the stages before the noise left it."""
     image_tensor: Any = None
     """torch backend: the image as the engine computed it (device, dtype, autograd graph)."""
+    stages: dict[str, str] = field(default_factory=dict)
+    """The engine that ran each stage (see :mod:`nanobragg.stages`)."""
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -136,15 +138,20 @@ class Result:
     def noise_image(self) -> tuple[np.ndarray, float, int]:
         """Poisson photon counts plus adc (uint16), total photons and overloads.
 
-        With c_parity (and always on the C engine) it uses the legacy generator exactly
-        as the original does: the same seed gives the same image, and each call draws
-        from a copy of the generator state.  The torch engine's corrected mode samples
-        on the image's device with a torch generator seeded from the noise seed.
+        With c_parity, or with the add_noise stage on the C engine, it uses the legacy
+        generator exactly as the original does: the same seed gives the same image, and
+        each call draws from a copy of the generator state.  The torch engine's
+        corrected mode samples on the image's device with a torch generator seeded from
+        the noise seed.
         """
-        if self.backend == "torch" and not self.c_parity:
+        if self.stages.get("add_noise", self.backend) == "torch" and not self.c_parity:
+            import torch
+
             from nanobragg.engines.torch import add_noise
 
-            return add_noise(self.image_tensor.detach(), self.roi,
+            image = (torch.as_tensor(self.image_float64) if self.image_tensor is None
+                     else self.image_tensor.detach())
+            return add_noise(image, self.roi,
                              adc_offset=self.config.output.adc_offset, seed=self.noise_seed,
                              rng=None, c_parity=False)
         from nanobragg.engines import c as c_engine

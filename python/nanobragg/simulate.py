@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from nanobragg.engines.c import SHAPE_CODES
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.result import Result
 from nanobragg.sampling import RTD, Sampling, resolve_sampling
+from nanobragg.stages import for_stage, resolve_stages, to_numpy
 from nanobragg.validation import check_total_steps
 
 R_E_SQR = 7.94079248018965e-30
@@ -21,8 +23,6 @@ R_E_SQR = 7.94079248018965e-30
 AVOGADRO = 6.02214179e23
 WATER_F = 2.57
 WATER_MW = 18.0
-
-BACKENDS = ("c", "torch")
 
 
 def wavelength_m(config: Config) -> float:
@@ -183,7 +183,7 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
 def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
              progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
              device: Any = None, dtype: Any = None, memory_budget: int | None = None,
-             compile: bool = False) -> Result:
+             compile: bool = False, stages: Mapping[str, str] | None = None) -> Result:
     """Render a diffraction image.
 
     ``c_parity=True`` reproduces the original program's output, quirks included;
@@ -197,43 +197,40 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     pixel loop through ``torch.compile`` (tens of seconds to start, then faster);
     config fields given as tensors with ``requires_grad`` keep their graph into
     ``Result.image_tensor``.
+
+    ``stages`` runs single stages on another engine than ``backend``, e.g.
+    ``{"sources": "c", "render": "torch"}`` (see :mod:`nanobragg.stages`).
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
-    if memory_budget is not None and (isinstance(memory_budget, bool)
-                                      or not isinstance(memory_budget, int)
-                                      or memory_budget < 1):
-        raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
-                         "number of bytes >= 1")
-    if backend == "c":
-        if device not in (None, "cpu") or dtype not in (None, "float64"):
-            raise ValueError("device and dtype apply to the torch backend only; the C engine "
-                             "computes in float64 on the CPU")
-        if memory_budget is not None or compile:
-            raise ValueError("memory_budget and compile apply to the torch backend only")
-        from nanobragg.engines import c as engine
+    route = resolve_stages(backend, stages)
+    _check_options(route, threads=threads, device=device, dtype=dtype,
+                   memory_budget=memory_budget, compile=compile)
+    config.validate()
+    from nanobragg.engines import c as c_engine
 
-        extra: dict[str, Any] = {}
-    else:
-        if threads is not None:
-            raise ValueError("threads applies to the C backend only; use torch.set_num_threads")
-        from nanobragg.engines import torch as engine
+    engines: dict[str, Any] = {"c": c_engine}
+    at = at64 = None
+    if "torch" in route.values():
+        from nanobragg.engines import torch as torch_engine
 
-        at = engine.placement(device, dtype)
+        engines["torch"] = torch_engine
+        at = torch_engine.placement(device, dtype)
         # the set-up stages are cheap and decide whole numbers (N from the crystal size,
         # sub-pixel counts): they run in float64 whatever dtype the render uses
-        extra = {"at": engine.Placement(at.device, engine.FLOAT64)}
-    config.validate()
+        at64 = torch_engine.Placement(at.device, torch_engine.FLOAT64)
+
+    def stage(name: str) -> Callable[..., Any]:
+        function = getattr(engines[route[name]], name)
+        if route[name] == "torch" and name != "render":
+            return functools.partial(function, at=at64)
+        return function
+
+    def seam(value: Any, name: str) -> Any:
+        return for_stage(value, route[name], at64)
 
     inputs = load_inputs(config, c_parity=c_parity)
     sampling = resolve_sampling(config, c_parity=c_parity)
     noise_seed, misset_seed, mosaic_seed = legacy_seeds(config, c_parity=c_parity)
     lambda0 = _scaled(config.beam.wavelength_A, wavelength_m(config), 1e10)
-    from nanobragg.engines import c as c_engine
-
     rng = c_engine.LegacyRandom()
 
     table_rows = None if inputs.source_table is None else inputs.source_table.shape[0]
@@ -242,19 +239,18 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     check_total_steps(sources_bound, sampling.mosaic_domains, sampling.phi.steps, 1,
                       sampling.thickness.steps)
 
-    geometry = engine.detector_geometry(config, c_parity=c_parity, **extra)
+    geometry = stage("detector_geometry")(config, c_parity=c_parity)
     clipped = clipped_sample_size(config)
-    crystal = engine.crystal_vectors(
+    crystal = stage("crystal_vectors")(
         config.replace(crystal=_with_size(config, clipped)), rng, c_parity=c_parity,
-        lambda0=lambda0, matrix=inputs.matrix, misset_seed=misset_seed, **extra)
-    sources = engine.sources(sampling, geometry, lambda0=lambda0,
-                             round_div=config.beam.round_div, table=inputs.source_table, **extra)
-    if backend == "torch":
-        spread = _scaled(config.crystal.mosaic_spread_deg, sampling.mosaic_spread, RTD)
-        umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng, spread=spread,
-                                        **extra)
-    else:
-        umats = engine.mosaic_rotations(sampling, seed=mosaic_seed, rng=rng)
+        lambda0=seam(lambda0, "crystal_vectors"), matrix=inputs.matrix, misset_seed=misset_seed)
+    sources = stage("sources")(sampling, seam(geometry, "sources"),
+                               lambda0=seam(lambda0, "sources"), round_div=config.beam.round_div,
+                               table=inputs.source_table)
+    mosaic: dict[str, Any] = {"seed": mosaic_seed, "rng": rng}
+    if route["mosaic_rotations"] == "torch":
+        mosaic["spread"] = _scaled(config.crystal.mosaic_spread_deg, sampling.mosaic_spread, RTD)
+    umats = stage("mosaic_rotations")(sampling, **mosaic)
     oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
     check_total_steps(len(sources["wavelength"]), sampling.mosaic_domains, sampling.phi.steps,
                       oversample, sampling.thickness.steps)
@@ -266,14 +262,15 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     grid = inputs.structure_factors
     mask = _mask_array(inputs.mask, geometry)
     Fhkl = None if grid is None else grid.values
-    if backend == "c":
-        params["threads"] = threads or 0
-        image64, info = engine.render(params, sources, umats, Fhkl, mask, progress)
+    render_inputs = (seam(params, "render"), seam(sources, "render"), seam(umats, "render"))
+    if route["render"] == "c":
+        render_inputs[0]["threads"] = threads or 0
+        image64, info = c_engine.render(*render_inputs, Fhkl, mask, progress)
         image_tensor = None
     else:
-        image_tensor, info = engine.render(
-            params, sources, umats, Fhkl, mask, progress,
-            memory_budget=memory_budget or engine.DEFAULT_MEMORY_BUDGET, at=at,
+        image_tensor, info = engines["torch"].render(
+            *render_inputs, Fhkl, mask, progress,
+            memory_budget=memory_budget or engines["torch"].DEFAULT_MEMORY_BUDGET, at=at,
             compiled=bool(compile))
         image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
     with np.errstate(over="ignore"):
@@ -281,18 +278,18 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
 
     bad = int(np.count_nonzero(~np.isfinite(image)))
     if bad:
-        wavelengths = plain(sources["wavelength"])
+        wavelengths = to_numpy(sources["wavelength"])
         raise ValueError(
             f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
             f"(distance {as_float(geometry['distance'])!r} m, pixel {geometry['pixel_size']!r} m, "
             f"wavelengths {wavelengths.min()!r}..{wavelengths.max()!r} m)")
     return Result(
-        image=image, image_float64=image64, config=config, backend=backend, c_parity=c_parity,
-        geometry=plain(geometry), crystal=plain(crystal), sources=plain(sources),
-        mosaic_umats=plain(umats), sampling=sampling, oversample=oversample,
-        steps=int(info["steps"]), roi=roi, mask=inputs.mask,
+        image=image, image_float64=image64, config=config, backend=route["render"],
+        c_parity=c_parity, geometry=to_numpy(geometry), crystal=to_numpy(crystal),
+        sources=to_numpy(sources), mosaic_umats=to_numpy(umats), sampling=sampling,
+        oversample=oversample, steps=int(info["steps"]), roi=roi, mask=inputs.mask,
         omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
-        structure_factors=grid, rng=rng, image_tensor=image_tensor,
+        structure_factors=grid, rng=rng, image_tensor=image_tensor, stages=route,
         notes={"interpolation_switched_off": info["interpolation_switched_off"],
                "structure_factors": inputs.structure_factor_origin,
                "hkls": 0 if grid is None else grid.count, "fluence": as_float(fluence_value),
@@ -300,16 +297,25 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     )
 
 
-def plain(value: Any) -> Any:
-    """Stage outputs as numbers and numpy arrays (tensors detached onto the CPU)."""
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (tuple, list)):
-        return type(value)(plain(item) for item in value)
-    if is_tensor(value):
-        array = value.detach().cpu().numpy()
-        return float(array) if array.ndim == 0 else array
-    return value
+def _check_options(route: dict[str, str], *, threads: Any, device: Any, dtype: Any,
+                   memory_budget: Any, compile: bool) -> None:
+    """Options that only one engine takes are refused when no stage runs on it."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
+    if memory_budget is not None and (isinstance(memory_budget, bool)
+                                      or not isinstance(memory_budget, int)
+                                      or memory_budget < 1):
+        raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
+                         "number of bytes >= 1")
+    if "torch" not in route.values() and (device not in (None, "cpu")
+                                          or dtype not in (None, "float64")):
+        raise ValueError("device and dtype apply to the torch backend only; the C engine "
+                         "computes in float64 on the CPU")
+    if route["render"] == "c" and (memory_budget is not None or compile):
+        raise ValueError("memory_budget and compile apply to a torch render only")
+    if route["render"] == "torch" and threads is not None:
+        raise ValueError("threads applies to a C render only; use torch.set_num_threads")
 
 
 def _with_size(config: Config, size_mm: tuple[float, float, float]):

@@ -16,6 +16,7 @@ import numpy as np
 from nanobragg import _core
 from nanobragg.config import Config, as_float, as_floats
 from nanobragg.sampling import RTD, Sampling
+from nanobragg.stages import to_numpy
 
 CONVENTION_CODES = {"custom": 0, "adxv": 1, "mosflm": 2, "xds": 3, "dials": 4, "denzo": 5}
 PIVOT_CODES = {None: -1, "sample": 0, "beam": 1}
@@ -139,9 +140,7 @@ def render(params: dict[str, Any], sources: dict[str, Any], mosaic_umats: np.nda
            Fhkl: np.ndarray | None, mask: np.ndarray | None,
            progress: Callable[[int, int], Any] | None = None) -> tuple[np.ndarray, dict]:
     """The float image (spixels, fpixels) in photons per pixel, and render facts."""
-    from nanobragg.simulate import plain
-
-    params = {key: _number(value) for key, value in plain(params).items()}
+    params = {key: _number(value) for key, value in to_numpy(params).items()}
     return _core.render(params, sources["direction"], sources["wavelength"], sources["weight"],
                         mosaic_umats, Fhkl, mask, progress)
 
