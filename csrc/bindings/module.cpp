@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 extern "C" {
 #include "nanobragg.h"
@@ -267,11 +269,19 @@ int progress_trampoline(void *user, long done, long total)
     }
 }
 
-py::tuple render(const py::dict &d, const Array &source_direction, const Array &source_wavelength,
-                 const Array &source_weight, const Array &mosaic_umats, py::object Fhkl_obj,
-                 py::object mask_obj, py::object progress)
-{
+// The render parameters from Python values; the arrays it points into are the
+// caller's or are held here.
+struct RenderSetup {
     nb_render_params p;
+    Array Fhkl;
+    py::array_t<uint8_t, py::array::c_style | py::array::forcecast> mask;
+};
+
+void render_setup(RenderSetup &setup, const py::dict &d, const Array &source_direction,
+                  const Array &source_wavelength, const Array &source_weight,
+                  const Array &mosaic_umats, py::object Fhkl_obj, py::object mask_obj)
+{
+    nb_render_params &p = setup.p;
     std::memset(&p, 0, sizeof p);
     p.c_parity = (int)get_long(d, "c_parity");
     p.fpixels = (int)get_long(d, "fpixels");
@@ -340,7 +350,7 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     p.mosaic_domains = (int)mosaic_umats.shape(0);
     p.mosaic_umats = mosaic_umats.data();
 
-    Array Fhkl;
+    Array &Fhkl = setup.Fhkl;
     if (!Fhkl_obj.is_none()) {
         Fhkl = py::cast<Array>(Fhkl_obj);
         p.h_min = (int)get_long(d, "h_min");
@@ -357,9 +367,9 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
         p.hkls = 0;
         p.interpolate = 0;
     }
-    py::array_t<uint8_t, py::array::c_style | py::array::forcecast> mask;
+    auto &mask = setup.mask;
     if (!mask_obj.is_none()) {
-        mask = py::cast<decltype(mask)>(mask_obj);
+        mask = py::cast<std::remove_reference_t<decltype(mask)>>(mask_obj);
         if (mask.ndim() != 2 || mask.shape(0) != p.spixels || mask.shape(1) != p.fpixels)
             throw py::value_error("mask must have shape (spixels, fpixels)");
         p.mask = mask.data();
@@ -367,6 +377,16 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     if (p.fpixels < 0 || p.spixels < 0 || p.oversample < 1 || p.phisteps < 1 || p.thicksteps < 1)
         throw py::value_error("render parameters out of range");
 
+}
+
+py::tuple render(const py::dict &d, const Array &source_direction, const Array &source_wavelength,
+                 const Array &source_weight, const Array &mosaic_umats, py::object Fhkl_obj,
+                 py::object mask_obj, py::object progress)
+{
+    RenderSetup setup;
+    render_setup(setup, d, source_direction, source_wavelength, source_weight, mosaic_umats,
+                 Fhkl_obj, mask_obj);
+    nb_render_params &p = setup.p;
     p.progress = progress_trampoline;
     p.progress_user = &progress;
 
@@ -388,7 +408,89 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     out["omega_sum"] = info.omega_sum;
     out["steps"] = info.steps;
     out["interpolation_switched_off"] = (bool)info.interpolation_switched_off;
+    out["first_executed"] = info.first_executed;
+    out["switch_pixel"] = info.switch_pixel;
     return py::make_tuple(image, out);
+}
+
+template <typename T> py::array_t<T> column(const std::vector<nb_trace_term> &rows,
+                                            T (*get)(const nb_trace_term &))
+{
+    py::array_t<T> out((py::ssize_t)rows.size());
+    auto view = out.template mutable_unchecked<1>();
+    for (size_t i = 0; i < rows.size(); ++i) view((py::ssize_t)i) = get(rows[i]);
+    return out;
+}
+
+Array vectors(const std::vector<nb_trace_term> &rows, const double *(*get)(const nb_trace_term &))
+{
+    Array out({(py::ssize_t)rows.size(), (py::ssize_t)3});
+    auto view = out.mutable_unchecked<2>();
+    for (size_t i = 0; i < rows.size(); ++i)
+        for (int j = 0; j < 3; ++j) view((py::ssize_t)i, j) = get(rows[i])[j];
+    return out;
+}
+
+py::dict trace_pixel(const py::dict &d, const Array &source_direction,
+                     const Array &source_wavelength, const Array &source_weight,
+                     const Array &mosaic_umats, py::object Fhkl_obj, py::object mask_obj,
+                     int fpixel, int spixel, bool entry, bool interpolate)
+{
+    RenderSetup setup;
+    render_setup(setup, d, source_direction, source_wavelength, source_weight, mosaic_umats,
+                 Fhkl_obj, mask_obj);
+    const nb_render_params &p = setup.p;
+    if (fpixel < 0 || fpixel >= p.fpixels || spixel < 0 || spixel >= p.spixels)
+        throw py::value_error("trace pixel outside the detector");
+    std::vector<nb_trace_term> rows((size_t)nb_trace_terms(&p));
+    nb_trace trace;
+    std::memset(&trace, 0, sizeof trace);
+    trace.terms = rows.data();
+    nb_status status;
+    {
+        py::gil_scoped_release release;
+        status = nb_trace_pixel(&p, fpixel, spixel, entry, interpolate, &trace);
+    }
+    if (status == NB_OUT_OF_MEMORY) throw std::bad_alloc();
+    if (status != NB_OK) throw py::value_error("trace failed");
+    rows.resize((size_t)trace.count);
+
+    py::dict terms;
+    terms["layer"] = column<int>(rows, [](const nb_trace_term &t) { return t.layer; });
+    terms["subS"] = column<int>(rows, [](const nb_trace_term &t) { return t.subS; });
+    terms["subF"] = column<int>(rows, [](const nb_trace_term &t) { return t.subF; });
+    terms["source"] = column<int>(rows, [](const nb_trace_term &t) { return t.source; });
+    terms["phi_step"] = column<int>(rows, [](const nb_trace_term &t) { return t.phi_step; });
+    terms["domain"] = column<int>(rows, [](const nb_trace_term &t) { return t.domain; });
+    terms["position"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
+        return t.position; });
+    terms["diffracted"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
+        return t.diffracted; });
+    terms["scattering"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
+        return t.scattering; });
+    terms["hkl"] = vectors(rows, [](const nb_trace_term &t) -> const double * { return t.hkl; });
+    terms["hkl0"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
+        return t.hkl0; });
+    terms["F_latt"] = column<double>(rows, [](const nb_trace_term &t) { return t.F_latt; });
+    terms["F_cell"] = column<double>(rows, [](const nb_trace_term &t) { return t.F_cell; });
+    terms["omega"] = column<double>(rows, [](const nb_trace_term &t) { return t.omega; });
+    terms["polar"] = column<double>(rows, [](const nb_trace_term &t) { return t.polar; });
+    terms["capture"] = column<double>(rows, [](const nb_trace_term &t) { return t.capture; });
+    terms["I"] = column<double>(rows, [](const nb_trace_term &t) { return t.I; });
+
+    py::dict final;
+    final["I"] = trace.I;
+    final["background"] = trace.background;
+    final["omega"] = trace.omega;
+    final["polar"] = trace.polar;
+    final["capture"] = trace.capture;
+    final["scale"] = trace.scale;
+    final["steps"] = trace.steps;
+    final["value"] = trace.value;
+    py::dict out;
+    out["terms"] = terms;
+    out["final"] = final;
+    return out;
 }
 
 py::tuple add_noise(const py::array_t<float, py::array::c_style | py::array::forcecast> &image,
@@ -431,6 +533,7 @@ PYBIND11_MODULE(_core, m)
     m.def("mosaic_axes", &mosaic_axes);
     m.def("random_misset", &random_misset);
     m.def("render", &render);
+    m.def("trace_pixel", &trace_pixel);
     m.def("add_noise", &add_noise);
 #ifdef NANOBRAGG_HAVE_OPENMP
     m.attr("has_openmp") = true;

@@ -196,11 +196,50 @@ typedef struct {
     double omega_sum;
     long steps;
     int interpolation_switched_off;   /* c_parity: the run turned interpolation off */
+    long first_executed;  /* c_parity: the pixel that started from the unrotated crystal, or -1 */
+    long switch_pixel;    /* c_parity: the last pixel rendered with interpolation on, or -1 */
 } nb_render_info;
 
 /* Render into image (spixels*fpixels doubles, zero-initialised by the caller); the
  * original stores each pixel as a float, which is a rounding the caller applies. */
 nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *info);
+
+/* ---- trace_pixel ------------------------------------------------------ */
+
+/* One term of a pixel's sum, in loop order (layer, sub-pixel slow, fast, source,
+ * phi step, mosaic domain).  Quantities a term did not evaluate are NaN: Miller
+ * indices and both F when its source fails the dmin cut, F_cell when the lattice
+ * factor was zero. */
+typedef struct {
+    int layer, subS, subF, source, phi_step, domain;
+    double position[3];          /* sub-pixel position in the lab frame (metres) */
+    double diffracted[3];        /* unit vector from the sample to the sub-pixel */
+    double scattering[3];        /* (diffracted - incident) / wavelength (1/metre) */
+    double hkl[3], hkl0[3];      /* fractional and nearest whole Miller indices */
+    double F_latt, F_cell;
+    double omega, polar, capture; /* the factors as the pixel applies them at this term */
+    double I;                    /* the pixel's running sum after this term */
+} nb_trace_term;
+
+typedef struct {
+    nb_trace_term *terms;        /* room for every term of the pixel (see nb_trace_terms) */
+    long count;
+    double I;                    /* the final sum */
+    double background;           /* corrected: sum of the factors (water background); else NaN */
+    double omega, polar, capture; /* c_parity: the factors applied to the whole pixel; else NaN */
+    double scale;                /* r_e^2 * fluence */
+    long steps;
+    double value;                /* the pixel as the render gives it */
+} nb_trace;
+
+/* The number of terms a trace of one pixel holds. */
+long nb_trace_terms(const nb_render_params *p);
+
+/* Every intermediate quantity of one pixel.  With c_parity, entry says whether the
+ * pixel is the run's first to rotate the crystal and interpolate whether
+ * interpolation is still on when the pixel starts (nb_render_info tells both). */
+nb_status nb_trace_pixel(const nb_render_params *p, int fpixel, int spixel, int entry,
+                         int interpolate, nb_trace *trace);
 
 /* ---- add_noise --------------------------------------------------------- */
 

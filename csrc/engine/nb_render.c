@@ -201,11 +201,74 @@ static double capture_fraction(const nb_render_params *p, int layer, const doubl
            exp(-(layer + 1) * p->thickstep * p->mu / parallax);
 }
 
+/* The next row of a trace, its loop indices and vectors set and every other
+ * quantity NaN; NULL when not tracing. */
+static nb_trace_term *trace_row(nb_trace *t, int layer, int subS, int subF, int source, int phi,
+                                int mos, const double pos[3], const double diffracted[3],
+                                const double scattering[3])
+{
+    nb_trace_term *row;
+    int i;
+    if (!t) return NULL;
+    row = &t->terms[t->count++];
+    row->layer = layer;
+    row->subS = subS;
+    row->subF = subF;
+    row->source = source;
+    row->phi_step = phi;
+    row->domain = mos;
+    for (i = 0; i < 3; ++i) {
+        row->position[i] = pos[i];
+        row->diffracted[i] = diffracted[i];
+        row->scattering[i] = scattering[i];
+        row->hkl[i] = row->hkl0[i] = NAN;
+    }
+    row->F_latt = row->F_cell = row->omega = row->polar = row->capture = row->I = NAN;
+    return row;
+}
+
+static void trace_indices(nb_trace_term *row, double h, double k, double l, int h0, int k0,
+                          int l0, double F_latt)
+{
+    row->hkl[0] = h;
+    row->hkl[1] = k;
+    row->hkl[2] = l;
+    row->hkl0[0] = h0;
+    row->hkl0[1] = k0;
+    row->hkl0[2] = l0;
+    row->F_latt = F_latt;
+}
+
+static void trace_factors(nb_trace_term *row, double omega, double polar, double capture,
+                          double I)
+{
+    row->omega = omega;
+    row->polar = polar;
+    row->capture = capture;
+    row->I = I;
+}
+
+/* Rows for every phi step and domain of a source that fails the dmin cut. */
+static void trace_cut_source(nb_trace *t, const nb_render_params *p, int layer, int subS,
+                             int subF, int source, const double pos[3],
+                             const double diffracted[3], const double scattering[3],
+                             double omega, double polar, double capture, double I)
+{
+    int phi, mos;
+    if (!t) return;
+    for (phi = 0; phi < p->phisteps; ++phi)
+        for (mos = 0; mos < p->mosaic_domains; ++mos)
+            trace_factors(trace_row(t, layer, subS, subF, source, phi, mos, pos, diffracted,
+                                    scattering),
+                          omega, polar, capture, I);
+}
+
 /* The legacy pixel: every quirk of the original's loop body.  entry selects the
  * crystal state the first phi loop starts from; interpolate is the run-wide
  * interpolation switch as this pixel finds it. */
 static double render_pixel_legacy(const render_context *c, int fpixel, int spixel,
-                                 const axis_table *entry, int interpolate, pixel_report *report)
+                                 const axis_table *entry, int interpolate, pixel_report *report,
+                                 nb_trace *trace)
 {
     const nb_render_params *p = c->p;
     const axis_table *table = entry;
@@ -234,7 +297,11 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
                     for (i = 0; i < 3; ++i) incident[i] = -p->source_direction[3 * source + i];
                     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
                     stol = 0.5 * nb_norm(scattering);
-                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) continue;
+                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) {
+                        trace_cut_source(trace, p, layer, subS, subF, source, pos, diffracted,
+                                         scattering, omega_pixel, polar, capture, I);
+                        continue;
+                    }
                     if (polar == 0.0 || p->oversample_polar)
                         polar = polarization_factor(p->polarization, incident, diffracted,
                                                     polar_axis);
@@ -246,8 +313,15 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
                             double l = nb_dot(ax + 6, scattering), F_latt, F_cell = p->default_F;
                             int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
                             int l0 = nb_nearest_index(l);
+                            nb_trace_term *row = trace_row(trace, layer, subS, subF, source,
+                                                           phi_tic, mos, pos, diffracted,
+                                                           scattering);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
-                            if (F_latt == 0.0 && p->water_size == 0.0) continue;
+                            if (row) trace_indices(row, h, k, l, h0, k0, l0, F_latt);
+                            if (F_latt == 0.0 && p->water_size == 0.0) {
+                                if (row) trace_factors(row, omega_pixel, polar, capture, I);
+                                continue;
+                            }
                             if (interpolate && nb_stencil_outside(p, h, k, l)) {
                                 /* interpolation_switch_off */
                                 interpolate = 0;
@@ -262,6 +336,10 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
                             if (p->oversample_thick) I *= capture;
                             if (p->oversample_polar) I *= polar;
                             if (p->oversample_omega) I *= omega_pixel;
+                            if (row) {
+                                row->F_cell = F_cell;
+                                trace_factors(row, omega_pixel, polar, capture, I);
+                            }
                         }
                     }
                     report->executed_phi_loop = 1;
@@ -276,6 +354,13 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
     if (!p->oversample_thick) test *= capture;
     if (!p->oversample_polar) test *= polar;
     if (!p->oversample_omega) test *= omega_pixel;
+    if (trace) {
+        trace->I = I;
+        trace->background = NAN;
+        trace->capture = p->oversample_thick ? NAN : capture;
+        trace->polar = p->oversample_polar ? NAN : polar;
+        trace->omega = p->oversample_omega ? NAN : omega_pixel;
+    }
     return test;
 }
 
@@ -345,7 +430,7 @@ static double blocked_bragg_sum(const render_context *c, const double S[3])
 
 /* The corrected pixel: every factor evaluated where it belongs, per term. */
 static double render_pixel_corrected(const render_context *c, int fpixel, int spixel,
-                                    pixel_report *report)
+                                    pixel_report *report, nb_trace *trace)
 {
     const nb_render_params *p = c->p;
     double bragg = 0.0, background = 0.0;
@@ -376,7 +461,11 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
                     factor = polar * omega * capture * c->source_factor[source];
                     background += factor;
                     stol = 0.5 * nb_norm(scattering);
-                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) continue;
+                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) {
+                        trace_cut_source(trace, p, layer, subS, subF, source, pos, diffracted,
+                                         scattering, omega, polar, capture, bragg);
+                        continue;
+                    }
                     report->executed_phi_loop = 1;
                     if (c->blocked) {
                         bragg += blocked_bragg_sum(c, scattering) * factor;
@@ -389,8 +478,16 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
                             double l = nb_dot(ax + 6, scattering), F_latt, F_cell;
                             int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
                             int l0 = nb_nearest_index(l);
+                            nb_trace_term *row = trace_row(trace, layer, subS, subF, source,
+                                                           phi_tic, mos, pos, diffracted,
+                                                           scattering);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
-                            if (F_latt == 0.0) continue;
+                            if (row) trace_indices(row, h, k, l, h0, k0, l0, F_latt);
+                            if (F_latt == 0.0) {
+                                if (row) trace_factors(row, omega, polar, capture,
+                                                       bragg + sum * factor);
+                                continue;
+                            }
                             if (p->interpolate && !nb_stencil_outside(p, h, k, l)) {
                                 F_cell = nb_tricubic_F(p, h, k, l);
                             } else {
@@ -398,12 +495,21 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
                                 F_cell = nb_nearest_F(p, h0, k0, l0);
                             }
                             sum += F_cell * F_cell * F_latt * F_latt;
+                            if (row) {
+                                row->F_cell = F_cell;
+                                trace_factors(row, omega, polar, capture, bragg + sum * factor);
+                            }
                         }
                     }
                     bragg += sum * factor;
                 }
             }
         }
+    }
+    if (trace) {
+        trace->I = bragg;
+        trace->background = background;
+        trace->omega = trace->polar = trace->capture = NAN;
     }
     return (p->r_e_sqr * p->fluence * bragg / c->steps +
                    p->I_bg * background / ((double)p->oversample * p->oversample * p->nsources));
@@ -435,11 +541,11 @@ static void render_row(const render_context *c, pass_kind kind, long s, long fir
         pixel_report report = {0, 0, 0.0};
         if (idx < first_pixel || !rendered(p, f, (int)s)) continue;
         if (kind == PASS_CORRECTED)
-            image[idx] = render_pixel_corrected(c, f, (int)s, &report);
+            image[idx] = render_pixel_corrected(c, f, (int)s, &report, NULL);
         else
             image[idx] = render_pixel_legacy(c, f, (int)s, &c->carried,
                                              kind == PASS_LEGACY_CARRIED && p->interpolate,
-                                             &report);
+                                             &report, NULL);
         executed[idx] = (unsigned char)report.executed_phi_loop;
         left_grid[idx] = (unsigned char)report.interpolation_left_grid;
         omega_sum += report.omega_sum;
@@ -483,47 +589,63 @@ static long first_flagged(const unsigned char *flags, long start, long n)
     return -1;
 }
 
+/* Set up what every pixel shares: the crystal axis tables, the source factors and
+ * the beam's point on the detector.  context_close frees it, opened or not. */
+static nb_status context_open(render_context *c, const nb_render_params *p)
+{
+    double total_weight = 0.0, impact[3];
+    int i;
+
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->steps = (long)p->nsources * p->mosaic_domains * p->phisteps * p->oversample * p->oversample;
+    c->subpixel_size = p->pixel_size / p->oversample;
+    c->blocked = !p->c_parity && blocked_sum_applies(p);
+    /* The original normalises its copy of the polarization axis at every call;
+     * after the first call it no longer changes. */
+    nb_unitize(p->polar_vector, c->polar_axis);
+    for (i = 0; i < 3; ++i) impact[i] = p->distance * p->beam[i] - p->pix0[i];
+    c->Fbeam = nb_dot(impact, p->fdet);
+    c->Sbeam = nb_dot(impact, p->sdet);
+
+    c->source_factor = malloc(sizeof(double) * (size_t)p->nsources);
+    if (!c->source_factor || !build_tables(c)) return NB_OUT_OF_MEMORY;
+    for (i = 0; i < p->nsources; ++i) total_weight += p->source_weight[i];
+    for (i = 0; i < p->nsources; ++i)
+        c->source_factor[i] = total_weight > 0.0
+                                  ? p->source_weight[i] * p->nsources / total_weight
+                                  : 1.0;
+    return NB_OK;
+}
+
+static void context_close(render_context *c)
+{
+    free_tables(c);
+    memset(c, 0, sizeof *c);
+}
+
 nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *info)
 {
     render_context c;
     long n = (long)p->fpixels * p->spixels, s;
     unsigned char *executed = NULL, *left_grid = NULL;
     double *row_omega = NULL;
-    nb_status status = NB_OK;
-    double total_weight = 0.0;
-    int i;
+    nb_status status;
 
-    memset(&c, 0, sizeof c);
     memset(info, 0, sizeof *info);
-    c.p = p;
-    c.steps = (long)p->nsources * p->mosaic_domains * p->phisteps * p->oversample * p->oversample;
-    c.subpixel_size = p->pixel_size / p->oversample;
-    c.blocked = !p->c_parity && blocked_sum_applies(p);
-    info->steps = c.steps;
+    info->steps = (long)p->nsources * p->mosaic_domains * p->phisteps * p->oversample *
+                  p->oversample;
+    info->first_executed = info->switch_pixel = -1;
     if (n == 0) return NB_OK;
 
-    /* The original normalises its copy of the polarization axis at every call;
-     * after the first call it no longer changes. */
-    nb_unitize(p->polar_vector, c.polar_axis);
-    {
-        double impact[3];
-        for (i = 0; i < 3; ++i) impact[i] = p->distance * p->beam[i] - p->pix0[i];
-        c.Fbeam = nb_dot(impact, p->fdet);
-        c.Sbeam = nb_dot(impact, p->sdet);
-    }
-
-    c.source_factor = malloc(sizeof(double) * (size_t)p->nsources);
+    status = context_open(&c, p);
     executed = calloc((size_t)n, 1);
     left_grid = calloc((size_t)n, 1);
     row_omega = calloc((size_t)p->spixels, sizeof(double));
-    if (!c.source_factor || !executed || !left_grid || !row_omega || !build_tables(&c)) {
+    if (status != NB_OK || !executed || !left_grid || !row_omega) {
         status = NB_OUT_OF_MEMORY;
         goto done;
     }
-    for (i = 0; i < p->nsources; ++i) total_weight += p->source_weight[i];
-    for (i = 0; i < p->nsources; ++i)
-        c.source_factor[i] = total_weight > 0.0 ? p->source_weight[i] * p->nsources / total_weight
-                                                : 1.0;
 
     if (!p->c_parity) {
         if (!run_pass(&c, PASS_CORRECTED, 0, image, executed, left_grid, row_omega))
@@ -542,12 +664,14 @@ nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *in
             int f = (int)(first_executed % p->fpixels), sp = (int)(first_executed / p->fpixels);
             int interpolating = p->interpolate && (switch_pixel < 0 || switch_pixel >= first_executed);
             pixel_report report = {0, 0, 0.0};
-            image[first_executed] =
-                render_pixel_legacy(&c, f, sp, &c.unrotated_entry, interpolating, &report);
+            image[first_executed] = render_pixel_legacy(&c, f, sp, &c.unrotated_entry,
+                                                        interpolating, &report, NULL);
             if (p->interpolate && switch_pixel == first_executed && !report.interpolation_left_grid)
                 switch_pixel = first_flagged(left_grid, first_executed + 1, n);
             if (interpolating && report.interpolation_left_grid) switch_pixel = first_executed;
         }
+        info->first_executed = first_executed;
+        info->switch_pixel = switch_pixel;
         /* interpolation_switch_off: every pixel after the first one whose
          * stencil left the grid is rendered without interpolation. */
         if (switch_pixel >= 0) {
@@ -562,9 +686,39 @@ nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *in
     for (s = 0; s < p->spixels; ++s) info->omega_sum += row_omega[s];
 
 done:
-    free_tables(&c);
+    context_close(&c);
     free(executed);
     free(left_grid);
     free(row_omega);
+    return status;
+}
+
+long nb_trace_terms(const nb_render_params *p)
+{
+    return (long)p->thicksteps * p->oversample * p->oversample * p->nsources * p->phisteps *
+           p->mosaic_domains;
+}
+
+nb_status nb_trace_pixel(const nb_render_params *p, int fpixel, int spixel, int entry,
+                         int interpolate, nb_trace *trace)
+{
+    render_context c;
+    pixel_report report = {0, 0, 0.0};
+    nb_status status = context_open(&c, p);
+
+    if (status == NB_OK) {
+        /* term by term: the blocked sum gives the same numbers but no rows */
+        c.blocked = 0;
+        trace->count = 0;
+        trace->scale = p->r_e_sqr * p->fluence;
+        trace->steps = c.steps;
+        if (p->c_parity)
+            trace->value = render_pixel_legacy(&c, fpixel, spixel,
+                                               entry ? &c.unrotated_entry : &c.carried,
+                                               interpolate && p->interpolate, &report, trace);
+        else
+            trace->value = render_pixel_corrected(&c, fpixel, spixel, &report, trace);
+    }
+    context_close(&c);
     return status;
 }

@@ -164,6 +164,37 @@ static void test_threads_do_not_change_the_image(void)
     CHECK(memcmp(one, three, sizeof one) == 0, "images differ with the thread count");
 }
 
+static void test_trace_matches_the_render(void)
+{
+    /* every pixel's trace, in both modes, ends at the pixel the render gives */
+    scene s;
+    static double image[256];
+    nb_trace_term terms[4];
+    nb_trace trace;
+    nb_render_info info;
+    int parity, pixel;
+    for (parity = 0; parity <= 1; ++parity) {
+        small_scene(&s, 2);
+        s.p.oversample = 2;
+        s.p.c_parity = parity;
+        CHECK(nb_trace_terms(&s.p) == 4, "%ld terms", nb_trace_terms(&s.p));
+        memset(image, 0, sizeof image);
+        CHECK(nb_render(&s.p, image, &info) == NB_OK, "render failed");
+        CHECK(info.first_executed == (parity ? 0 : -1), "first executed %ld",
+              info.first_executed);
+        for (pixel = 0; pixel < 256; ++pixel) {
+            trace.terms = terms;
+            CHECK(nb_trace_pixel(&s.p, pixel % 16, pixel / 16, pixel == info.first_executed, 0,
+                                 &trace) == NB_OK, "trace failed");
+            CHECK(trace.count == 4, "%ld rows", trace.count);
+            CHECK(trace.value == image[pixel], "pixel %d: trace %.17g, render %.17g", pixel,
+                  trace.value, image[pixel]);
+            CHECK(terms[3].I == trace.I && terms[3].subS == 1 && terms[3].subF == 1,
+                  "last row of pixel %d", pixel);
+        }
+    }
+}
+
 static int stop_at_once(void *user, long done, long total)
 {
     (void)done;
@@ -191,6 +222,7 @@ int main(void)
     test_geometry();
     test_render_pixel_formula();
     test_threads_do_not_change_the_image();
+    test_trace_matches_the_render();
     test_progress_cancels();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("all engine checks passed\n");

@@ -11,6 +11,7 @@ from nanobragg.config import (
 )
 from nanobragg.result import Result, Statistics
 from nanobragg.simulate import simulate
+from nanobragg.trace import trace_pixel
 
 __all__ = [
     "BeamConfig",
@@ -23,5 +24,6 @@ __all__ = [
     "Statistics",
     "StructureFactorConfig",
     "simulate",
+    "trace_pixel",
 ]
 __version__ = "0.1.0"

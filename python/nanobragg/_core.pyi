@@ -29,5 +29,10 @@ def render(params: dict[str, Any], source_direction: npt.ArrayLike,
            mosaic_umats: npt.ArrayLike, Fhkl: npt.ArrayLike | None, mask: npt.ArrayLike | None,
            progress: Callable[[int, int], Any] | None
            ) -> tuple[npt.NDArray[np.float64], dict[str, Any]]: ...
+def trace_pixel(params: dict[str, Any], source_direction: npt.ArrayLike,
+                source_wavelength: npt.ArrayLike, source_weight: npt.ArrayLike,
+                mosaic_umats: npt.ArrayLike, Fhkl: npt.ArrayLike | None,
+                mask: npt.ArrayLike | None, fpixel: int, spixel: int, entry: bool,
+                interpolate: bool) -> dict[str, Any]: ...
 def add_noise(image: npt.ArrayLike, roi: list[int], adc_offset: float, seed: int,
               rng: LegacyRandom) -> tuple[npt.NDArray[np.uint16], float, int]: ...

@@ -6,6 +6,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -180,30 +181,51 @@ def render_params(config: Config, *, c_parity: bool, geometry: dict, crystal: di
     return params
 
 
-def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
-             progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
-             device: Any = None, dtype: Any = None, memory_budget: int | None = None,
-             compile: bool = False, stages: Mapping[str, str] | None = None) -> Result:
-    """Render a diffraction image.
+@dataclass
+class Setup:
+    """Everything the render stage takes, from the stages before it."""
 
-    ``c_parity=True`` reproduces the original program's output, quirks included;
-    ``c_parity=False`` gives the corrected physics.  ``progress(done, total)`` is
-    called as rows finish; returning False cancels (as does Ctrl-C).
+    route: dict[str, str]
+    at: Any
+    """The torch engine's placement for the render (None when no stage runs on torch)."""
+    inputs: Inputs
+    sampling: Sampling
+    noise_seed: int
+    misset_seed: int
+    mosaic_seed: int
+    rng: Any
+    geometry: dict[str, Any]
+    crystal: dict[str, Any]
+    sources: dict[str, Any]
+    umats: Any
+    oversample: int
+    roi: tuple[int, int, int, int]
+    fluence: Any
+    params: dict[str, Any]
+    mask: np.ndarray | None
 
-    backend "c": ``threads`` sets the thread count (default: all cores); images do
-    not depend on it.  backend "torch": ``device`` (cpu, cuda, cuda:N) and ``dtype``
-    (float32, float64) say where and how it computes, ``memory_budget`` the bytes of
-    working tensors per chunk of pixels (default 1 GiB), ``compile=True`` runs the
-    pixel loop through ``torch.compile`` (tens of seconds to start, then faster);
-    config fields given as tensors with ``requires_grad`` keep their graph into
-    ``Result.image_tensor``.
+    @property
+    def Fhkl(self) -> np.ndarray | None:
+        grid = self.inputs.structure_factors
+        return None if grid is None else grid.values
 
-    ``stages`` runs single stages on another engine than ``backend``, e.g.
-    ``{"sources": "c", "render": "torch"}`` (see :mod:`nanobragg.stages`).
-    """
+    def render_inputs(self) -> tuple[Any, ...]:
+        """Parameters, sources, mosaic rotations, F grid and mask, in the form the
+        engine of the render takes them."""
+        engine, at = self.route["render"], self.at
+        return (for_stage(self.params, engine, at), for_stage(self.sources, engine, at),
+                for_stage(self.umats, engine, at), self.Fhkl, self.mask)
+
+
+def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
+            stages: Mapping[str, str] | None = None, device: Any = None,
+            dtype: Any = None) -> Setup:
+    """Check the configuration, read its files and run every stage before the render."""
     route = resolve_stages(backend, stages)
-    _check_options(route, threads=threads, device=device, dtype=dtype,
-                   memory_budget=memory_budget, compile=compile)
+    if "torch" not in route.values() and (device not in (None, "cpu")
+                                          or dtype not in (None, "float64")):
+        raise ValueError("device and dtype apply to the torch backend only; the C engine "
+                         "computes in float64 on the CPU")
     config.validate()
     from nanobragg.engines import c as c_engine
 
@@ -220,7 +242,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
 
     def stage(name: str) -> Callable[..., Any]:
         function = getattr(engines[route[name]], name)
-        if route[name] == "torch" and name != "render":
+        if route[name] == "torch":
             return functools.partial(function, at=at64)
         return function
 
@@ -259,23 +281,42 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
                            sampling=sampling, inputs=inputs, oversample=oversample, roi=roi,
                            fluence_value=fluence_value)
-    grid = inputs.structure_factors
-    mask = _mask_array(inputs.mask, geometry)
-    Fhkl = None if grid is None else grid.values
-    render_inputs = (seam(params, "render"), seam(sources, "render"), seam(umats, "render"))
-    if route["render"] == "c":
-        render_inputs[0]["threads"] = threads or 0
-        image64, info = c_engine.render(*render_inputs, Fhkl, mask, progress)
-        image_tensor = None
-    else:
-        image_tensor, info = engines["torch"].render(
-            *render_inputs, Fhkl, mask, progress,
-            memory_budget=memory_budget or engines["torch"].DEFAULT_MEMORY_BUDGET, at=at,
-            compiled=bool(compile))
-        image64 = image_tensor.detach().cpu().numpy().astype(np.float64)
+    return Setup(route=route, at=at, inputs=inputs, sampling=sampling, noise_seed=noise_seed,
+                 misset_seed=misset_seed, mosaic_seed=mosaic_seed, rng=rng, geometry=geometry,
+                 crystal=crystal, sources=sources, umats=umats, oversample=oversample, roi=roi,
+                 fluence=fluence_value, params=params, mask=_mask_array(inputs.mask, geometry))
+
+
+def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
+             progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
+             device: Any = None, dtype: Any = None, memory_budget: int | None = None,
+             compile: bool = False, stages: Mapping[str, str] | None = None) -> Result:
+    """Render a diffraction image.
+
+    ``c_parity=True`` reproduces the original program's output, quirks included;
+    ``c_parity=False`` gives the corrected physics.  ``progress(done, total)`` is
+    called as rows finish; returning False cancels (as does Ctrl-C).
+
+    backend "c": ``threads`` sets the thread count (default: all cores); images do
+    not depend on it.  backend "torch": ``device`` (cpu, cuda, cuda:N) and ``dtype``
+    (float32, float64) say where and how it computes, ``memory_budget`` the bytes of
+    working tensors per chunk of pixels (default 1 GiB), ``compile=True`` runs the
+    pixel loop through ``torch.compile`` (tens of seconds to start, then faster);
+    config fields given as tensors with ``requires_grad`` keep their graph into
+    ``Result.image_tensor``.
+
+    ``stages`` runs single stages on another engine than ``backend``, e.g.
+    ``{"sources": "c", "render": "torch"}`` (see :mod:`nanobragg.stages`).
+    """
+    _check_options(resolve_stages(backend, stages), threads=threads,
+                   memory_budget=memory_budget, compile=compile)
+    setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype)
+    image64, image_tensor, info = render(setup, progress=progress, threads=threads,
+                                         memory_budget=memory_budget, compile=compile)
     with np.errstate(over="ignore"):
         image = image64.astype(np.float32)
 
+    geometry, sources = setup.geometry, setup.sources
     bad = int(np.count_nonzero(~np.isfinite(image)))
     if bad:
         wavelengths = to_numpy(sources["wavelength"])
@@ -283,22 +324,44 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
             f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
             f"(distance {as_float(geometry['distance'])!r} m, pixel {geometry['pixel_size']!r} m, "
             f"wavelengths {wavelengths.min()!r}..{wavelengths.max()!r} m)")
+    grid = setup.inputs.structure_factors
     return Result(
-        image=image, image_float64=image64, config=config, backend=route["render"],
-        c_parity=c_parity, geometry=to_numpy(geometry), crystal=to_numpy(crystal),
-        sources=to_numpy(sources), mosaic_umats=to_numpy(umats), sampling=sampling,
-        oversample=oversample, steps=int(info["steps"]), roi=roi, mask=inputs.mask,
-        omega_sum=float(info["omega_sum"]), noise_seed=noise_seed,
-        structure_factors=grid, rng=rng, image_tensor=image_tensor, stages=route,
+        image=image, image_float64=image64, config=config, backend=setup.route["render"],
+        c_parity=c_parity, geometry=to_numpy(geometry), crystal=to_numpy(setup.crystal),
+        sources=to_numpy(sources), mosaic_umats=to_numpy(setup.umats), sampling=setup.sampling,
+        oversample=setup.oversample, steps=int(info["steps"]), roi=setup.roi,
+        mask=setup.inputs.mask, omega_sum=float(info["omega_sum"]), noise_seed=setup.noise_seed,
+        structure_factors=grid, rng=setup.rng, image_tensor=image_tensor, stages=setup.route,
         notes={"interpolation_switched_off": info["interpolation_switched_off"],
-               "structure_factors": inputs.structure_factor_origin,
-               "hkls": 0 if grid is None else grid.count, "fluence": as_float(fluence_value),
-               "misset_seed": misset_seed, "mosaic_seed": mosaic_seed},
+               "structure_factors": setup.inputs.structure_factor_origin,
+               "hkls": 0 if grid is None else grid.count,
+               "fluence": as_float(setup.fluence), "misset_seed": setup.misset_seed,
+               "mosaic_seed": setup.mosaic_seed},
     )
 
 
-def _check_options(route: dict[str, str], *, threads: Any, device: Any, dtype: Any,
-                   memory_budget: Any, compile: bool) -> None:
+def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None,
+           threads: int | None = None, memory_budget: int | None = None,
+           compile: bool = False) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """The render stage on its engine: the float64 image, the torch engine's image
+    tensor (None from the C engine) and the render facts."""
+    inputs = setup.render_inputs()
+    if setup.route["render"] == "c":
+        from nanobragg.engines import c as c_engine
+
+        inputs[0]["threads"] = threads or 0
+        image64, info = c_engine.render(*inputs, progress)
+        return image64, None, info
+    from nanobragg.engines import torch as torch_engine
+
+    image_tensor, info = torch_engine.render(
+        *inputs, progress, memory_budget=memory_budget or torch_engine.DEFAULT_MEMORY_BUDGET,
+        at=setup.at, compiled=bool(compile))
+    return image_tensor.detach().cpu().numpy().astype(np.float64), image_tensor, info
+
+
+def _check_options(route: dict[str, str], *, threads: Any, memory_budget: Any,
+                   compile: bool) -> None:
     """Options that only one engine takes are refused when no stage runs on it."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
@@ -308,10 +371,6 @@ def _check_options(route: dict[str, str], *, threads: Any, device: Any, dtype: A
                                       or memory_budget < 1):
         raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
                          "number of bytes >= 1")
-    if "torch" not in route.values() and (device not in (None, "cpu")
-                                          or dtype not in (None, "float64")):
-        raise ValueError("device and dtype apply to the torch backend only; the C engine "
-                         "computes in float64 on the CPU")
     if route["render"] == "c" and (memory_budget is not None or compile):
         raise ValueError("memory_budget and compile apply to a torch render only")
     if route["render"] == "torch" and threads is not None:

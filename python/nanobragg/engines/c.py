@@ -145,6 +145,18 @@ def render(params: dict[str, Any], sources: dict[str, Any], mosaic_umats: np.nda
                         mosaic_umats, Fhkl, mask, progress)
 
 
+def trace_pixel(params: dict[str, Any], sources: dict[str, Any], mosaic_umats: np.ndarray,
+                Fhkl: np.ndarray | None, mask: np.ndarray | None, fpixel: int, spixel: int, *,
+                entry: bool, interpolate: bool) -> dict[str, Any]:
+    """Every term of one pixel, as columns, and the final scaling (see
+    :func:`nanobragg.trace.trace_pixel`)."""
+    params = {key: _number(value) for key, value in to_numpy(params).items()}
+    params.setdefault("threads", 0)
+    return _core.trace_pixel(params, sources["direction"], sources["wavelength"],
+                             sources["weight"], mosaic_umats, Fhkl, mask, fpixel, spixel, entry,
+                             interpolate)
+
+
 def _number(value: Any) -> Any:
     """Numbers and vectors as the bindings take them (lists of floats)."""
     if isinstance(value, (list, tuple, np.ndarray)):

@@ -9,7 +9,9 @@ from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
 from nanobragg.engines.torch.render import DEFAULT_MEMORY_BUDGET, render
 from nanobragg.engines.torch.sources import mosaic_rotations, sources
+from nanobragg.engines.torch.trace import trace_pixel
 from nanobragg.engines.torch.vectors import FLOAT64, Placement, placement
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "FLOAT64", "Placement", "add_noise", "crystal_vectors",
-           "detector_geometry", "mosaic_rotations", "placement", "render", "sources"]
+           "detector_geometry", "mosaic_rotations", "placement", "render", "sources",
+           "trace_pixel"]

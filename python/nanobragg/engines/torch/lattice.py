@@ -47,9 +47,9 @@ def _sinc3(x: torch.Tensor) -> torch.Tensor:
 
 
 def _chebyshev(d: torch.Tensor, n: int) -> torch.Tensor:
-    """U_{n-1}(cos pi d) = sin(n pi d) / sin(pi d) up to sign, by its three-term
-    recurrence.  The signs are chosen so that each step is one fused multiply-add
-    (b_{k+1} = b_{k-1} +- 2 cos(pi d) b_k); |b_{n-1}| = |U_{n-1}|."""
+    """U_{n-1}(cos pi d) = sin(n pi d) / sin(pi d), by its three-term recurrence.
+    The signs are chosen so that each step is one fused multiply-add
+    (b_{k+1} = b_{k-1} +- 2 cos(pi d) b_k), which gives b_k = (-1)^(k // 2) U_k."""
     if n == 1:
         return torch.ones_like(d)
     c2 = 2.0 * torch.cos(PI * d)
@@ -59,7 +59,7 @@ def _chebyshev(d: torch.Tensor, n: int) -> torch.Tensor:
     for k in range(2, n - 1):
         previous, current = current, torch.addcmul(previous, c2, current,
                                                    value=-1.0 if k % 2 else 1.0)
-    return current
+    return -current if (n - 1) // 2 % 2 else current
 
 
 def interference(lat: Lattice, axis: int, h: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:

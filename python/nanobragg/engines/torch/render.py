@@ -184,8 +184,10 @@ def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.T
 
 @dataclass
 class Subpixels:
-    """Per (pixel, layer, slow sub-pixel, fast sub-pixel): direction, solid angle, capture."""
+    """Per (pixel, layer, slow sub-pixel, fast sub-pixel): position, direction, solid
+    angle, capture fraction."""
 
+    position: torch.Tensor
     diffracted: torch.Tensor
     omega: torch.Tensor
     capture: torch.Tensor
@@ -229,7 +231,7 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
                    - torch.exp(-(depth + 1) * sc.thickstep * sc.mu / parallax))
     else:
         capture = torch.ones_like(omega)
-    return Subpixels(diffracted, omega, capture)
+    return Subpixels(position, diffracted, omega, capture)
 
 
 def dots(vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -265,7 +267,10 @@ def _first_nonzero(values: torch.Tensor, usable: torch.Tensor) -> torch.Tensor:
     return torch.where(found.any(dim=1), first, torch.zeros_like(first))
 
 
-def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> ChunkResult:
+def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
+                     record: dict | None = None) -> ChunkResult:
+    """The corrected pixels.  record: a dict that receives every intermediate tensor
+    (for traces; the square-crystal shortcut is then not taken)."""
     sp = subpixels(sc, fast, slow)
     scattering = (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength[:, None]
     if sc.nopolar:
@@ -276,7 +281,7 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Chunk
                                     sc.polar_axis)
     factor = polar * sp.omega[..., None] * sp.capture[..., None] * sc.source_factor
     passes = _passes_dmin(sc, scattering)
-    if sc.lattice.shape == "square" and not sc.interpolate:
+    if sc.lattice.shape == "square" and not sc.interpolate and record is None:
         terms = _square_bragg_sum(sc, scattering)
     else:
         hkl = miller_indices(sc.axes["rotated"], scattering)
@@ -286,11 +291,17 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Chunk
         if sc.interpolate:
             usable = ~stencil_outside(sc.grid, hkl)
             F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
-        terms = (F_cell * F_cell * F_latt * F_latt).sum(dim=-1)
+        each = F_cell * F_cell * F_latt * F_latt
+        terms = each.sum(dim=-1)
+        if record is not None:
+            record.update(hkl=hkl, hkl0=hkl0, F_latt=F_latt, F_cell=F_cell, terms=each)
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
     background = factor.flatten(1).sum(dim=1)
     per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
     values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
+    if record is not None:
+        record.update(subpixels=sp, scattering=scattering, polar=polar, factor=factor,
+                      passes=passes, bragg=bragg, background=background, values=values)
     # which pixels ran the phi loop or left the grid matters to the legacy passes only
     unused = torch.zeros(fast.shape, dtype=torch.bool, device=fast.device)
     return ChunkResult(values, unused, unused, sp.omega.flatten(1).sum(dim=1))
@@ -324,9 +335,10 @@ def _passes_dmin(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
 
 
 def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpolate: bool,
-                  entry: bool = False) -> ChunkResult:
+                  entry: bool = False, record: dict | None = None) -> ChunkResult:
     """The original's pixel, quirks included.  entry: the first source to pass the
-    resolution cut uses the crystal as the run started (phi_carryover)."""
+    resolution cut uses the crystal as the run started (phi_carryover).  record: a
+    dict that receives every intermediate tensor (for traces)."""
     sp = subpixels(sc, fast, slow)
     P = fast.shape[0]
     scattering = (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength[:, None]
@@ -377,6 +389,8 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
         for more in running[1:]:
             factor = factor * more
         factor = torch.where(skip, torch.ones_like(terms), factor.expand_as(terms)).flatten(1)
+        if record is not None:
+            record["running_factor"] = factor
         suffix = torch.flip(torch.cumprod(torch.flip(factor, (1,)), dim=1), (1,))
         intensity = sc.I_bg * suffix[:, 0] + (terms.flatten(1) * suffix).sum(dim=1)
     else:
@@ -401,6 +415,10 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
         omega_sum = omega_held * omega_flat.shape[1]
     else:
         omega_sum = omega_flat.sum(dim=1)
+    if record is not None:
+        record.update(subpixels=sp, scattering=scattering, passes=passes, hkl=hkl, hkl0=hkl0,
+                      F_latt=F_latt, F_cell=F_cell, skip=skip, terms=terms, polar=polar,
+                      intensity=intensity, values=value)
     return ChunkResult(value, passes.flatten(1).any(dim=1), left, omega_sum)
 
 
@@ -437,7 +455,8 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
     memory stays bounded by the chunk size plus one value per pixel."""
     sc = make_scene(params, sources, mosaic_umats, Fhkl, at=at)
     corrected, legacy = _pixel_functions(compiled)
-    info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False}
+    info = {"steps": sc.steps, "omega_sum": 0.0, "interpolation_switched_off": False,
+            "first_executed": -1, "switch_pixel": -1}
     S, F = sc.spixels, sc.fpixels
     image = torch.zeros(S * F, dtype=at.dtype, device=at.device)
     if S * F == 0:
@@ -502,8 +521,9 @@ def render(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask: Any,
     else:
         result = run(pixels, "interpolate" if sc.interpolate else "plain", 0)
         image = image.index_put((pixels,), result.values)
-        image, switched = _legacy_passes(sc, pixels, result, image, run)
-        info["interpolation_switched_off"] = switched
+        image, first_executed, switch_pixel = _legacy_passes(sc, pixels, result, image, run)
+        info.update(interpolation_switched_off=switch_pixel >= 0, first_executed=first_executed,
+                    switch_pixel=switch_pixel)
     info["omega_sum"] = float(result.omega_sum.detach().sum())
     return image.reshape(S, F), info
 
@@ -528,7 +548,9 @@ def _first_index(flags: torch.Tensor, pixels: torch.Tensor, after: int = -1) -> 
 
 
 def _legacy_passes(sc: Scene, pixels, result: ChunkResult, image, run):
-    """phi_carryover and interpolation_switch_off, as the C engine applies them."""
+    """phi_carryover and interpolation_switch_off, as the C engine applies them.
+    Returns the image, the pixel that started from the unrotated crystal and the
+    last pixel rendered with interpolation (-1 for none)."""
     first_executed = _first_index(result.executed, pixels)
     switch_pixel = _first_index(result.left_grid, pixels) if sc.interpolate else -1
     F = sc.fpixels
@@ -542,8 +564,8 @@ def _legacy_passes(sc: Scene, pixels, result: ChunkResult, image, run):
         if interpolating and bool(entry.left_grid[0]):
             switch_pixel = first_executed
     if switch_pixel < 0:
-        return image, False
+        return image, first_executed, switch_pixel
     later = pixels[pixels > switch_pixel]
     if later.numel():
         image = image.index_put((later,), run(later, "plain", switch_pixel + 1).values)
-    return image, True
+    return image, first_executed, switch_pixel

@@ -1,0 +1,290 @@
+"""Pixel traces: every intermediate quantity of one pixel, and the first place
+where two traces differ.
+
+``trace_pixel(config, slow, fast, backend=...)`` runs the stages before the render
+as ``simulate`` does, then renders the one pixel on the render stage's engine,
+which records each term of its sum in loop order: sensor layer, sub-pixel (slow,
+fast), source, phi step, mosaic domain.  ``first_divergence(a, b)`` walks two
+traces in that order (set-up first, then the terms, then the final scaling) and
+names the first quantity that differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nanobragg.config import Config
+from nanobragg.simulate import Setup, prepare, render
+from nanobragg.stages import to_numpy
+
+INDEX_COLUMNS = ("layer", "subS", "subF", "source", "phi_step", "domain")
+"""The loop indices of a term, outermost first."""
+TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "hkl", "hkl0", "F_latt",
+                                "F_cell", "omega", "polar", "capture", "I")
+"""Every column of a trace's terms, in the order first_divergence compares them."""
+FINAL_KEYS = ("I", "background", "omega", "polar", "capture", "scale", "steps", "value")
+UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "omega": "sr"}
+MAX_TRACE_TERMS = 1 << 22
+"""Most terms one trace records (each row is about 200 bytes)."""
+
+
+@dataclass
+class Trace:
+    """One pixel, quantity by quantity.
+
+    ``setup``: the stage outputs the render used (``geometry``, ``crystal``,
+    ``sources``, ``mosaic_rotations``) and its parameters (``render``).
+    ``terms``: one entry per column of :data:`TERM_COLUMNS`, each with one row per
+    term (vectors are (n, 3)); NaN marks what a term did not evaluate: Miller
+    indices and F when its source fails the dmin cut, F_cell when the lattice
+    factor is zero.  ``omega``, ``polar`` and ``capture`` are the factors as the
+    pixel applies them at that term (with c_parity, the values the original holds),
+    ``I`` the pixel's running sum after it.  ``final``: the sum, the factors applied
+    to the whole pixel (c_parity; NaN otherwise), ``scale`` (r_e^2 x fluence),
+    ``steps`` and ``value``, the pixel as the render gives it.
+    """
+
+    pixel: tuple[int, int]
+    """(slow, fast)."""
+    backend: str
+    c_parity: bool
+    setup: dict[str, dict[str, Any]]
+    terms: dict[str, np.ndarray]
+    final: dict[str, float]
+    state: dict[str, bool]
+    """c_parity: whether the pixel starts from the unrotated crystal (``entry``) and
+    with interpolation on (``interpolate``), as the run leaves it."""
+
+    def __len__(self) -> int:
+        return int(self.terms["I"].shape[0])
+
+    def setup_quantities(self) -> Iterator[tuple[str, Any]]:
+        for section, values in self.setup.items():
+            for key, value in values.items():
+                yield f"{section}.{key}", value
+
+    def to_text(self, digits: int = 12) -> str:
+        """Stable, diffable text: one quantity per line, numbers to ``digits``
+        significant digits."""
+        lines = [f"# nanobragg trace: pixel slow {self.pixel[0]} fast {self.pixel[1]}, "
+                 f"backend {self.backend}, c_parity {'on' if self.c_parity else 'off'}, "
+                 f"{len(self)} terms"]
+        lines += [f"{name} = {_format(value, digits)}" for name, value in self.setup_quantities()]
+        lines += [f"state.{key} = {int(value)}" for key, value in self.state.items()]
+        for i in range(len(self)):
+            where = " ".join(f"{name} {int(self.terms[name][i])}" for name in INDEX_COLUMNS)
+            lines.append(f"term {i}: {where}")
+            for name in TERM_COLUMNS[len(INDEX_COLUMNS):]:
+                unit = f" [{UNITS[name]}]" if name in UNITS else ""
+                lines.append(f"  {name}{unit} = {_format(self.terms[name][i], digits)}")
+        lines += [f"final.{key} = {_format(self.final[key], digits)}" for key in FINAL_KEYS]
+        return "\n".join(lines) + "\n"
+
+
+def _format(value: Any, digits: int) -> str:
+    if isinstance(value, (str, bool, np.bool_)) or value is None:
+        return str(value)
+    array = np.asarray(value)
+    if array.dtype.kind in "iub":
+        return " ".join(str(int(v)) for v in array.reshape(-1))
+    return " ".join(f"{float(v):.{digits}g}" for v in array.reshape(-1))
+
+
+def trace_pixel(config: Config, slow: int, fast: int, backend: str = "c",
+                c_parity: bool = False, *, stages: Mapping[str, str] | None = None,
+                device: Any = None, dtype: Any = None) -> Trace:
+    """Trace pixel (slow, fast) on the engine of the render stage (``backend``
+    unless ``stages`` says otherwise).  With c_parity the run's state at that pixel
+    (phi carry-over, interpolation switched off) is found first; when it depends on
+    earlier pixels (interpolation, a dmin cut) that renders the rows up to it."""
+    setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype)
+    return PixelTracer(setup, last_row=slow if isinstance(slow, (int, np.integer)) else None
+                       ).trace(slow, fast)
+
+
+class PixelTracer:
+    """Traces pixels of one prepared run: the set-up stages run once.  last_row: the
+    last row any traced pixel lies in (None: any row), which bounds the render that
+    c_parity needs to find the run's state."""
+
+    def __init__(self, setup: Setup, last_row: int | None = None):
+        self.setup = setup
+        self.last_row = last_row
+        self.c_parity = bool(setup.params["c_parity"])
+        self.rendered = _rendered(setup)
+        self._run_state: tuple[int, int] | None = None
+
+    def trace(self, slow: int, fast: int) -> Trace:
+        setup, params = self.setup, self.setup.params
+        spixels, fpixels = self.rendered.shape
+        for name, value, size in (("slow", slow, spixels), ("fast", fast, fpixels)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or not 0 <= value < size:
+                raise ValueError(f"trace pixel {name}: {value!r} is not a pixel index "
+                                 f"0..{size - 1} of the {spixels} x {fpixels} detector")
+        slow, fast = int(slow), int(fast)
+        if self.last_row is not None and slow > self.last_row:
+            raise ValueError(f"trace pixel slow: {slow} is after the last row {self.last_row} "
+                             "this tracer was prepared for")
+        if not self.rendered[slow, fast]:
+            raise ValueError(f"trace pixel (slow {slow}, fast {fast}) is not rendered: it is "
+                             "outside the region of interest or masked")
+        terms = (int(params["thicksteps"]) * setup.oversample ** 2
+                 * len(setup.sources["wavelength"]) * int(params["phisteps"]) * len(setup.umats))
+        if terms > MAX_TRACE_TERMS:
+            raise ValueError(f"trace pixel: {terms} terms per pixel; a trace records at most "
+                             f"{MAX_TRACE_TERMS} (reduce oversampling, sources, phi steps or "
+                             "mosaic domains)")
+        state = self._state(slow * fpixels + fast)
+        engine = setup.route["render"]
+        if engine == "c":
+            from nanobragg.engines import c as engine_module
+
+            extra: dict[str, Any] = {}
+        else:
+            from nanobragg.engines import torch as engine_module
+
+            extra = {"at": setup.at}
+        record = engine_module.trace_pixel(*setup.render_inputs(), fast, slow, **extra, **state)
+        sections = {"geometry": setup.geometry, "crystal": setup.crystal,
+                    "sources": setup.sources, "mosaic_rotations": {"umats": setup.umats},
+                    "render": setup.params}
+        final = {key: float(record["final"][key]) for key in FINAL_KEYS}
+        final["steps"] = int(record["final"]["steps"])
+        return Trace(pixel=(slow, fast), backend=engine, c_parity=self.c_parity,
+                     setup=to_numpy(sections),
+                     terms={k: np.asarray(record["terms"][k]) for k in TERM_COLUMNS},
+                     final=final, state=state)
+
+    def _state(self, pixel: int) -> dict[str, bool]:
+        """With c_parity: whether this pixel is the first to rotate the crystal (it then
+        starts from the unrotated crystal) and whether interpolation is still on."""
+        if not self.c_parity:
+            return {"entry": False, "interpolate": False}
+        if self._run_state is None:
+            self._run_state = self._find_run_state()
+        first_executed, switch_pixel = self._run_state
+        return {"entry": pixel == first_executed,
+                "interpolate": switch_pixel < 0 or pixel <= switch_pixel}
+
+    def _find_run_state(self) -> tuple[int, int]:
+        params = self.setup.params
+        if not params["interpolate"] and float(params["dmin"]) <= 0.0:
+            # every rendered pixel rotates the crystal: the first is the entry pixel
+            return int(np.flatnonzero(self.rendered.reshape(-1))[0]), -1
+        roi_ymax = int(params["roi_ymax"])
+        if self.last_row is not None:
+            roi_ymax = min(roi_ymax, self.last_row)
+        upto = dataclasses.replace(self.setup, params={**params, "roi_ymax": roi_ymax})
+        info = render(upto)[2]
+        return int(info["first_executed"]), int(info["switch_pixel"])
+
+
+def _rendered(setup: Setup) -> np.ndarray:
+    params = setup.params
+    shape = (int(params["spixels"]), int(params["fpixels"]))
+    xmin, xmax, ymin, ymax = setup.roi
+    slow, fast = np.indices(shape)
+    inside = (fast >= xmin) & (fast <= xmax) & (slow >= ymin) & (slow <= ymax)
+    return inside if setup.mask is None else inside & (setup.mask != 0)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first quantity two traces disagree on."""
+
+    quantity: str
+    """Its name: ``geometry.pix0``, ``terms[12].hkl``, ``final.value``, ..."""
+    a: Any
+    b: Any
+    where: str = ""
+    """For a term: its loop indices."""
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        return (f"first divergence: {self.quantity}{where}\n  a = {_format(self.a, 17)}\n"
+                f"  b = {_format(self.b, 17)}")
+
+
+def first_divergence(a: Trace, b: Trace, rtol: float = 1e-9,
+                     atol: float = 0.0) -> Divergence | None:
+    """The first quantity, in trace order, where a and b differ, or None.
+
+    Numbers agree when ``|a - b| <= atol + rtol * scale``, the scale being the
+    largest magnitude the quantity takes in either trace (over all terms for a term
+    column); NaN agrees with NaN only; whole numbers and flags must be equal.
+    Set-up quantities only one trace has are skipped.
+    """
+    if not (rtol >= 0.0 and atol >= 0.0):
+        raise ValueError(f"rtol {rtol!r} and atol {atol!r} must be >= 0")
+    if a.pixel != b.pixel:
+        return Divergence("pixel", a.pixel, b.pixel)
+    b_setup = dict(b.setup_quantities())
+    for name, value in a.setup_quantities():
+        if name in b_setup and not _agree(value, b_setup[name], rtol, atol):
+            return Divergence(name, value, b_setup[name])
+    for key in a.state:
+        if a.state[key] != b.state.get(key):
+            return Divergence(f"state.{key}", a.state[key], b.state.get(key))
+    divergence = _first_term_divergence(a, b, rtol, atol)
+    if divergence is not None:
+        return divergence
+    for key in FINAL_KEYS:
+        if not _agree(a.final[key], b.final[key], rtol, atol):
+            return Divergence(f"final.{key}", a.final[key], b.final[key])
+    return None
+
+
+def _first_term_divergence(a: Trace, b: Trace, rtol: float, atol: float) -> Divergence | None:
+    n = min(len(a), len(b))
+    first_row, first_column = n, None
+    for column in TERM_COLUMNS:
+        x, y = a.terms[column][:n], b.terms[column][:n]
+        bad = ~_close(x, y, rtol, atol)
+        if bad.ndim > 1:
+            bad = bad.any(axis=1)
+        rows = np.flatnonzero(bad)
+        if rows.size and rows[0] < first_row:
+            first_row, first_column = int(rows[0]), column
+    if first_column is None:
+        if len(a) != len(b):
+            return Divergence("terms.count", len(a), len(b))
+        return None
+    where = " ".join(f"{name} {int(a.terms[name][first_row])}" for name in INDEX_COLUMNS)
+    return Divergence(f"terms[{first_row}].{first_column}", a.terms[first_column][first_row],
+                      b.terms[first_column][first_row], where)
+
+
+def _agree(x: Any, y: Any, rtol: float, atol: float) -> bool:
+    if isinstance(x, (str, bool)) or isinstance(y, (str, bool)) or x is None or y is None:
+        return x == y
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape:
+        return False
+    return bool(np.all(_close(x, y, rtol, atol)))
+
+
+def _close(x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind in "iub" and y.dtype.kind in "iub":
+        return x == y
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    finite = np.concatenate((np.abs(x[np.isfinite(x)]), np.abs(y[np.isfinite(y)])))
+    scale = float(finite.max()) if finite.size else 0.0
+    with np.errstate(invalid="ignore"):
+        same = np.abs(x - y) <= atol + rtol * scale
+    return same | (np.isnan(x) & np.isnan(y)) | (x == y)
+
+
+def describe(divergence: Divergence | None) -> str:
+    """A line for people: the divergence, or that the traces agree."""
+    return "traces agree" if divergence is None else str(divergence)
+
+
+__all__ = ["FINAL_KEYS", "TERM_COLUMNS", "Divergence", "PixelTracer", "Trace", "describe",
+           "first_divergence", "trace_pixel"]
