@@ -97,19 +97,21 @@ def test_engines_trace_random_configurations_alike(config, c_parity, where):
     assert a.final["value"] == pytest.approx(image[slow, fast], rel=1e-12, abs=1e-300)
 
 
-def test_parity_trace_follows_the_run_state(engine):
+def test_parity_trace_follows_the_run_state():
     """The pixel that starts from the unrotated crystal, and pixels after the
-    interpolation switched off, are traced as the render computed them."""
+    interpolation switched off, are traced as the render computed them, by both
+    engines alike."""
     config = interpolated_config()
-    result = nb.simulate(config, backend=engine, c_parity=True)
+    result = nb.simulate(config, c_parity=True)
     assert result.notes["interpolation_switched_off"]
-    tracer = PixelTracer(prepare(config, engine, True))
+    tracers = [PixelTracer(prepare(config, engine, True)) for engine in ("c", "torch")]
     states = set()
     for slow, fast in [(0, 0), (0, 1), (2, 3), (3, 0), (6, 6)]:
-        trace = tracer.trace(slow, fast)
-        assert trace.final["value"] == pytest.approx(result.image_float64[slow, fast],
-                                                      rel=1e-12)
-        states.add(tuple(trace.state.values()))
+        c_trace, torch_trace = (tracer.trace(slow, fast) for tracer in tracers)
+        assert c_trace.final["value"] == pytest.approx(result.image_float64[slow, fast],
+                                                        rel=1e-12)
+        assert first_divergence(c_trace, torch_trace, rtol=1e-12) is None
+        states.add(tuple(c_trace.state.values()))
     assert (True, True) in states and (False, False) in states
 
 

@@ -468,6 +468,10 @@ py::dict trace_pixel(const py::dict &d, const Array &source_direction,
         return t.diffracted; });
     terms["scattering"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
         return t.scattering; });
+    py::array_t<double> axes({(py::ssize_t)rows.size(), (py::ssize_t)3, (py::ssize_t)3});
+    for (size_t i = 0; i < rows.size(); ++i)
+        std::memcpy(axes.mutable_data((py::ssize_t)i), rows[i].axes, sizeof rows[i].axes);
+    terms["axes"] = axes;
     terms["hkl"] = vectors(rows, [](const nb_trace_term &t) -> const double * { return t.hkl; });
     terms["hkl0"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
         return t.hkl0; });

@@ -215,6 +215,7 @@ typedef struct {
     double position[3];          /* sub-pixel position in the lab frame (metres) */
     double diffracted[3];        /* unit vector from the sample to the sub-pixel */
     double scattering[3];        /* (diffracted - incident) / wavelength (1/metre) */
+    double axes[9];              /* the crystal's a, b, c at this phi step and domain (metres) */
     double hkl[3], hkl0[3];      /* fractional and nearest whole Miller indices */
     double F_latt, F_cell;
     double omega, polar, capture; /* the factors as the pixel applies them at this term */

@@ -223,13 +223,15 @@ static nb_trace_term *trace_row(nb_trace *t, int layer, int subS, int subF, int 
         row->scattering[i] = scattering[i];
         row->hkl[i] = row->hkl0[i] = NAN;
     }
+    for (i = 0; i < 9; ++i) row->axes[i] = NAN;
     row->F_latt = row->F_cell = row->omega = row->polar = row->capture = row->I = NAN;
     return row;
 }
 
-static void trace_indices(nb_trace_term *row, double h, double k, double l, int h0, int k0,
-                          int l0, double F_latt)
+static void trace_indices(nb_trace_term *row, const double *axes, double h, double k, double l,
+                          int h0, int k0, int l0, double F_latt)
 {
+    memcpy(row->axes, axes, sizeof row->axes);
     row->hkl[0] = h;
     row->hkl[1] = k;
     row->hkl[2] = l;
@@ -317,7 +319,7 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
                                                            phi_tic, mos, pos, diffracted,
                                                            scattering);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
-                            if (row) trace_indices(row, h, k, l, h0, k0, l0, F_latt);
+                            if (row) trace_indices(row, ax, h, k, l, h0, k0, l0, F_latt);
                             if (F_latt == 0.0 && p->water_size == 0.0) {
                                 if (row) trace_factors(row, omega_pixel, polar, capture, I);
                                 continue;
@@ -482,7 +484,7 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
                                                            phi_tic, mos, pos, diffracted,
                                                            scattering);
                             F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
-                            if (row) trace_indices(row, h, k, l, h0, k0, l0, F_latt);
+                            if (row) trace_indices(row, ax, h, k, l, h0, k0, l0, F_latt);
                             if (F_latt == 0.0) {
                                 if (row) trace_factors(row, omega, polar, capture,
                                                        bragg + sum * factor);

@@ -24,11 +24,12 @@ from nanobragg.stages import to_numpy
 
 INDEX_COLUMNS = ("layer", "subS", "subF", "source", "phi_step", "domain")
 """The loop indices of a term, outermost first."""
-TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "hkl", "hkl0", "F_latt",
-                                "F_cell", "omega", "polar", "capture", "I")
+TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "axes", "hkl", "hkl0",
+                                "F_latt", "F_cell", "omega", "polar", "capture", "I")
 """Every column of a trace's terms, in the order first_divergence compares them."""
 FINAL_KEYS = ("I", "background", "omega", "polar", "capture", "scale", "steps", "value")
-UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "omega": "sr"}
+UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "axes": "m",
+         "omega": "sr"}
 MAX_TRACE_TERMS = 1 << 22
 """Most terms one trace records (each row is about 200 bytes)."""
 
@@ -40,7 +41,8 @@ class Trace:
     ``setup``: the stage outputs the render used (``geometry``, ``crystal``,
     ``sources``, ``mosaic_rotations``) and its parameters (``render``).
     ``terms``: one entry per column of :data:`TERM_COLUMNS`, each with one row per
-    term (vectors are (n, 3)); NaN marks what a term did not evaluate: Miller
+    term (vectors are (n, 3); ``axes``, the crystal's a, b, c rows at that phi step
+    and domain, (n, 3, 3)); NaN marks what a term did not evaluate: axes, Miller
     indices and F when its source fails the dmin cut, F_cell when the lattice
     factor is zero.  ``omega``, ``polar`` and ``capture`` are the factors as the
     pixel applies them at that term (with c_parity, the values the original holds),
@@ -57,8 +59,9 @@ class Trace:
     terms: dict[str, np.ndarray]
     final: dict[str, float]
     state: dict[str, bool]
-    """c_parity: whether the pixel starts from the unrotated crystal (``entry``) and
-    with interpolation on (``interpolate``), as the run leaves it."""
+    """Whether the pixel starts from the unrotated crystal (``entry``) and with
+    interpolation still allowed (``interpolate``), as the run leaves it; only c_parity
+    runs carry such state from pixel to pixel (corrected: False and True)."""
 
     def __len__(self) -> int:
         return int(self.terms["I"].shape[0])
@@ -151,9 +154,11 @@ class PixelTracer:
 
             extra = {"at": setup.at}
         record = engine_module.trace_pixel(*setup.render_inputs(), fast, slow, **extra, **state)
+        # the mode is the trace's own attribute: the quantities are what may diverge
+        render_params = {k: v for k, v in setup.params.items() if k != "c_parity"}
         sections = {"geometry": setup.geometry, "crystal": setup.crystal,
                     "sources": setup.sources, "mosaic_rotations": {"umats": setup.umats},
-                    "render": setup.params}
+                    "render": render_params}
         final = {key: float(record["final"][key]) for key in FINAL_KEYS}
         final["steps"] = int(record["final"]["steps"])
         return Trace(pixel=(slow, fast), backend=engine, c_parity=self.c_parity,
@@ -165,7 +170,8 @@ class PixelTracer:
         """With c_parity: whether this pixel is the first to rotate the crystal (it then
         starts from the unrotated crystal) and whether interpolation is still on."""
         if not self.c_parity:
-            return {"entry": False, "interpolate": False}
+            # the corrected render carries nothing from pixel to pixel
+            return {"entry": False, "interpolate": True}
         if self._run_state is None:
             self._run_state = self._find_run_state()
         first_executed, switch_pixel = self._run_state
@@ -247,7 +253,7 @@ def _first_term_divergence(a: Trace, b: Trace, rtol: float, atol: float) -> Dive
         x, y = a.terms[column][:n], b.terms[column][:n]
         bad = ~_close(x, y, rtol, atol)
         if bad.ndim > 1:
-            bad = bad.any(axis=1)
+            bad = bad.reshape(bad.shape[0], -1).any(axis=1)
         rows = np.flatnonzero(bad)
         if rows.size and rows[0] < first_row:
             first_row, first_column = int(rows[0]), column

@@ -6,9 +6,14 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from nanobragg.cli.flags import UsageError, parse_command_line
+from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
+from nanobragg.simulate import prepare, wavelength_m
+from nanobragg.trace import PixelTracer
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -32,7 +37,7 @@ def _progress_bar(stream):
 
 def run(argv: Sequence[str], out=None) -> int:
     out = out or sys.stdout
-    from nanobragg import simulate
+    from nanobragg import simulate, trace_pixel
     from nanobragg.io import write_fdump
     from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
 
@@ -43,7 +48,7 @@ def run(argv: Sequence[str], out=None) -> int:
     config = command.config
     report = Report(out)
     progress = None
-    if config.output.progress and sys.stderr.isatty():
+    if config.output.progress and not config.output.printout and sys.stderr.isatty():
         progress = _progress_bar(sys.stderr)
     report.banner(config)
     with warnings.catch_warnings(record=True) as caught:
@@ -52,6 +57,13 @@ def run(argv: Sequence[str], out=None) -> int:
                           progress=progress, device=command.device, dtype=command.dtype)
     for warning in caught:
         report.line(str(warning.message))
+    # traces come before any file is written, so a bad pixel leaves no output behind
+    printout = _printout(command, result)
+    trace_text = None
+    if command.trace_pixel is not None:
+        trace_text = trace_pixel(config, *command.trace_pixel, backend=command.backend,
+                                 c_parity=command.c_parity, device=command.device,
+                                 dtype=command.dtype).to_text()
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
         # the original caches every HKL file it reads for runs without -hkl
@@ -61,6 +73,9 @@ def run(argv: Sequence[str], out=None) -> int:
         except OSError:
             report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
     report.setup(result)
+    for line in printout:
+        report.line(line)
+    report.solid_angle(result)
     output = config.output
     report.line(f"writing {output.floatfile} as {result.image.size} 4-byte floats")
     write_float(result, output.floatfile)
@@ -77,7 +92,30 @@ def run(argv: Sequence[str], out=None) -> int:
         report.line("%.0f photons on noise image (%d overloads)" % (photons, overloads))
         report.line(f"writing {output.noisefile} as 2-byte integers")
         write_noise_image(result, output.noisefile, noise)
+    if trace_text is not None:
+        out.write(trace_text)
     return EXIT_OK
+
+
+def _printout(command, result) -> list[str]:
+    """-printout: the original's block for every rendered pixel, or for the
+    -printout_pixel one (fast, slow) when it is rendered."""
+    output = command.config.output
+    if not output.printout:
+        return []
+    tracer = PixelTracer(prepare(command.config, command.backend, command.c_parity,
+                                 device=command.device, dtype=command.dtype))
+    if output.printout_pixel is not None:
+        fast, slow = (int(v) for v in output.printout_pixel)
+        inside = 0 <= slow < tracer.rendered.shape[0] and 0 <= fast < tracer.rendered.shape[1]
+        pixels = [(slow, fast)] if inside and tracer.rendered[slow, fast] else []
+    else:
+        pixels = [tuple(int(v) for v in p) for p in np.argwhere(tracer.rendered)]
+    lines: list[str] = []
+    for slow, fast in pixels:
+        lines += printout_block(tracer.trace(slow, fast), float(result.image[slow, fast]),
+                                wavelength_m(command.config))
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

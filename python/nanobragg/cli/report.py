@@ -90,6 +90,9 @@ class Report:
             self.line("  noise image paramters:")
             self.line("  seed: %d" % r.noise_seed)
             self.line("  water droplet size: %g m" % (float(cfg.beam.water_um) / 1e6))
+
+    def solid_angle(self, r: Result) -> None:
+        """The blank line and solid angle the original prints after its pixel loop."""
         self.line("")
         omega = r.omega_sum / r.steps if r.steps else 0.0
         self.line("solid angle subtended by detector = %g steradian ( %g%% sphere)" % (

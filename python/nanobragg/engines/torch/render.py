@@ -294,7 +294,8 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
         each = F_cell * F_cell * F_latt * F_latt
         terms = each.sum(dim=-1)
         if record is not None:
-            record.update(hkl=hkl, hkl0=hkl0, F_latt=F_latt, F_cell=F_cell, terms=each)
+            record.update(axes=sc.axes["rotated"], hkl=hkl, hkl0=hkl0, F_latt=F_latt,
+                          F_cell=F_cell, terms=each)
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
     background = factor.flatten(1).sum(dim=1)
     per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
@@ -351,6 +352,8 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
         first = (first & flat).reshape(passes.shape)
         hkl = torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering),
                           hkl)
+        if record is not None:
+            record.update(entry_axes=sc.axes["entry"], first=first)
     hkl0 = torch.ceil(hkl - 0.5)
     F_latt = lattice_factor(sc.lattice, hkl, hkl0)
     skip = ~passes[..., None]
@@ -416,7 +419,8 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
     else:
         omega_sum = omega_flat.sum(dim=1)
     if record is not None:
-        record.update(subpixels=sp, scattering=scattering, passes=passes, hkl=hkl, hkl0=hkl0,
+        record.update(subpixels=sp, scattering=scattering, passes=passes,
+                      axes=sc.axes["carried"], hkl=hkl, hkl0=hkl0,
                       F_latt=F_latt, F_cell=F_cell, skip=skip, terms=terms, polar=polar,
                       intensity=intensity, values=value)
     return ChunkResult(value, passes.flatten(1).any(dim=1), left, omega_sum)

@@ -53,6 +53,14 @@ def trace_pixel(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask:
     terms["position"] = per_row(sp.position, 3)
     terms["diffracted"] = per_row(sp.diffracted, 3)
     terms["scattering"] = per_row(record["scattering"], 4)
+    axes = _numpy(record["axes"]).reshape(1, -1, 9)
+    if "first" in record:
+        # phi_carryover: the pixel's first source to pass the cut starts unrotated
+        first = per_row(record["first"], 4) != 0
+        entry = _numpy(record["entry_axes"]).reshape(1, -1, 9)
+        axes = np.where(first.reshape(-1, shape[-1])[..., None], entry, axes)
+    terms["axes"] = np.broadcast_to(axes, (passes.size // shape[-1], shape[-1], 9)).reshape(
+        -1, 3, 3).copy()
     terms["hkl"] = per_row(record["hkl"], 5)
     terms["hkl0"] = per_row(record["hkl0"], 5)
     terms["F_latt"] = per_row(record["F_latt"], 5)
@@ -60,7 +68,7 @@ def trace_pixel(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask:
     counted = passes & (terms["F_latt"] != 0)
     if sc.c_parity and sc.water_size != 0.0:
         counted = passes
-    for name in ("hkl", "hkl0"):
+    for name in ("axes", "hkl", "hkl0"):
         terms[name][~passes] = np.nan
     terms["F_latt"][~passes] = np.nan
     terms["F_cell"][~counted] = np.nan

@@ -1,0 +1,82 @@
+"""The command's -trace_pixel, -printout and -printout_pixel."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+import nanobragg as nb
+from conftest import GOLDEN
+from nanobragg.cli.flags import parse_command_line
+from nanobragg.cli.main import main, run
+from test_golden import ENGINE_FLAGS, prepare
+
+SMALL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5",
+         "-detpixels", "6", "-distance", "70", "-oversample", "2", "-noprogress"]
+
+
+def render_block(log: str) -> list[str]:
+    """The lines the original prints inside its pixel loop."""
+    lines = log.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("  water droplet size"))
+    stop = next(i for i, line in enumerate(lines) if line.startswith("solid angle"))
+    return lines[start + 1:stop]
+
+
+def test_printout_pixel_block_is_the_originals(engine, tmp_path, monkeypatch):
+    args = prepare("noop_flags", tmp_path, ["-c_parity", *ENGINE_FLAGS[engine]])
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run(args, out=out) == 0
+    golden = (GOLDEN / "cases" / "noop_flags" / "stdout.txt").read_text()
+    expected = render_block(golden)
+    assert expected[0].startswith("  20   30 : stol =") and len(expected) == 15
+    assert render_block(out.getvalue()) == expected
+
+
+def test_printout_without_a_pixel_prints_every_rendered_pixel(engine, c_parity, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [*SMALL, "-printout", "-roi", "1", "4", "2", "3", "-backend", engine]
+    if c_parity:
+        args.append("-c_parity")
+    out = io.StringIO()
+    assert run(args, out=out) == 0
+    block = render_block(out.getvalue())
+    heads = [line for line in block if " : stol = " in line]
+    # fast 1..4 for slow 2..3, in the render's order, one 14-line block each
+    assert [tuple(int(v) for v in h.split(":")[0].split()) for h in heads] == \
+        [(f, s) for s in (2, 3) for f in (1, 2, 3, 4)]
+    assert len(block) == 14 * len(heads) + 1 and block[-1] == ""
+
+
+def test_trace_pixel_prints_the_trace(engine, c_parity, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [*SMALL, "-trace_pixel", "2", "3", "-backend", engine]
+    if c_parity:
+        args.append("-c_parity")
+    out = io.StringIO()
+    assert run(args, out=out) == 0
+    log = out.getvalue()
+    command = parse_command_line(args)
+    expected = nb.trace_pixel(command.config, 2, 3, backend=engine, c_parity=c_parity)
+    assert log.endswith(expected.to_text())
+    assert log.index("# nanobragg trace: pixel slow 2 fast 3") > log.index("writing")
+
+
+def test_a_bad_trace_pixel_fails_before_writing_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "-trace_pixel", "6", "0"]) == 1
+    assert "trace pixel slow: 6 is not a pixel index 0..5" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert main([*SMALL, "-trace_pixel", "1"]) == 2
+    assert "-trace_pixel: needs 2 value(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pixel", [("9", "9"), ("-1", "0")])
+def test_printout_pixel_off_the_detector_prints_nothing(pixel, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run([*SMALL, "-printout_pixel", *pixel, "-c_parity"], out=out) == 0
+    assert render_block(out.getvalue()) == [""]
