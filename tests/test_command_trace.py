@@ -74,9 +74,38 @@ def test_a_bad_trace_pixel_fails_before_writing_anything(tmp_path, monkeypatch, 
     assert "-trace_pixel: needs 2 value(s)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("pixel", [("9", "9"), ("-1", "0")])
+@pytest.mark.parametrize("pixel", [("9", "0"), ("0", "6"), ("2", "-1")])
 def test_printout_pixel_off_the_detector_prints_nothing(pixel, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     assert run([*SMALL, "-printout_pixel", *pixel, "-c_parity"], out=out) == 0
     assert render_block(out.getvalue()) == [""]
+
+
+def test_printout_pixel_with_a_negative_fast_index_prints_every_pixel(tmp_path, monkeypatch):
+    """As in the original, whose test is fpixel == FAST && spixel == SLOW || FAST < 0."""
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run([*SMALL, "-printout_pixel", "-1", "4", "-c_parity"], out=out) == 0
+    assert len(render_block(out.getvalue())) == 14 * 36 + 1
+
+
+def test_trace_and_printout_see_the_image_s_clock_seeded_misset(engine, tmp_path, monkeypatch):
+    """A random misset seeded from the clock is drawn once per command: the trace and
+    the printout describe the crystal of the image even when the clock moves on."""
+    import time
+
+    import numpy as np
+
+    clock = iter(range(1_700_000_000, 1_800_000_000, 10))
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    args = [*SMALL, "-misset", "random", "-trace_pixel", "2", "3", "-printout",
+            "-printout_pixel", "3", "2", "-backend", engine, "-floatfile", "float.bin"]
+    assert run(args, out=out) == 0
+    image = np.fromfile("float.bin", "<f4").reshape(6, 6)
+    log = out.getvalue()
+    value = float(log.split("final.value = ")[1].split()[0])
+    assert value == pytest.approx(float(image[2, 3]), rel=1e-6)
+    assert "pixel   %15.10g" % image[2, 3] in render_block(log)

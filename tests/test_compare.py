@@ -305,12 +305,29 @@ def test_trace_names_the_first_divergence_of_parity_against_corrected(tmp_path, 
 @pytest.mark.parametrize("options, message", [
     (["--trace", "32", "0"], "--trace: trace pixel slow: 32 is not a pixel index 0..31"),
     (["--trace", "0"], "--trace: expected 2 arguments"),
-    (["--trace-rtol", "-1", "--trace", "0", "0"], "--trace-rtol: expected 0 or more"),
+    (["--trace-rtol", "-1", "--trace", "0", "0"], "--trace-rtol: expected a number >= 0"),
+    (["--min-correlation", "nan"], "--min-correlation: expected a number from -1 to 1"),
+    (["--max-rel-diff", "-1"], "--max-rel-diff: expected a number >= 0"),
 ])
 def test_trace_usage_errors(tmp_path, capsys, options, message):
     status, _ = compare(tmp_path, *options)
     assert status == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_trace_with_an_unreadable_file_is_a_runner_failure(tmp_path, capsys):
+    status, _ = compare(tmp_path, "--trace", "1", "1",
+                        args=[*BASE, "-hkl", str(tmp_path / "missing.hkl")])
+    assert status == EXIT_RUNNER_FAILED
+    assert "missing.hkl" in capsys.readouterr().err
+
+
+def test_a_clock_seeded_random_misset_is_one_crystal_for_both_runners(tmp_path, capsys):
+    status, summary = compare(tmp_path, "--no-png", "--trace", "16", "16",
+                              args=[*ONE_STEP, "-misset", "random"])
+    assert status == EXIT_OK
+    assert summary["metrics"]["correlation"] > 0.999999
+    assert summary["trace"]["first_divergence"] is None
 
 
 def test_trace_needs_in_process_runners(tmp_path, capsys, standin):

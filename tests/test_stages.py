@@ -103,8 +103,13 @@ def test_options_follow_the_engine_of_the_render():
         nb.simulate(config, stages={"render": "torch"}, threads=2)
     with pytest.raises(ValueError, match="memory_budget and compile apply to a torch render"):
         nb.simulate(config, backend="torch", stages={"render": "c"}, memory_budget=1 << 20)
-    # a torch set-up stage before a C render takes the device and dtype
-    result = nb.simulate(config, stages={"sources": "torch"}, dtype="float64", threads=1)
+    with pytest.raises(ValueError, match="dtype: 'float32' applies to a torch render only"):
+        nb.simulate(config, stages={"sources": "torch"}, dtype="float32")
+    with pytest.raises(ValueError, match="device: 'cuda' applies to the torch engine only"):
+        nb.simulate(config, device="cuda")
+    # a torch set-up stage before a C render takes the device; numpy whole numbers count
+    result = nb.simulate(config, stages={"sources": "torch"}, device=torch.device("cpu"),
+                         threads=np.int64(1))
     assert result.stages["sources"] == "torch" and result.image_tensor is None
 
 
@@ -113,7 +118,7 @@ def test_gradient_flows_through_the_torch_stages_of_a_mixed_run():
     config.structure_factors.structure_factors = None
     config.structure_factors.default_F = 50.0
     cell = torch.tensor(config.crystal.cell, dtype=torch.float64, requires_grad=True)
-    config.crystal.cell = cell
+    config.crystal.cell = tuple(cell.unbind())  # a sequence of tensors works as one tensor
     result = nb.simulate(config, backend="torch", stages={"sources": "c",
                                                           "detector_geometry": "c"})
     result.image_tensor.sum().backward()

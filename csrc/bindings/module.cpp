@@ -446,6 +446,7 @@ py::dict trace_pixel(const py::dict &d, const Array &source_direction,
     nb_trace trace;
     std::memset(&trace, 0, sizeof trace);
     trace.terms = rows.data();
+    trace.capacity = (long)rows.size();
     nb_status status;
     {
         py::gil_scoped_release release;

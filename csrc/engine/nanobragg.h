@@ -223,7 +223,8 @@ typedef struct {
 } nb_trace_term;
 
 typedef struct {
-    nb_trace_term *terms;        /* room for every term of the pixel (see nb_trace_terms) */
+    nb_trace_term *terms;        /* room for capacity rows */
+    long capacity;               /* at least nb_trace_terms(p), else NB_BAD_ARGUMENT */
     long count;
     double I;                    /* the final sum */
     double background;           /* corrected: sum of the factors (water background); else NaN */

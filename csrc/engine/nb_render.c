@@ -706,8 +706,10 @@ nb_status nb_trace_pixel(const nb_render_params *p, int fpixel, int spixel, int 
 {
     render_context c;
     pixel_report report = {0, 0, 0.0};
-    nb_status status = context_open(&c, p);
+    nb_status status;
 
+    if (trace->capacity < nb_trace_terms(p)) return NB_BAD_ARGUMENT;
+    status = context_open(&c, p);
     if (status == NB_OK) {
         /* term by term: the blocked sum gives the same numbers but no rows */
         c.blocked = 0;

@@ -182,8 +182,12 @@ static void test_trace_matches_the_render(void)
         CHECK(nb_render(&s.p, image, &info) == NB_OK, "render failed");
         CHECK(info.first_executed == (parity ? 0 : -1), "first executed %ld",
               info.first_executed);
+        trace.terms = terms;
+        trace.capacity = 3;
+        CHECK(nb_trace_pixel(&s.p, 0, 0, 0, 0, &trace) == NB_BAD_ARGUMENT,
+              "a trace with room for 3 of 4 rows");
+        trace.capacity = 4;
         for (pixel = 0; pixel < 256; ++pixel) {
-            trace.terms = terms;
             CHECK(nb_trace_pixel(&s.p, pixel % 16, pixel / 16, pixel == info.first_executed, 0,
                                  &trace) == NB_OK, "trace failed");
             CHECK(trace.count == 4, "%ld rows", trace.count);

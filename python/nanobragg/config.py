@@ -229,6 +229,8 @@ def as_floats(values: Any, n: int) -> tuple[float, ...]:
     """A tuple of n plain floats from a sequence, array or tensor."""
     if is_tensor(values):
         flat = values.detach().cpu().reshape(-1).tolist()
+    elif isinstance(values, (list, tuple)) and any(is_tensor(v) for v in values):
+        flat = [as_float(v) for v in values]
     else:
         flat = list(np.asarray(values, dtype=float).reshape(-1))
     if len(flat) != n:

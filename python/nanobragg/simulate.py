@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,20 +96,30 @@ def choose_oversample(config: Config, crystal: dict[str, Any], geometry: dict[st
     return max(math.ceil(recommended), 1)
 
 
-def legacy_seeds(config: Config, *, c_parity: bool = True) -> tuple[int, int, int]:
+def legacy_seeds(config: Config, *, c_parity: bool = True,
+                 clock: int | None = None) -> tuple[int, int, int]:
     """(noise, misset, mosaic) seeds as the original holds them internally (negated).
 
-    An unset noise seed comes from the clock.  An unset misset seed is the clock
-    reading too in the original, even when a noise seed is given
-    (``misset_seed_ignores_seed``); corrected, it follows the noise seed.
+    An unset noise seed comes from the clock (``clock``: seconds, default now).  An
+    unset misset seed is the clock reading too in the original, even when a noise seed
+    is given (``misset_seed_ignores_seed``); corrected, it follows the noise seed.
     """
-    clock = -int(time.time())
+    reading = -int(time.time() if clock is None else clock)
     out = config.output
-    noise = -int(out.seed) if out.seed is not None else clock
-    unset_misset = clock if c_parity else noise
+    noise = -int(out.seed) if out.seed is not None else reading
+    unset_misset = reading if c_parity else noise
     misset = (-int(config.crystal.misset_seed) if config.crystal.misset_seed is not None
               else unset_misset)
     return noise, misset, -int(config.crystal.mosaic_seed)
+
+
+def with_clock_seeds(config: Config, *, c_parity: bool, clock: int | None = None) -> Config:
+    """The config with the seeds that would come from the clock written in, so that
+    every run of it (the image, a trace of one of its pixels, another engine) draws the
+    same random misset and noise."""
+    noise, misset, _ = legacy_seeds(config, c_parity=c_parity, clock=clock)
+    return config.replace(output=dataclasses.replace(config.output, seed=-noise),
+                          crystal=dataclasses.replace(config.crystal, misset_seed=-misset))
 
 
 def resolve_roi(config: Config, fpixels: int, spixels: int) -> tuple[int, int, int, int]:
@@ -222,10 +234,12 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
             dtype: Any = None) -> Setup:
     """Check the configuration, read its files and run every stage before the render."""
     route = resolve_stages(backend, stages)
-    if "torch" not in route.values() and (device not in (None, "cpu")
-                                          or dtype not in (None, "float64")):
-        raise ValueError("device and dtype apply to the torch backend only; the C engine "
-                         "computes in float64 on the CPU")
+    if route["render"] != "torch" and str(dtype) not in ("None", "float64", "torch.float64"):
+        raise ValueError(f"dtype: {dtype!r} applies to a torch render only; the C engine and "
+                         "the set-up stages compute in float64")
+    if "torch" not in route.values() and str(device) not in ("None", "cpu"):
+        raise ValueError(f"device: {device!r} applies to the torch engine only; the C engine "
+                         "computes on the CPU")
     config.validate()
     from nanobragg.engines import c as c_engine
 
@@ -321,8 +335,9 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     if bad:
         wavelengths = to_numpy(sources["wavelength"])
         raise ValueError(
-            f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate "
-            f"(distance {as_float(geometry['distance'])!r} m, pixel {geometry['pixel_size']!r} m, "
+            f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate, "
+            f"or a value overflowed (beyond the float32 of the image: {np.finfo(np.float32).max:g})"
+            f" (distance {as_float(geometry['distance'])!r} m, pixel {geometry['pixel_size']!r} m, "
             f"wavelengths {wavelengths.min()!r}..{wavelengths.max()!r} m)")
     grid = setup.inputs.structure_factors
     return Result(
@@ -349,13 +364,14 @@ def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None,
     if setup.route["render"] == "c":
         from nanobragg.engines import c as c_engine
 
-        inputs[0]["threads"] = threads or 0
+        inputs[0]["threads"] = int(threads or 0)
         image64, info = c_engine.render(*inputs, progress)
         return image64, None, info
     from nanobragg.engines import torch as torch_engine
 
     image_tensor, info = torch_engine.render(
-        *inputs, progress, memory_budget=memory_budget or torch_engine.DEFAULT_MEMORY_BUDGET,
+        *inputs, progress,
+        memory_budget=int(memory_budget or torch_engine.DEFAULT_MEMORY_BUDGET),
         at=setup.at, compiled=bool(compile))
     return image_tensor.detach().cpu().numpy().astype(np.float64), image_tensor, info
 
@@ -363,11 +379,11 @@ def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None,
 def _check_options(route: dict[str, str], *, threads: Any, memory_budget: Any,
                    compile: bool) -> None:
     """Options that only one engine takes are refused when no stage runs on it."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
+    if threads is not None and (isinstance(threads, bool)
+                                or not isinstance(threads, numbers.Integral) or threads < 1):
         raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
     if memory_budget is not None and (isinstance(memory_budget, bool)
-                                      or not isinstance(memory_budget, int)
+                                      or not isinstance(memory_budget, numbers.Integral)
                                       or memory_budget < 1):
         raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
                          "number of bytes >= 1")
@@ -378,8 +394,6 @@ def _check_options(route: dict[str, str], *, threads: Any, memory_budget: Any,
 
 
 def _with_size(config: Config, size_mm: tuple[float, float, float]):
-    import dataclasses
-
     return dataclasses.replace(config.crystal, size_mm=size_mm)
 
 

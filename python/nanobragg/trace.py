@@ -30,8 +30,13 @@ TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "axes", 
 FINAL_KEYS = ("I", "background", "omega", "polar", "capture", "scale", "steps", "value")
 UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "axes": "m",
          "omega": "sr"}
-MAX_TRACE_TERMS = 1 << 22
-"""Most terms one trace records (each row is about 200 bytes)."""
+MAX_TRACE_TERMS = 1 << 20
+"""Most terms one trace records (each row takes about 270 bytes in the engine and as
+much again as columns)."""
+
+
+class TracePixelError(ValueError):
+    """A pixel that cannot be traced: off the detector, not rendered, too many terms."""
 
 
 @dataclass
@@ -116,33 +121,35 @@ class PixelTracer:
     c_parity needs to find the run's state."""
 
     def __init__(self, setup: Setup, last_row: int | None = None):
+        params = setup.params
+        terms = (int(params["thicksteps"]) * setup.oversample ** 2
+                 * len(setup.sources["wavelength"]) * int(params["phisteps"]) * len(setup.umats))
+        if terms > MAX_TRACE_TERMS:
+            raise TracePixelError(f"trace pixel: {terms} terms per pixel; a trace records at "
+                                  f"most {MAX_TRACE_TERMS} (reduce oversampling, sources, phi "
+                                  "steps or mosaic domains)")
         self.setup = setup
         self.last_row = last_row
-        self.c_parity = bool(setup.params["c_parity"])
+        self.c_parity = bool(params["c_parity"])
         self.rendered = _rendered(setup)
+        self._inputs = setup.render_inputs()
         self._run_state: tuple[int, int] | None = None
 
     def trace(self, slow: int, fast: int) -> Trace:
-        setup, params = self.setup, self.setup.params
+        setup = self.setup
         spixels, fpixels = self.rendered.shape
         for name, value, size in (("slow", slow, spixels), ("fast", fast, fpixels)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or not 0 <= value < size:
-                raise ValueError(f"trace pixel {name}: {value!r} is not a pixel index "
+                raise TracePixelError(f"trace pixel {name}: {value!r} is not a pixel index "
                                  f"0..{size - 1} of the {spixels} x {fpixels} detector")
         slow, fast = int(slow), int(fast)
         if self.last_row is not None and slow > self.last_row:
-            raise ValueError(f"trace pixel slow: {slow} is after the last row {self.last_row} "
+            raise TracePixelError(f"trace pixel slow: {slow} is after the last row {self.last_row} "
                              "this tracer was prepared for")
         if not self.rendered[slow, fast]:
-            raise ValueError(f"trace pixel (slow {slow}, fast {fast}) is not rendered: it is "
-                             "outside the region of interest or masked")
-        terms = (int(params["thicksteps"]) * setup.oversample ** 2
-                 * len(setup.sources["wavelength"]) * int(params["phisteps"]) * len(setup.umats))
-        if terms > MAX_TRACE_TERMS:
-            raise ValueError(f"trace pixel: {terms} terms per pixel; a trace records at most "
-                             f"{MAX_TRACE_TERMS} (reduce oversampling, sources, phi steps or "
-                             "mosaic domains)")
+            raise TracePixelError(f"trace pixel (slow {slow}, fast {fast}) is not rendered: it "
+                                  "is outside the region of interest or masked")
         state = self._state(slow * fpixels + fast)
         engine = setup.route["render"]
         if engine == "c":
@@ -153,7 +160,7 @@ class PixelTracer:
             from nanobragg.engines import torch as engine_module
 
             extra = {"at": setup.at}
-        record = engine_module.trace_pixel(*setup.render_inputs(), fast, slow, **extra, **state)
+        record = engine_module.trace_pixel(*self._inputs, fast, slow, **extra, **state)
         # the mode is the trace's own attribute: the quantities are what may diverge
         render_params = {k: v for k, v in setup.params.items() if k != "c_parity"}
         sections = {"geometry": setup.geometry, "crystal": setup.crystal,
@@ -224,12 +231,16 @@ def first_divergence(a: Trace, b: Trace, rtol: float = 1e-9,
     Numbers agree when ``|a - b| <= atol + rtol * scale``, the scale being the
     largest magnitude the quantity takes in either trace (over all terms for a term
     column); NaN agrees with NaN only; whole numbers and flags must be equal.
-    Set-up quantities only one trace has are skipped.
+    Set-up quantities only one trace has are skipped.  Traces of different c_parity
+    modes diverge at ``c_parity``: their running sums and factors are defined apart.
     """
     if not (rtol >= 0.0 and atol >= 0.0):
         raise ValueError(f"rtol {rtol!r} and atol {atol!r} must be >= 0")
     if a.pixel != b.pixel:
         return Divergence("pixel", a.pixel, b.pixel)
+    if a.c_parity != b.c_parity:
+        # the running sum and the factors mean different things in the two modes
+        return Divergence("c_parity", a.c_parity, b.c_parity)
     b_setup = dict(b.setup_quantities())
     for name, value in a.setup_quantities():
         if name in b_setup and not _agree(value, b_setup[name], rtol, atol):
@@ -292,5 +303,5 @@ def describe(divergence: Divergence | None) -> str:
     return "traces agree" if divergence is None else str(divergence)
 
 
-__all__ = ["FINAL_KEYS", "TERM_COLUMNS", "Divergence", "PixelTracer", "Trace", "describe",
-           "first_divergence", "trace_pixel"]
+__all__ = ["FINAL_KEYS", "TERM_COLUMNS", "Divergence", "PixelTracer", "Trace", "TracePixelError",
+           "describe", "first_divergence", "trace_pixel"]

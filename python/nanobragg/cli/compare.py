@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from collections.abc import Sequence
 
 from nanobragg.cli.errors import UsageError
@@ -44,6 +46,7 @@ EXIT_THRESHOLD_NOT_MET = 4
 EXIT_SHAPE_MISMATCH = 5
 """The images differ in shape (or an external float file in size)."""
 EXIT_INTERRUPTED = 130
+"""Ctrl-C."""
 
 _DESCRIPTION = """\
 Runs the same nanoBragg arguments on two runners (by default the C engine and the torch
@@ -77,6 +80,7 @@ exit status:
   {EXIT_RUNNER_FAILED}  a runner failed to make its image
   {EXIT_THRESHOLD_NOT_MET}  a threshold is not met (everything is still written)
   {EXIT_SHAPE_MISMATCH}  the two images differ in shape
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
 
@@ -122,8 +126,13 @@ def _split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     options = build_parser().parse_args(argv[:cut])
     if options.peaks < 0:
         raise UsageError(f"--peaks: expected 0 or more, got {options.peaks}")
-    if not options.trace_rtol >= 0:
-        raise UsageError(f"--trace-rtol: expected 0 or more, got {options.trace_rtol}")
+    if not 0 <= options.trace_rtol < math.inf:
+        raise UsageError(f"--trace-rtol: expected a number >= 0, got {options.trace_rtol}")
+    if options.min_correlation is not None and not -1 <= options.min_correlation <= 1:
+        raise UsageError(f"--min-correlation: expected a number from -1 to 1, got "
+                         f"{options.min_correlation}")
+    if options.max_rel_diff is not None and not 0 <= options.max_rel_diff < math.inf:
+        raise UsageError(f"--max-rel-diff: expected a number >= 0, got {options.max_rel_diff}")
     if cut == len(argv):
         raise UsageError("no '--': write nb-compare [options] -- NANOBRAGG_ARGS...")
     if cut == len(argv) - 1:
@@ -140,16 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         options, nanobragg_args = _split(argv)
-        runners = [make_runner(parse_runner_spec(spec), nanobragg_args)
+        # one clock reading: a random misset is the same crystal on both runners
+        clock = int(time.time())
+        runners = [make_runner(parse_runner_spec(spec), nanobragg_args, clock=clock)
                    for spec in (options.a, options.b)]
-        traces = None
-        if options.trace is not None:
-            traces = trace_runners(*runners, tuple(options.trace), options.trace_rtol)
     except UsageError as error:
         return _fail(EXIT_USAGE, f"{error} (nb-compare --help shows the usage)")
     try:
+        traces = None
+        if options.trace is not None:
+            traces = trace_runners(*runners, tuple(options.trace), options.trace_rtol)
         run_a, run_b = (runner.run() for runner in runners)
         comparison = compare_images(run_a.image, run_b.image, peaks=options.peaks)
+    except UsageError as error:
+        return _fail(EXIT_USAGE, f"{error} (nb-compare --help shows the usage)")
     except RunnerFailure as error:
         return _fail(EXIT_RUNNER_FAILED, str(error))
     except ShapeMismatch as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from nanobragg.cli.flags import UsageError, parse_command_line
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
-from nanobragg.simulate import prepare, wavelength_m
+from nanobragg.simulate import prepare, wavelength_m, with_clock_seeds
 from nanobragg.trace import PixelTracer
 
 EXIT_OK = 0
@@ -45,7 +45,8 @@ def run(argv: Sequence[str], out=None) -> int:
     if command.help:
         out.write(USAGE)
         return EXIT_OK
-    config = command.config
+    # one clock reading for the image and any trace of it
+    config = command.config = with_clock_seeds(command.config, c_parity=command.c_parity)
     report = Report(out)
     progress = None
     if config.output.progress and not config.output.printout and sys.stderr.isatty():
@@ -57,8 +58,8 @@ def run(argv: Sequence[str], out=None) -> int:
                           progress=progress, device=command.device, dtype=command.dtype)
     for warning in caught:
         report.line(str(warning.message))
-    # traces come before any file is written, so a bad pixel leaves no output behind
-    printout = _printout(command, result)
+    # traces are prepared before any file is written, so a bad pixel leaves no output behind
+    printout = _printout_pixels(command)
     trace_text = None
     if command.trace_pixel is not None:
         trace_text = trace_pixel(config, *command.trace_pixel, backend=command.backend,
@@ -73,8 +74,12 @@ def run(argv: Sequence[str], out=None) -> int:
         except OSError:
             report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
     report.setup(result)
-    for line in printout:
-        report.line(line)
+    if printout is not None:
+        tracer, pixels = printout
+        for slow, fast in pixels:
+            for line in printout_block(tracer.trace(slow, fast), float(result.image[slow, fast]),
+                                       wavelength_m(config)):
+                report.line(line)
     report.solid_angle(result)
     output = config.output
     report.line(f"writing {output.floatfile} as {result.image.size} 4-byte floats")
@@ -97,25 +102,21 @@ def run(argv: Sequence[str], out=None) -> int:
     return EXIT_OK
 
 
-def _printout(command, result) -> list[str]:
-    """-printout: the original's block for every rendered pixel, or for the
-    -printout_pixel one (fast, slow) when it is rendered."""
+def _printout_pixels(command) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
+    """-printout: a tracer and the pixels to print, in the render's order: every rendered
+    pixel, or the -printout_pixel one (fast, slow) when it is rendered; a negative fast
+    index means every pixel, as in the original."""
     output = command.config.output
     if not output.printout:
-        return []
+        return None
     tracer = PixelTracer(prepare(command.config, command.backend, command.c_parity,
                                  device=command.device, dtype=command.dtype))
-    if output.printout_pixel is not None:
+    rendered = tracer.rendered
+    if output.printout_pixel is not None and int(output.printout_pixel[0]) >= 0:
         fast, slow = (int(v) for v in output.printout_pixel)
-        inside = 0 <= slow < tracer.rendered.shape[0] and 0 <= fast < tracer.rendered.shape[1]
-        pixels = [(slow, fast)] if inside and tracer.rendered[slow, fast] else []
-    else:
-        pixels = [tuple(int(v) for v in p) for p in np.argwhere(tracer.rendered)]
-    lines: list[str] = []
-    for slow, fast in pixels:
-        lines += printout_block(tracer.trace(slow, fast), float(result.image[slow, fast]),
-                                wavelength_m(command.config))
-    return lines
+        inside = slow < rendered.shape[0] and fast < rendered.shape[1]
+        return tracer, [(slow, fast)] if inside and slow >= 0 and rendered[slow, fast] else []
+    return tracer, ((int(s), int(f)) for s, f in np.argwhere(rendered))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,11 @@
 """trace_pixel on the torch engine: one pixel rendered by the engine's own chunk
 renderer, which records its intermediate tensors, laid out as the C engine's
-trace lays out its rows (layer, sub-pixel slow, fast, source, phi step, domain)."""
+trace lays out its rows (layer, sub-pixel slow, fast, source, phi step, domain).
+
+The renderer evaluates each term's factors and sums them without ever holding the
+running sum, or (with c_parity) the factor the original holds at each term: those
+columns are rebuilt here from the recorded tensors, by the rules the C engine's loop
+follows.  The final sum and value are the renderer's own."""
 
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ def trace_pixel(params: dict, sources: dict, mosaic_umats: Any, Fhkl: Any, mask:
     terms["axes"] = np.broadcast_to(axes, (passes.size // shape[-1], shape[-1], 9)).reshape(
         -1, 3, 3).copy()
     terms["hkl"] = per_row(record["hkl"], 5)
-    terms["hkl0"] = per_row(record["hkl0"], 5)
+    terms["hkl0"] = per_row(record["hkl0"], 5) + 0.0  # ceil gives -0.0; C's whole numbers do not
     terms["F_latt"] = per_row(record["F_latt"], 5)
     terms["F_cell"] = per_row(record["F_cell"], 5)
     counted = passes & (terms["F_latt"] != 0)
