@@ -201,6 +201,17 @@ static double capture_fraction(const nb_render_params *p, int layer, const doubl
            exp(-(layer + 1) * p->thickstep * p->mu / parallax);
 }
 
+/* Whether a scattering vector reaches past the resolution limit: its source then adds
+ * nothing.  The square root is only taken when there is a limit (it is most of the
+ * per-source cost otherwise). */
+static int beyond_dmin(const nb_render_params *p, const double scattering[3])
+{
+    double stol;
+    if (p->dmin <= 0.0) return 0;
+    stol = 0.5 * nb_norm(scattering);
+    return stol > 0.0 && p->dmin > 0.5 / stol;
+}
+
 /* The next row of a trace, its loop indices and vectors set and every other
  * quantity NaN; NULL when not tracing. */
 static nb_trace_term *trace_row(nb_trace *t, int layer, int subS, int subF, int source, int phi,
@@ -294,12 +305,10 @@ static double render_pixel_legacy(const render_context *c, int fpixel, int spixe
 
                 for (source = 0; source < p->nsources; ++source) {
                     double incident[3], scattering[3], lambda = p->source_wavelength[source];
-                    double stol;
                     int i;
                     for (i = 0; i < 3; ++i) incident[i] = -p->source_direction[3 * source + i];
                     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
-                    stol = 0.5 * nb_norm(scattering);
-                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) {
+                    if (beyond_dmin(p, scattering)) {
                         trace_cut_source(trace, p, layer, subS, subF, source, pos, diffracted,
                                          scattering, omega_pixel, polar, capture, I);
                         continue;
@@ -451,7 +460,7 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
 
                 for (source = 0; source < p->nsources; ++source) {
                     double incident[3], scattering[3], axis[3], dir[3], factor, sum = 0.0;
-                    double lambda = p->source_wavelength[source], polar = 1.0, stol;
+                    double lambda = p->source_wavelength[source], polar = 1.0;
                     int i;
                     for (i = 0; i < 3; ++i) incident[i] = -p->source_direction[3 * source + i];
                     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
@@ -462,8 +471,7 @@ static double render_pixel_corrected(const render_context *c, int fpixel, int sp
                     }
                     factor = polar * omega * capture * c->source_factor[source];
                     background += factor;
-                    stol = 0.5 * nb_norm(scattering);
-                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) {
+                    if (beyond_dmin(p, scattering)) {
                         trace_cut_source(trace, p, layer, subS, subF, source, pos, diffracted,
                                          scattering, omega, polar, capture, bragg);
                         continue;
