@@ -142,11 +142,11 @@ class PixelTracer:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or not 0 <= value < size:
                 raise TracePixelError(f"trace pixel {name}: {value!r} is not a pixel index "
-                                 f"0..{size - 1} of the {spixels} x {fpixels} detector")
+                                      f"0..{size - 1} of the {spixels} x {fpixels} detector")
         slow, fast = int(slow), int(fast)
         if self.last_row is not None and slow > self.last_row:
-            raise TracePixelError(f"trace pixel slow: {slow} is after the last row {self.last_row} "
-                             "this tracer was prepared for")
+            raise TracePixelError(f"trace pixel slow: {slow} is after the last row "
+                                  f"{self.last_row} this tracer was prepared for")
         if not self.rendered[slow, fast]:
             raise TracePixelError(f"trace pixel (slow {slow}, fast {fast}) is not rendered: it "
                                   "is outside the region of interest or masked")
