@@ -133,6 +133,12 @@ class PixelTracer:
         self.c_parity = bool(params["c_parity"])
         self.rendered = _rendered(setup)
         self._inputs = setup.render_inputs()
+        # the mode is the trace's own attribute: the quantities are what may diverge
+        render_params = {k: v for k, v in params.items() if k != "c_parity"}
+        self._sections = to_numpy({"geometry": setup.geometry, "crystal": setup.crystal,
+                                   "sources": setup.sources,
+                                   "mosaic_rotations": {"umats": setup.umats},
+                                   "render": render_params})
         self._run_state: tuple[int, int] | None = None
 
     def trace(self, slow: int, fast: int) -> Trace:
@@ -161,15 +167,10 @@ class PixelTracer:
 
             extra = {"at": setup.at}
         record = engine_module.trace_pixel(*self._inputs, fast, slow, **extra, **state)
-        # the mode is the trace's own attribute: the quantities are what may diverge
-        render_params = {k: v for k, v in setup.params.items() if k != "c_parity"}
-        sections = {"geometry": setup.geometry, "crystal": setup.crystal,
-                    "sources": setup.sources, "mosaic_rotations": {"umats": setup.umats},
-                    "render": render_params}
         final = {key: float(record["final"][key]) for key in FINAL_KEYS}
         final["steps"] = int(record["final"]["steps"])
         return Trace(pixel=(slow, fast), backend=engine, c_parity=self.c_parity,
-                     setup=to_numpy(sections),
+                     setup={name: dict(values) for name, values in self._sections.items()},
                      terms={k: np.asarray(record["terms"][k]) for k in TERM_COLUMNS},
                      final=final, state=state)
 
