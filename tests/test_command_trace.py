@@ -82,6 +82,14 @@ def test_printout_pixel_off_the_detector_prints_nothing(pixel, tmp_path, monkeyp
     assert render_block(out.getvalue()) == [""]
 
 
+def test_printout_of_no_pixel_needs_no_trace(tmp_path, monkeypatch):
+    """A pixel off the detector prints nothing, even where a trace would be too large."""
+    monkeypatch.chdir(tmp_path)
+    big = ["-phisteps", "2000", "-mosaic_domains", "1000", "-mosaic", "1", "-detpixels", "2"]
+    assert run([*SMALL, *big, "-printout_pixel", "9", "1", "-c_parity"], out=io.StringIO()) == 0
+    assert (tmp_path / "floatimage.bin").exists()
+
+
 def test_printout_pixel_with_a_negative_fast_index_prints_every_pixel(tmp_path, monkeypatch):
     """As in the original, whose test is fpixel == FAST && spixel == SLOW || FAST < 0."""
     monkeypatch.chdir(tmp_path)

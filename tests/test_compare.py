@@ -322,12 +322,35 @@ def test_trace_with_an_unreadable_file_is_a_runner_failure(tmp_path, capsys):
     assert "missing.hkl" in capsys.readouterr().err
 
 
-def test_a_clock_seeded_random_misset_is_one_crystal_for_both_runners(tmp_path, capsys):
+def test_a_clock_seeded_random_misset_is_one_crystal_for_both_runners(tmp_path, monkeypatch):
+    """The clock moves on between the runs: both runners still draw the one crystal,
+    and the summary records the seeds drawn."""
+    import time
+
+    clock = iter(range(1_700_000_000, 1_800_000_000, 10))
+    monkeypatch.setattr(time, "time", lambda: next(clock))
     status, summary = compare(tmp_path, "--no-png", "--trace", "16", "16",
                               args=[*ONE_STEP, "-misset", "random"])
     assert status == EXIT_OK
     assert summary["metrics"]["correlation"] > 0.999999
     assert summary["trace"]["first_divergence"] is None
+    seeds = {(r["seed"], r["misset_seed"]) for r in summary["runners"].values()}
+    assert len(seeds) == 1 and None not in seeds.pop()
+
+
+def test_ctrl_c_while_writing_leaves_no_earlier_comparison_behind(tmp_path, monkeypatch,
+                                                                  capsys):
+    from nanobragg.compare import outputs
+
+    assert compare(tmp_path, "--trace", "1", "1")[0] == EXIT_OK
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs, "_write_previews", interrupted)
+    status, summary = compare(tmp_path)
+    assert status == 130 and summary == {}
+    assert "interrupted while writing" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.bin", "b.bin"]
 
 
 def test_trace_needs_in_process_runners(tmp_path, capsys, standin):

@@ -163,6 +163,18 @@ def test_nan_marks_what_a_term_did_not_evaluate(engine, c_parity):
     assert np.isnan(trace.terms["F_cell"][cut]).all()
 
 
+def test_traces_of_one_tracer_are_independent_of_each_other_and_of_the_run(engine):
+    tracer = PixelTracer(prepare(rich_config(), engine, False))
+    a, b = tracer.trace(3, 4), tracer.trace(3, 4)
+    pix0 = (float(b.setup["render"]["pix0"][0]), float(b.setup["geometry"]["pix0"][0]))
+    a.setup["render"]["pix0"][0] += 1.0
+    a.setup["geometry"]["pix0"][0] += 1.0
+    assert (b.setup["render"]["pix0"][0], b.setup["geometry"]["pix0"][0]) == pix0
+    again = tracer.trace(3, 4)
+    assert first_divergence(b, again, rtol=0.0) is None
+    assert again.final["value"] == b.final["value"]
+
+
 def test_trace_text_is_stable_and_names_every_quantity():
     config = rich_config()
     text = nb.trace_pixel(config, 3, 4).to_text()

@@ -82,7 +82,7 @@ _QUIRKS = (
     Quirk("substring_flag_matching", "cli",
           "Flags are recognised by substring, so a flag containing another flag's name "
           "triggers both (-misset_seed also reads -misset, -twotheta_axis sets -twotheta, "
-          "-mosaic_seed and -misset_seed also set the noise seed).",
+          "-printout_pixel turns -printout on).",
           "Flags match their exact names."),
     Quirk("vector_flags_select_custom", "cli",
           "Any detector or beam vector flag silently switches to the CUSTOM convention.",

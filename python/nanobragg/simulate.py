@@ -26,6 +26,8 @@ R_E_SQR = 7.94079248018965e-30
 AVOGADRO = 6.02214179e23
 WATER_F = 2.57
 WATER_MW = 18.0
+MAX_THREADS = 4096
+"""Most OpenMP threads a C render is given."""
 
 
 def wavelength_m(config: Config) -> float:
@@ -234,10 +236,11 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
             dtype: Any = None) -> Setup:
     """Check the configuration, read its files and run every stage before the render."""
     route = resolve_stages(backend, stages)
-    if route["render"] != "torch" and str(dtype) not in ("None", "float64", "torch.float64"):
+    if route["render"] != "torch" and dtype is not None and str(dtype) not in (
+            "float64", "torch.float64"):
         raise ValueError(f"dtype: {dtype!r} applies to a torch render only; the C engine and "
                          "the set-up stages compute in float64")
-    if "torch" not in route.values() and str(device) not in ("None", "cpu"):
+    if "torch" not in route.values() and device is not None and str(device) != "cpu":
         raise ValueError(f"device: {device!r} applies to the torch engine only; the C engine "
                          "computes on the CPU")
     config.validate()
@@ -380,8 +383,10 @@ def _check_options(route: dict[str, str], *, threads: Any, memory_budget: Any,
                    compile: bool) -> None:
     """Options that only one engine takes are refused when no stage runs on it."""
     if threads is not None and (isinstance(threads, bool)
-                                or not isinstance(threads, numbers.Integral) or threads < 1):
-        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number >= 1")
+                                or not isinstance(threads, numbers.Integral)
+                                or not 1 <= threads <= MAX_THREADS):
+        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number from 1 "
+                         f"to {MAX_THREADS}")
     if memory_budget is not None and (isinstance(memory_budget, bool)
                                       or not isinstance(memory_budget, numbers.Integral)
                                       or memory_budget < 1):

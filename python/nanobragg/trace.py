@@ -11,6 +11,7 @@ names the first quantity that differs.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -131,14 +132,14 @@ class PixelTracer:
         self.setup = setup
         self.last_row = last_row
         self.c_parity = bool(params["c_parity"])
-        self.rendered = _rendered(setup)
+        self.rendered = rendered_pixels(setup)
         self._inputs = setup.render_inputs()
         # the mode is the trace's own attribute: the quantities are what may diverge
         render_params = {k: v for k, v in params.items() if k != "c_parity"}
-        self._sections = to_numpy({"geometry": setup.geometry, "crystal": setup.crystal,
-                                   "sources": setup.sources,
-                                   "mosaic_rotations": {"umats": setup.umats},
-                                   "render": render_params})
+        # a copy: on the torch engine to_numpy's arrays are views of the render's inputs
+        self._sections = copy.deepcopy(to_numpy({
+            "geometry": setup.geometry, "crystal": setup.crystal, "sources": setup.sources,
+            "mosaic_rotations": {"umats": setup.umats}, "render": render_params}))
         self._run_state: tuple[int, int] | None = None
 
     def trace(self, slow: int, fast: int) -> Trace:
@@ -170,7 +171,7 @@ class PixelTracer:
         final = {key: float(record["final"][key]) for key in FINAL_KEYS}
         final["steps"] = int(record["final"]["steps"])
         return Trace(pixel=(slow, fast), backend=engine, c_parity=self.c_parity,
-                     setup={name: dict(values) for name, values in self._sections.items()},
+                     setup=copy.deepcopy(self._sections),
                      terms={k: np.asarray(record["terms"][k]) for k in TERM_COLUMNS},
                      final=final, state=state)
 
@@ -199,7 +200,8 @@ class PixelTracer:
         return int(info["first_executed"]), int(info["switch_pixel"])
 
 
-def _rendered(setup: Setup) -> np.ndarray:
+def rendered_pixels(setup: Setup) -> np.ndarray:
+    """Boolean (slow, fast): the pixels the render computes (inside the ROI, not masked)."""
     params = setup.params
     shape = (int(params["spixels"]), int(params["fpixels"]))
     xmin, xmax, ymin, ymax = setup.roi

@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = write_outputs(options.out, report, previews=previews, log_scale=options.log)
     except OSError as error:
         return _fail(EXIT_USAGE, f"--out {options.out}: {error}")
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, f"interrupted while writing {options.out}")
     print(f"wrote {', '.join(files)} in {options.out}")
     if report.failures:
         return _fail(EXIT_THRESHOLD_NOT_MET, "threshold not met: " + "; ".join(report.failures))

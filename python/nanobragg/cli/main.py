@@ -13,7 +13,7 @@ from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
 from nanobragg.simulate import prepare, wavelength_m, with_clock_seeds
-from nanobragg.trace import PixelTracer
+from nanobragg.trace import PixelTracer, rendered_pixels
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -105,18 +105,22 @@ def run(argv: Sequence[str], out=None) -> int:
 def _printout_pixels(command) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
     """-printout: a tracer and the pixels to print, in the render's order: every rendered
     pixel, or the -printout_pixel one (fast, slow) when it is rendered; a negative fast
-    index means every pixel, as in the original."""
+    index means every pixel, as in the original.  None when there is nothing to print."""
     output = command.config.output
     if not output.printout:
         return None
-    tracer = PixelTracer(prepare(command.config, command.backend, command.c_parity,
-                                 device=command.device, dtype=command.dtype))
-    rendered = tracer.rendered
+    setup = prepare(command.config, command.backend, command.c_parity, device=command.device,
+                    dtype=command.dtype)
+    rendered = rendered_pixels(setup)
     if output.printout_pixel is not None and int(output.printout_pixel[0]) >= 0:
         fast, slow = (int(v) for v in output.printout_pixel)
-        inside = slow < rendered.shape[0] and fast < rendered.shape[1]
-        return tracer, [(slow, fast)] if inside and slow >= 0 and rendered[slow, fast] else []
-    return tracer, ((int(s), int(f)) for s, f in np.argwhere(rendered))
+        inside = 0 <= slow < rendered.shape[0] and fast < rendered.shape[1]
+        if not (inside and rendered[slow, fast]):
+            return None
+        pixels: Iterable[tuple[int, int]] = [(slow, fast)]
+    else:
+        pixels = ((int(s), int(f)) for s, f in np.argwhere(rendered))
+    return PixelTracer(setup), pixels
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,11 +29,13 @@ def write_outputs(folder: str | os.PathLike, report: Report, *, previews: bool =
                   log_scale: bool = False) -> list[str]:
     """Write ``a.bin``/``b.bin`` (raw float32, as the original's ``-floatfile``), the external
     programs' logs (``a.log``/``b.log``), the pixel traces (``a.trace.txt``/``b.trace.txt``),
-    with ``previews`` the PNGs ``a.png``, ``b.png``
-    and ``diff.png``, and ``summary.json``; return the names written.  Files of these names
-    that this comparison does not write are removed."""
+    with ``previews`` the PNGs ``a.png``, ``b.png`` and ``diff.png``, and ``summary.json``
+    last; return the names written.  Files of these names left by an earlier comparison
+    are removed first, so an interrupted write leaves no mixture of two comparisons."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in _OUTPUT_NAMES:
+        (folder / stale).unlink(missing_ok=True)
     files = []
     for name, run in report.runs:
         run.image.astype("<f4").tofile(folder / f"{name}.bin")
@@ -51,9 +53,6 @@ def write_outputs(folder: str | os.PathLike, report: Report, *, previews: bool =
     with open(folder / "summary.json", "w") as stream:
         json.dump(report.summary(files), stream, indent=2)
         stream.write("\n")
-    for stale in set(_OUTPUT_NAMES) - set(files):
-        # left by an earlier comparison in this folder: it would describe other images
-        (folder / stale).unlink(missing_ok=True)
     return files
 
 

@@ -191,7 +191,10 @@ def _trace_summary(traces: PixelTraces) -> dict[str, Any]:
 
 
 def _json_numbers(value: Any) -> Any:
-    """Numbers and arrays as JSON values: NaN and infinities (not JSON) become strings."""
+    """Numbers and arrays as JSON values: NaN and infinities (not JSON) become strings,
+    flags stay flags."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     array = np.asarray(value, dtype=float)
     if array.ndim:
         return [_json_numbers(item) for item in array]
@@ -206,6 +209,10 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "device": runner.device, "dtype": runner.dtype, "executable": runner.executable,
         "seconds": run.seconds, "shape": list(run.image.shape), "sum": float(run.image.sum()),
         "max": float(run.image.max()), "notes": list(run.notes),
+        # in process, the seeds drawn (from the clock when not given): rerun with -seed and
+        # -misset_seed to get the same crystal and noise
+        "seed": None if runner.backend is None else runner.config.output.seed,
+        "misset_seed": None if runner.backend is None else runner.config.crystal.misset_seed,
     }
 
 

@@ -152,7 +152,9 @@ def make_runner(spec: RunnerSpec, argv: Sequence[str], *, clock: int | None = No
     The spec chooses the engine; its device and dtype win over ``-device``/``-dtype`` in
     the arguments, which apply to torch runners that name none.  Seeds the original
     takes from the clock are taken from ``clock`` (seconds; default now): give both
-    runners the same reading and a random misset is the same crystal in both.
+    in-process runners the same reading and a random misset is the same crystal in both.
+    An external program reads its own clock: give it ``-misset_seed`` to compare a random
+    misset.
     Arguments that cannot be read raise :class:`UsageError`.
     """
     argv = tuple(argv)
