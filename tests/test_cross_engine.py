@@ -4,6 +4,7 @@ float64 in the corrected mode, on random configurations with small detectors."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -162,3 +163,20 @@ def test_reduced_precision_matmul_setting_does_not_change_float32_images(monkeyp
     monkeypatch.setattr(torch, "get_float32_matmul_precision", lambda: "medium")
     guarded = nb.simulate(config, backend="torch", dtype="float32").image
     assert np.corrcoef(exact.ravel(), guarded.ravel())[0, 1] >= 0.99999
+
+
+@pytest.mark.parametrize("N", [(1.0, 1.0, 1.0), (1.0, 1.0, 3.0), (2.0, 64.0, 7.0)])
+def test_square_crystal_of_default_F_needs_no_miller_index(N):
+    """The torch engine's shortcut for whole N and default F only (cos(pi h) in place of
+    cos(pi (h - h0))) gives the C engine's image."""
+    config = nb.Config()
+    config.crystal.cell = (40.0, 50.0, 60.0, 88.0, 92.0, 95.0)
+    config.crystal.misset_deg = (10.0, -20.0, 30.0)
+    config.crystal.N_cells = N
+    config.crystal.mosaic_spread_deg, config.crystal.mosaic_domains = 0.5, 3
+    config.structure_factors.default_F = 30.0
+    config.detector.fpixels = config.detector.spixels = 9
+    config.detector.pixel_size_mm, config.detector.distance_mm = 0.3, 60.0
+    c = nb.simulate(config, backend="c")
+    t = nb.simulate(config, backend="torch")
+    assert close(t.image_float64, c.image_float64)

@@ -47,19 +47,24 @@ def _sinc3(x: torch.Tensor) -> torch.Tensor:
 
 
 def _chebyshev(d: torch.Tensor, n: int) -> torch.Tensor:
-    """U_{n-1}(cos pi d) = sin(n pi d) / sin(pi d), by its three-term recurrence.
-    The signs are chosen so that each step is one fused multiply-add
-    (b_{k+1} = b_{k-1} +- 2 cos(pi d) b_k), which gives b_k = (-1)^(k // 2) U_k."""
+    """U_{n-1}(cos pi d) = sin(n pi d) / sin(pi d)."""
     if n == 1:
         return torch.ones_like(d)
-    c2 = 2.0 * torch.cos(PI * d)
+    return chebyshev_of_cosine(2.0 * torch.cos(PI * d), n)
+
+
+def chebyshev_of_cosine(c2: torch.Tensor, n: int, *, signed: bool = True) -> torch.Tensor:
+    """U_{n-1}(c) from c2 = 2c (n >= 2), by its three-term recurrence.  The signs are
+    chosen so that each step is one fused multiply-add (b_{k+1} = b_{k-1} +- c2 b_k),
+    which gives b_k = (-1)^(k // 2) U_k; signed=False leaves that sign (for callers
+    that square the result)."""
     if n == 2:
         return c2
-    previous, current = c2, 1.0 - c2 * c2
+    previous, current = c2, torch.addcmul(c2.new_ones(()), c2, c2, value=-1.0)
     for k in range(2, n - 1):
         previous, current = current, torch.addcmul(previous, c2, current,
                                                    value=-1.0 if k % 2 else 1.0)
-    return -current if (n - 1) // 2 % 2 else current
+    return -current if signed and (n - 1) // 2 % 2 else current
 
 
 def interference(lat: Lattice, axis: int, h: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:

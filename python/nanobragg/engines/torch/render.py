@@ -22,13 +22,22 @@ from nanobragg.engines.torch.allocator import prepare_for_render
 from nanobragg.engines.torch.lattice import (
     Lattice,
     StructureFactorGrid,
+    chebyshev_of_cosine,
     interference,
     lattice_factor,
     nearest_F,
     stencil_outside,
     tricubic_F,
 )
-from nanobragg.engines.torch.vectors import Placement, cross, dot, rotate_axis, rotate_umat, unitize
+from nanobragg.engines.torch.vectors import (
+    PI,
+    Placement,
+    cross,
+    dot,
+    rotate_axis,
+    rotate_umat,
+    unitize,
+)
 
 SHAPE_NAMES = {code: name for name, code in SHAPE_CODES.items()}
 DEFAULT_MEMORY_BUDGET = 1 << 30
@@ -313,6 +322,8 @@ def _square_bragg_sum(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
     without interpolation, one contiguous (vectors, terms) array per axis."""
     flat = scattering.reshape(-1, 3)
     axes = sc.axes["rotated"]
+    if sc.grid.values is None and None not in sc.lattice.chebyshev:
+        return _square_default_F_sum(sc, flat).reshape(scattering.shape[:-1])
     lattice, whole = None, []
     for i in range(3):
         h = dots(flat, axes[:, i, :])
@@ -326,6 +337,25 @@ def _square_bragg_sum(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
         F_cell = nearest_F(sc.grid, torch.stack(whole, dim=-1))
         sum_sqr = (F_cell * F_cell * lattice * lattice).sum(dim=-1)
     return sum_sqr.reshape(scattering.shape[:-1])
+
+
+def _square_default_F_sum(sc: Scene, flat: torch.Tensor) -> torch.Tensor:
+    """The square crystal's sum when every F is default_F and every N whole (<= 64):
+    no Miller index is needed.  cos(pi h) is cos(pi (h - h0)) times (-1)^h0, which turns
+    U_{N-1} into (-1)^((N-1) h0) U_{N-1}: a sign that |F_latt|^2 cancels."""
+    lattice = None
+    scaled = sc.axes["rotated"] * PI
+    for i, n in enumerate(sc.lattice.chebyshev):
+        if n == 1:
+            continue
+        # doubled in place: cos keeps its input, not its output, for the backward pass
+        c2 = torch.cos(dots(flat, scaled[:, i, :])).mul_(2.0)
+        factor = chebyshev_of_cosine(c2, n, signed=False)
+        lattice = factor if lattice is None else lattice * factor
+    if lattice is None:
+        return torch.full(flat.shape[:1], float(sc.axes["rotated"].shape[0]),
+                          dtype=flat.dtype, device=flat.device) * sc.grid.default_F ** 2
+    return torch.linalg.vecdot(lattice, lattice) * (sc.grid.default_F * sc.grid.default_F)
 
 
 def _passes_dmin(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
