@@ -199,3 +199,20 @@ def test_bad_trace_requests_are_clear_errors():
     config.crystal.mosaic_domains = MAX_TRACE_TERMS // 16
     with pytest.raises(ValueError, match="a trace records at most"):
         nb.trace_pixel(config, 0, 0)
+
+
+def test_a_result_traces_its_own_pixels_without_rendering_again(engine, monkeypatch):
+    import nanobragg.trace as trace_module
+
+    config = interpolated_config()
+    result = nb.simulate(config, backend=engine, c_parity=True)
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("the run state should come from the result")
+
+    monkeypatch.setattr(trace_module, "render", no_render)
+    tracer = PixelTracer.of(result)
+    for slow, fast in [(0, 0), (3, 0), (6, 6)]:
+        traced = tracer.trace(slow, fast)
+        assert traced.final["value"] == pytest.approx(result.image_float64[slow, fast],
+                                                      rel=1e-12)

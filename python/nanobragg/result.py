@@ -87,6 +87,9 @@ class Result:
     """torch backend: the image as the engine computed it (device, dtype, autograd graph)."""
     stages: dict[str, str] = field(default_factory=dict)
     """The engine that ran each stage (see :mod:`nanobragg.stages`)."""
+    setup: Any = field(repr=False, default=None)
+    """The prepared run (:class:`nanobragg.simulate.Setup`): traces of this image's
+    pixels start from it (:meth:`nanobragg.trace.PixelTracer.of`)."""
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -119,9 +119,11 @@ def trace_pixel(config: Config, slow: int, fast: int, backend: str = "c",
 class PixelTracer:
     """Traces pixels of one prepared run: the set-up stages run once.  last_row: the
     last row any traced pixel lies in (None: any row), which bounds the render that
-    c_parity needs to find the run's state."""
+    c_parity needs to find the run's state; run_state: that state, (first pixel to
+    rotate the crystal, last pixel with interpolation), when a render already found it."""
 
-    def __init__(self, setup: Setup, last_row: int | None = None):
+    def __init__(self, setup: Setup, last_row: int | None = None,
+                 run_state: tuple[int, int] | None = None):
         params = setup.params
         terms = (int(params["thicksteps"]) * setup.oversample ** 2
                  * len(setup.sources["wavelength"]) * int(params["phisteps"]) * len(setup.umats))
@@ -132,7 +134,7 @@ class PixelTracer:
         self.setup = setup
         self.last_row = last_row
         self.c_parity = bool(params["c_parity"])
-        self.rendered = rendered_pixels(setup)
+        self.rendered = _rendered(setup)
         self._inputs = setup.render_inputs()
         # the mode is the trace's own attribute: the quantities are what may diverge
         render_params = {k: v for k, v in params.items() if k != "c_parity"}
@@ -140,7 +142,14 @@ class PixelTracer:
         self._sections = copy.deepcopy(to_numpy({
             "geometry": setup.geometry, "crystal": setup.crystal, "sources": setup.sources,
             "mosaic_rotations": {"umats": setup.umats}, "render": render_params}))
-        self._run_state: tuple[int, int] | None = None
+        self._run_state = run_state
+
+    @classmethod
+    def of(cls, result: Any) -> PixelTracer:
+        """A tracer of a simulate() Result's pixels: its set-up and run state, nothing
+        computed again."""
+        return cls(result.setup, run_state=(result.notes["first_executed"],
+                                             result.notes["switch_pixel"]))
 
     def trace(self, slow: int, fast: int) -> Trace:
         setup = self.setup
@@ -200,7 +209,7 @@ class PixelTracer:
         return int(info["first_executed"]), int(info["switch_pixel"])
 
 
-def rendered_pixels(setup: Setup) -> np.ndarray:
+def _rendered(setup: Setup) -> np.ndarray:
     """Boolean (slow, fast): the pixels the render computes (inside the ROI, not masked)."""
     params = setup.params
     shape = (int(params["spixels"]), int(params["fpixels"]))

@@ -12,8 +12,8 @@ from nanobragg.cli.flags import UsageError, parse_command_line
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
-from nanobragg.simulate import prepare, wavelength_m, with_clock_seeds
-from nanobragg.trace import PixelTracer, rendered_pixels
+from nanobragg.simulate import wavelength_m, with_clock_seeds
+from nanobragg.trace import PixelTracer
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -37,7 +37,7 @@ def _progress_bar(stream):
 
 def run(argv: Sequence[str], out=None) -> int:
     out = out or sys.stdout
-    from nanobragg import simulate, trace_pixel
+    from nanobragg import simulate
     from nanobragg.io import write_fdump
     from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
 
@@ -59,12 +59,10 @@ def run(argv: Sequence[str], out=None) -> int:
     for warning in caught:
         report.line(str(warning.message))
     # traces are prepared before any file is written, so a bad pixel leaves no output behind
-    printout = _printout_pixels(command)
+    printout = _printout_pixels(result)
     trace_text = None
     if command.trace_pixel is not None:
-        trace_text = trace_pixel(config, *command.trace_pixel, backend=command.backend,
-                                 c_parity=command.c_parity, device=command.device,
-                                 dtype=command.dtype).to_text()
+        trace_text = PixelTracer.of(result).trace(*command.trace_pixel).to_text()
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
         # the original caches every HKL file it reads for runs without -hkl
@@ -102,16 +100,14 @@ def run(argv: Sequence[str], out=None) -> int:
     return EXIT_OK
 
 
-def _printout_pixels(command) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
+def _printout_pixels(result) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
     """-printout: a tracer and the pixels to print, in the render's order: every rendered
     pixel, or the -printout_pixel one (fast, slow) when it is rendered; a negative fast
     index means every pixel, as in the original.  None when there is nothing to print."""
-    output = command.config.output
+    output = result.config.output
     if not output.printout:
         return None
-    setup = prepare(command.config, command.backend, command.c_parity, device=command.device,
-                    dtype=command.dtype)
-    rendered = rendered_pixels(setup)
+    rendered = result.rendered
     if output.printout_pixel is not None and int(output.printout_pixel[0]) >= 0:
         fast, slow = (int(v) for v in output.printout_pixel)
         inside = 0 <= slow < rendered.shape[0] and fast < rendered.shape[1]
@@ -120,7 +116,7 @@ def _printout_pixels(command) -> tuple[PixelTracer, Iterable[tuple[int, int]]] |
         pixels: Iterable[tuple[int, int]] = [(slow, fast)]
     else:
         pixels = ((int(s), int(f)) for s, f in np.argwhere(rendered))
-    return PixelTracer(setup), pixels
+    return PixelTracer.of(result), pixels
 
 
 def main(argv: Sequence[str] | None = None) -> int:
