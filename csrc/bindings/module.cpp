@@ -413,21 +413,25 @@ py::tuple render(const py::dict &d, const Array &source_direction, const Array &
     return py::make_tuple(image, out);
 }
 
+// One field of every trace row as an array: a number per row, or a vector or
+// matrix per row (shape gives the trailing dimensions).
 template <typename T> py::array_t<T> column(const std::vector<nb_trace_term> &rows,
-                                            T (*get)(const nb_trace_term &))
+                                            T nb_trace_term::*field)
 {
     py::array_t<T> out((py::ssize_t)rows.size());
     auto view = out.template mutable_unchecked<1>();
-    for (size_t i = 0; i < rows.size(); ++i) view((py::ssize_t)i) = get(rows[i]);
+    for (size_t i = 0; i < rows.size(); ++i) view((py::ssize_t)i) = rows[i].*field;
     return out;
 }
 
-Array vectors(const std::vector<nb_trace_term> &rows, const double *(*get)(const nb_trace_term &))
+template <size_t N>
+Array column(const std::vector<nb_trace_term> &rows, double (nb_trace_term::*field)[N],
+             std::vector<py::ssize_t> shape)
 {
-    Array out({(py::ssize_t)rows.size(), (py::ssize_t)3});
-    auto view = out.mutable_unchecked<2>();
+    shape.insert(shape.begin(), (py::ssize_t)rows.size());
+    Array out(shape);
     for (size_t i = 0; i < rows.size(); ++i)
-        for (int j = 0; j < 3; ++j) view((py::ssize_t)i, j) = get(rows[i])[j];
+        std::memcpy(out.mutable_data() + i * N, rows[i].*field, sizeof(double) * N);
     return out;
 }
 
@@ -457,31 +461,24 @@ py::dict trace_pixel(const py::dict &d, const Array &source_direction,
     rows.resize((size_t)trace.count);
 
     py::dict terms;
-    terms["layer"] = column<int>(rows, [](const nb_trace_term &t) { return t.layer; });
-    terms["subS"] = column<int>(rows, [](const nb_trace_term &t) { return t.subS; });
-    terms["subF"] = column<int>(rows, [](const nb_trace_term &t) { return t.subF; });
-    terms["source"] = column<int>(rows, [](const nb_trace_term &t) { return t.source; });
-    terms["phi_step"] = column<int>(rows, [](const nb_trace_term &t) { return t.phi_step; });
-    terms["domain"] = column<int>(rows, [](const nb_trace_term &t) { return t.domain; });
-    terms["position"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
-        return t.position; });
-    terms["diffracted"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
-        return t.diffracted; });
-    terms["scattering"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
-        return t.scattering; });
-    py::array_t<double> axes({(py::ssize_t)rows.size(), (py::ssize_t)3, (py::ssize_t)3});
-    for (size_t i = 0; i < rows.size(); ++i)
-        std::memcpy(axes.mutable_data((py::ssize_t)i), rows[i].axes, sizeof rows[i].axes);
-    terms["axes"] = axes;
-    terms["hkl"] = vectors(rows, [](const nb_trace_term &t) -> const double * { return t.hkl; });
-    terms["hkl0"] = vectors(rows, [](const nb_trace_term &t) -> const double * {
-        return t.hkl0; });
-    terms["F_latt"] = column<double>(rows, [](const nb_trace_term &t) { return t.F_latt; });
-    terms["F_cell"] = column<double>(rows, [](const nb_trace_term &t) { return t.F_cell; });
-    terms["omega"] = column<double>(rows, [](const nb_trace_term &t) { return t.omega; });
-    terms["polar"] = column<double>(rows, [](const nb_trace_term &t) { return t.polar; });
-    terms["capture"] = column<double>(rows, [](const nb_trace_term &t) { return t.capture; });
-    terms["I"] = column<double>(rows, [](const nb_trace_term &t) { return t.I; });
+    terms["layer"] = column(rows, &nb_trace_term::layer);
+    terms["subS"] = column(rows, &nb_trace_term::subS);
+    terms["subF"] = column(rows, &nb_trace_term::subF);
+    terms["source"] = column(rows, &nb_trace_term::source);
+    terms["phi_step"] = column(rows, &nb_trace_term::phi_step);
+    terms["domain"] = column(rows, &nb_trace_term::domain);
+    terms["position"] = column(rows, &nb_trace_term::position, {3});
+    terms["diffracted"] = column(rows, &nb_trace_term::diffracted, {3});
+    terms["scattering"] = column(rows, &nb_trace_term::scattering, {3});
+    terms["axes"] = column(rows, &nb_trace_term::axes, {3, 3});
+    terms["hkl"] = column(rows, &nb_trace_term::hkl, {3});
+    terms["hkl0"] = column(rows, &nb_trace_term::hkl0, {3});
+    terms["F_latt"] = column(rows, &nb_trace_term::F_latt);
+    terms["F_cell"] = column(rows, &nb_trace_term::F_cell);
+    terms["omega"] = column(rows, &nb_trace_term::omega);
+    terms["polar"] = column(rows, &nb_trace_term::polar);
+    terms["capture"] = column(rows, &nb_trace_term::capture);
+    terms["I"] = column(rows, &nb_trace_term::I);
 
     py::dict final;
     final["I"] = trace.I;
