@@ -1216,7 +1216,7 @@ def test_header_close_distance_overrides(tmp_path: Path) -> None:
     for c_parity in (True, False):
         config = parse(["-img", str(img), "-distance", "50", "-cell", "40", "40", "40",
                         "90", "90", "90", "-default_F", "1"], c_parity=c_parity)
-        distance = nb.simulate(config, c_parity=c_parity).geometry["distance"]
+        distance = nb.simulate(config, c_parity=c_parity).geometry.distance_m
         assert distance == pytest.approx(0.080 if c_parity else 0.050)
         explicit = parse(["-img", str(img), "-distance", "50", "-close_distance", "60"],
                          c_parity=c_parity)

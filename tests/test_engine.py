@@ -10,7 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nanobragg as nb
-from nanobragg.engines import c as c_engine
+from nanobragg.engines import create
+from nanobragg.legacy_random import LegacyRandom
+from nanobragg.stages import NoiseSpec, to_numpy
+from nanobragg.stages.crystal import crystal_spec
+from nanobragg.stages.geometry import detector_spec
 from test_quirks_render import small_config
 
 
@@ -80,18 +84,19 @@ def test_interrupt_in_progress_propagates(engine):
         nb.simulate(small_config(), backend=engine, progress=interrupt)
 
 
-def test_stages_have_documented_outputs(c_parity):
+def test_stages_have_documented_outputs(engine, c_parity):
     config = small_config()
-    geometry = c_engine.detector_geometry(config, c_parity=c_parity)
-    for key in ("fdet", "sdet", "odet", "pix0", "beam", "polar", "spindle"):
-        assert geometry[key].shape == (3,)
-    assert math.isclose(np.linalg.norm(geometry["fdet"]), 1.0)
-    assert geometry["fpixels"] == 24 and geometry["spixels"] == 24
-    rng = c_engine.LegacyRandom()
-    crystal = c_engine.crystal_vectors(config, rng, c_parity=c_parity, lambda0=1e-10,
-                                       matrix=None, misset_seed=-1)
-    assert math.isclose(np.linalg.norm(crystal["a"]), 40e-10)
-    assert math.isclose(float(np.dot(crystal["a"] * 1e10, crystal["a_star"])), 1.0)
+    stages = create(engine)
+    geometry = to_numpy(stages.detector_geometry(detector_spec(config, c_parity=c_parity)))
+    for key in ("fdet", "sdet", "odet", "pix0_m", "beam", "polar", "spindle"):
+        assert getattr(geometry, key).shape == (3,)
+    assert math.isclose(np.linalg.norm(geometry.fdet), 1.0)
+    assert geometry.fpixels == 24 and geometry.spixels == 24
+    spec = crystal_spec(config, c_parity=c_parity, matrix=None, wavelength_m=1e-10,
+                        misset_seed=-1)
+    crystal = to_numpy(stages.crystal_vectors(spec, LegacyRandom()))
+    assert math.isclose(np.linalg.norm(crystal.a_m), 40e-10)
+    assert math.isclose(float(np.dot(crystal.a_m * 1e10, crystal.a_star_per_A)), 1.0)
 
 
 def test_result_statistics_match_image(engine, c_parity):
@@ -244,21 +249,6 @@ def test_flux_needs_a_beam_size_and_replaces_the_fluence(engine):
         nb.simulate(config, backend=engine)
 
 
-def test_core_stub_names_every_binding():
-    """python/nanobragg/_core.pyi types the compiled module: the same public names."""
-    import ast
-    from pathlib import Path
-
-    from nanobragg import _core
-
-    stub = Path(nb.__file__).with_name("_core.pyi")
-    tree = ast.parse(stub.read_text())
-    typed = {node.name for node in tree.body
-             if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    typed |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
-    assert typed == {name for name in dir(_core) if not name.startswith("_")}
-
-
 def test_too_many_sources_is_an_error_before_allocating(engine):
     """65536 x 65537 divergence and dispersion points overflow a 32-bit count."""
     config = small_config(beam={"hdiv_range_mrad": 1.0, "hdiv_steps": 65536,
@@ -304,8 +294,9 @@ def test_extreme_indices_give_an_image_or_a_clear_error(engine, c_parity, crysta
 
 def test_noise_of_a_non_finite_pixel_is_zero():
     image = np.array([[np.nan, np.inf, 3.0]], dtype=np.float32)
-    noise, _, _ = c_engine.add_noise(image, (0, 2, 0, 0), adc_offset=0.0, seed=-1,
-                                     rng=c_engine.LegacyRandom())
+    spec = NoiseSpec(c_parity=True, roi_xmin=0, roi_xmax=2, roi_ymin=0, roi_ymax=0,
+                     adc_offset=0.0, seed=-1)
+    noise = create("c").add_noise(image, spec, LegacyRandom()).counts
     assert noise[0, 0] == 0
 
 

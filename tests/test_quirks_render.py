@@ -152,7 +152,7 @@ def test_random_misset(engine, c_parity):
 def test_random_misset_cap_in_radians(c_parity):
     result = nb.simulate(small_config(crystal={"misset_random": True, "misset_seed": 11}),
                          c_parity=c_parity)
-    angles = result.crystal["misset"]
+    angles = result.crystal.misset_rad
     assert np.all(np.abs(angles) <= np.pi + 1e-12)
 
 
@@ -186,9 +186,9 @@ def test_triclinic_cstar_z(c_parity):
     """The corrected cell has exactly the requested angles."""
     result = nb.simulate(small_config(crystal={"cell": (70.0, 80.0, 90.0, 60.0, 70.0, 80.0)}),
                          c_parity=c_parity)
-    angles = np.degrees(result.crystal["cell"][3:])
+    angles = np.degrees(result.crystal.cell_angles_rad)
     assert bool(np.allclose(angles, (60.0, 70.0, 80.0), atol=1e-9)) is (not c_parity)
-    assert np.allclose(result.crystal["cell"][:3], (70.0, 80.0, 90.0))
+    assert np.allclose(result.crystal.cell_lengths_A, (70.0, 80.0, 90.0))
 
 
 @pytest.mark.parametrize("shape", ["gauss", "tophat"])
@@ -253,10 +253,10 @@ def test_fractional_N_lattice_factor_is_periodic(engine, c_parity):
     g = result.geometry
     s, f = np.mgrid[0:64, 0:64]
     pixel = 0.05e-3
-    position = (np.asarray(g["pix0"], float) + ((f + 0.5) * pixel)[..., None] * g["fdet"]
-                + ((s + 0.5) * pixel)[..., None] * g["sdet"])
+    position = (np.asarray(g.pix0_m, float) + ((f + 0.5) * pixel)[..., None] * g.fdet
+                + ((s + 0.5) * pixel)[..., None] * g.sdet)
     diffracted = position / np.linalg.norm(position, axis=-1, keepdims=True)
-    l_index = (diffracted - np.asarray(g["beam"], float)) @ (np.asarray(result.crystal["c"]) * 1e10)
+    l_index = (diffracted - np.asarray(g.beam, float)) @ (np.asarray(result.crystal.c_m) * 1e10)
     image = result.image.astype(np.float64)
     ratio = image[np.abs(l_index - 1) < 0.5].max() / image[np.abs(l_index) < 0.5].max()
     assert bool(ratio > 10.0) is c_parity
@@ -275,7 +275,7 @@ def test_off_centre_grid(c_parity):
                                 "round_div": False})
     result = nb.simulate(config, c_parity=c_parity)
     # horizontal divergence turns the beam (along x) about beam x polarization = -y
-    angles = np.arctan2(result.sources["direction"][:, 2], -result.sources["direction"][:, 0])
+    angles = np.arctan2(result.sources.direction[:, 2], -result.sources.direction[:, 0])
     assert bool(np.isclose(angles.max(), -angles.min(), rtol=1e-9)) is (not c_parity)
 
 

@@ -25,7 +25,8 @@ from test_cross_engine import configs
 from test_stages import rich_config
 
 PIXELS = [(0, 0), (3, 4), (6, 6)]
-torch_render = importlib.import_module("nanobragg.engines.torch.render")
+torch_kernels = [importlib.import_module(f"nanobragg.engines.torch.{name}")
+                 for name in ("corrected", "legacy")]
 
 
 def interpolated_config() -> nb.Config:
@@ -120,9 +121,9 @@ def test_a_broken_stage_is_found_at_its_first_term(monkeypatch, c_parity):
     first term that has a nonzero one, and nothing before it."""
     config = rich_config()
     reference = nb.trace_pixel(config, 3, 4, backend="c", c_parity=c_parity)
-    original = torch_render.lattice_factor
-    monkeypatch.setattr(torch_render, "lattice_factor",
-                        lambda *args: original(*args) * 1.001)
+    original = torch_kernels[0].lattice_factor
+    for kernel in torch_kernels:
+        monkeypatch.setattr(kernel, "lattice_factor", lambda *args: original(*args) * 1.001)
     broken = nb.trace_pixel(config, 3, 4, backend="torch", c_parity=c_parity)
     divergence = first_divergence(reference, broken)
     first = int(np.flatnonzero(np.nan_to_num(reference.terms["F_latt"]) != 0)[0])
@@ -136,10 +137,10 @@ def test_first_divergence_walks_setup_terms_and_final_in_order():
     a = nb.trace_pixel(config, 3, 4)
     assert first_divergence(a, a) is None
     b = nb.trace_pixel(config, 3, 4)
-    b.setup["geometry"]["pix0"] = b.setup["geometry"]["pix0"] + 1e-6
+    b.setup["geometry"]["pix0_m"] = b.setup["geometry"]["pix0_m"] + 1e-6
     b.terms["hkl"][5, 1] += 0.5
-    assert first_divergence(a, b).quantity == "geometry.pix0"
-    b.setup["geometry"]["pix0"] = a.setup["geometry"]["pix0"]
+    assert first_divergence(a, b).quantity == "geometry.pix0_m"
+    b.setup["geometry"]["pix0_m"] = a.setup["geometry"]["pix0_m"]
     found = first_divergence(a, b)
     assert found.quantity == "terms[5].hkl" and found.b[1] == found.a[1] + 0.5
     b.terms["hkl"][5, 1] -= 0.5

@@ -11,6 +11,7 @@ import numpy as np
 
 from nanobragg.config import Config
 from nanobragg.sampling import Sampling
+from nanobragg.stages import CrystalVectors, DetectorGeometry, NoiseSpec, Sources
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,12 @@ class Result:
     config: Config
     backend: str
     c_parity: bool
-    geometry: dict[str, Any]
-    crystal: dict[str, Any]
-    sources: dict[str, Any]
+    geometry: DetectorGeometry
+    """The resolved detector (numpy): pix0, axes, beam centres in every convention."""
+    crystal: CrystalVectors
+    sources: Sources
     mosaic_umats: np.ndarray
+    """(domains, 3, 3) rotations of the mosaic domains."""
     sampling: Sampling
     oversample: int
     steps: int
@@ -111,7 +114,7 @@ class Result:
     def statistics(self) -> Statistics:
         """Computed on first use, in the original's order and precision."""
         return image_statistics(self.image, self.rendered, self.roi_mask,
-                                self.geometry["pixel_size"], self.oversample)
+                                self.geometry.pixel_size_m, self.oversample)
 
     def int_scale(self) -> float:
         scale = float(self.config.output.int_scale)
@@ -147,18 +150,10 @@ class Result:
         corrected mode samples on the image's device with a torch generator seeded from
         the noise seed.
         """
-        if self.stages.get("add_noise", self.backend) == "torch" and not self.c_parity:
-            import torch
-
-            from nanobragg.engines.torch import add_noise
-
-            image = (torch.as_tensor(self.image_float64) if self.image_tensor is None
-                     else self.image_tensor.detach())
-            return add_noise(image, self.roi,
-                             adc_offset=self.config.output.adc_offset, seed=self.noise_seed,
-                             rng=None, c_parity=False)
-        from nanobragg.engines import c as c_engine
-
-        state = self.rng.copy() if self.rng is not None else c_engine.LegacyRandom()
-        return c_engine.add_noise(self.image, self.roi, adc_offset=self.config.output.adc_offset,
-                                  seed=self.noise_seed, rng=state)
+        xmin, xmax, ymin, ymax = self.roi
+        spec = NoiseSpec(c_parity=self.c_parity, roi_xmin=xmin, roi_xmax=xmax, roi_ymin=ymin,
+                         roi_ymax=ymax, adc_offset=float(self.config.output.adc_offset),
+                         seed=self.noise_seed)
+        image = self.image_float64 if self.image_tensor is None else self.image_tensor.detach()
+        noise = self.setup.route["add_noise"].add_noise(image, spec, self.rng.copy())
+        return noise.counts, noise.photons, noise.overloads

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nanobragg.config import Config
+from nanobragg.config import Config, as_float
 
 M_1_PI = 0.31830988618379067154
 RTD = 180.0 * M_1_PI
@@ -210,6 +210,5 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
 
 
 def _plain(value):
-    from nanobragg.config import as_float
-
     return None if value is None else as_float(value)
+

@@ -22,15 +22,15 @@ import numpy as np
 from nanobragg.config import Config
 from nanobragg.simulate import Setup, prepare, render
 from nanobragg.stages import to_numpy
+from nanobragg.stages.trace import (
+    CORRECTED_STATE,
+    FINAL_KEYS,
+    INDEX_COLUMNS,
+    TERM_COLUMNS,
+    UNITS,
+    PixelState,
+)
 
-INDEX_COLUMNS = ("layer", "subS", "subF", "source", "phi_step", "domain")
-"""The loop indices of a term, outermost first."""
-TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "axes", "hkl", "hkl0",
-                                "F_latt", "F_cell", "omega", "polar", "capture", "I")
-"""Every column of a trace's terms, in the order first_divergence compares them."""
-FINAL_KEYS = ("I", "background", "omega", "polar", "capture", "scale", "steps", "value")
-UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "axes": "m",
-         "omega": "sr"}
 MAX_TRACE_TERMS = 1 << 20
 """Most terms one trace records (each row takes about 270 bytes in the engine and as
 much again as columns)."""
@@ -124,24 +124,23 @@ class PixelTracer:
 
     def __init__(self, setup: Setup, last_row: int | None = None,
                  run_state: tuple[int, int] | None = None):
-        params = setup.params
-        terms = (int(params["thicksteps"]) * setup.oversample ** 2
-                 * len(setup.sources["wavelength"]) * int(params["phisteps"]) * len(setup.umats))
+        terms = setup.render_inputs.terms_per_pixel
         if terms > MAX_TRACE_TERMS:
             raise TracePixelError(f"trace pixel: {terms} terms per pixel; a trace records at "
                                   f"most {MAX_TRACE_TERMS} (reduce oversampling, sources, phi "
                                   "steps or mosaic domains)")
         self.setup = setup
         self.last_row = last_row
-        self.c_parity = bool(params["c_parity"])
+        self.c_parity = bool(setup.render_inputs.params.c_parity)
         self.rendered = _rendered(setup)
-        self._inputs = setup.render_inputs()
         # the mode is the trace's own attribute: the quantities are what may diverge
-        render_params = {k: v for k, v in params.items() if k != "c_parity"}
+        render_params = {k: v for k, v in _fields(setup.render_inputs.params).items()
+                         if k != "c_parity"}
         # a copy: on the torch engine to_numpy's arrays are views of the render's inputs
         self._sections = copy.deepcopy(to_numpy({
-            "geometry": setup.geometry, "crystal": setup.crystal, "sources": setup.sources,
-            "mosaic_rotations": {"umats": setup.umats}, "render": render_params}))
+            "geometry": _fields(setup.geometry), "crystal": _fields(setup.crystal),
+            "sources": _fields(setup.sources), "mosaic_rotations": _fields(setup.mosaic),
+            "render": render_params}))
         self._run_state = run_state
 
     @classmethod
@@ -167,56 +166,53 @@ class PixelTracer:
             raise TracePixelError(f"trace pixel (slow {slow}, fast {fast}) is not rendered: it "
                                   "is outside the region of interest or masked")
         state = self._state(slow * fpixels + fast)
-        engine = setup.route["render"]
-        if engine == "c":
-            from nanobragg.engines import c as engine_module
+        record = setup.route["trace_pixel"].trace_pixel(setup.render_inputs, slow, fast, state)
+        final = {key: float(record.final[key]) for key in FINAL_KEYS}
+        final["steps"] = int(record.final["steps"])
+        return Trace(pixel=(slow, fast), backend=setup.route.names["render"],
+                     c_parity=self.c_parity, setup=copy.deepcopy(self._sections),
+                     terms={k: np.asarray(record.terms[k]) for k in TERM_COLUMNS},
+                     final=final, state=dataclasses.asdict(state))
 
-            extra: dict[str, Any] = {}
-        else:
-            from nanobragg.engines import torch as engine_module
-
-            extra = {"at": setup.at}
-        record = engine_module.trace_pixel(*self._inputs, fast, slow, **extra, **state)
-        final = {key: float(record["final"][key]) for key in FINAL_KEYS}
-        final["steps"] = int(record["final"]["steps"])
-        return Trace(pixel=(slow, fast), backend=engine, c_parity=self.c_parity,
-                     setup=copy.deepcopy(self._sections),
-                     terms={k: np.asarray(record["terms"][k]) for k in TERM_COLUMNS},
-                     final=final, state=state)
-
-    def _state(self, pixel: int) -> dict[str, bool]:
+    def _state(self, pixel: int) -> PixelState:
         """With c_parity: whether this pixel is the first to rotate the crystal (it then
         starts from the unrotated crystal) and whether interpolation is still on."""
         if not self.c_parity:
-            # the corrected render carries nothing from pixel to pixel
-            return {"entry": False, "interpolate": True}
+            return CORRECTED_STATE
         if self._run_state is None:
             self._run_state = self._find_run_state()
         first_executed, switch_pixel = self._run_state
-        return {"entry": pixel == first_executed,
-                "interpolate": switch_pixel < 0 or pixel <= switch_pixel}
+        return PixelState(entry=pixel == first_executed,
+                          interpolate=switch_pixel < 0 or pixel <= switch_pixel)
 
     def _find_run_state(self) -> tuple[int, int]:
-        params = self.setup.params
-        if not params["interpolate"] and float(params["dmin"]) <= 0.0:
+        params = self.setup.render_inputs.params
+        if not params.interpolate and float(params.dmin_m) <= 0.0:
             # every rendered pixel rotates the crystal: the first is the entry pixel
             return int(np.flatnonzero(self.rendered.reshape(-1))[0]), -1
-        roi_ymax = int(params["roi_ymax"])
+        roi_ymax = int(params.roi_ymax)
         if self.last_row is not None:
             roi_ymax = min(roi_ymax, self.last_row)
-        upto = dataclasses.replace(self.setup, params={**params, "roi_ymax": roi_ymax})
-        info = render(upto)[2]
-        return int(info["first_executed"]), int(info["switch_pixel"])
+        inputs = dataclasses.replace(self.setup.render_inputs,
+                                     params=dataclasses.replace(params, roi_ymax=roi_ymax))
+        output = render(dataclasses.replace(self.setup, render_inputs=inputs))
+        return int(output.first_executed), int(output.switch_pixel)
+
+
+def _fields(data: Any) -> dict[str, Any]:
+    """A stage's dataclass as a dict of its fields (the trace's set-up sections)."""
+    return {field.name: getattr(data, field.name) for field in dataclasses.fields(data)}
 
 
 def _rendered(setup: Setup) -> np.ndarray:
     """Boolean (slow, fast): the pixels the render computes (inside the ROI, not masked)."""
-    params = setup.params
-    shape = (int(params["spixels"]), int(params["fpixels"]))
+    params = setup.render_inputs.params
+    shape = (int(params.spixels), int(params.fpixels))
     xmin, xmax, ymin, ymax = setup.roi
     slow, fast = np.indices(shape)
     inside = (fast >= xmin) & (fast <= xmax) & (slow >= ymin) & (slow <= ymax)
-    return inside if setup.mask is None else inside & (setup.mask != 0)
+    mask = setup.render_inputs.mask
+    return inside if mask is None else inside & (mask != 0)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from nanobragg.cli.flags import UsageError, parse_command_line
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
-from nanobragg.simulate import wavelength_m, with_clock_seeds
+from nanobragg.seeds import with_clock_seeds
+from nanobragg.stages.sources import wavelength_m
 from nanobragg.trace import PixelTracer
 
 EXIT_OK = 0

@@ -29,20 +29,21 @@ class Report:
     def setup(self, r: Result) -> None:
         g, c, s = r.geometry, r.crystal, r.sampling
         cfg = r.config
+        lengths, angles = c.cell_lengths_A, c.cell_angles_rad
         self.line("Unit Cell: %g %g %g %g %g %g" % (
-            c["cell"][0], c["cell"][1], c["cell"][2],
-            c["cell"][3] * RTD, c["cell"][4] * RTD, c["cell"][5] * RTD))
+            lengths[0], lengths[1], lengths[2], angles[0] * RTD, angles[1] * RTD,
+            angles[2] * RTD))
+        lengths, angles = c.reciprocal_lengths_per_A, c.reciprocal_angles_rad
         self.line("Recp Cell: %g %g %g %g %g %g" % (
-            c["reciprocal_cell"][0], c["reciprocal_cell"][1], c["reciprocal_cell"][2],
-            c["reciprocal_cell"][3] * RTD, c["reciprocal_cell"][4] * RTD,
-            c["reciprocal_cell"][5] * RTD))
-        self.line("volume = %g A^3" % c["volume_A3"])
-        self.line("crystal is %g x %g x %g microns" % tuple(v * 1e6 for v in c["size"]))
-        self.line("  created a total of %d sources:" % len(r.sources["wavelength"]))
+            lengths[0], lengths[1], lengths[2], angles[0] * RTD, angles[1] * RTD,
+            angles[2] * RTD))
+        self.line("volume = %g A^3" % c.volume_A3)
+        self.line("crystal is %g x %g x %g microns" % tuple(v * 1e6 for v in c.size_m))
+        self.line("  created a total of %d sources:" % len(r.sources.wavelength_m))
         self.line("  created a total of %d mosaic domains" % len(r.mosaic_umats))
         self.line("  %d initialized hkls (all others =%g)" % (
             r.notes["hkls"], cfg.structure_factors.default_F))
-        N = c["N"]
+        N = c.N_cells
         self.line("  %s xtal: %.0fx%.0fx%.0f cells" % (SHAPE_WORD[cfg.crystal.shape], *N))
         self.line("  wave=%g meters +/- %g%% in %d steps" % (
             float(cfg.beam.wavelength_A) / 1.0e10, s.dispersion.range * 100, s.dispersion.steps))
@@ -56,25 +57,25 @@ class Report:
             self.line("  pixel obliquity effect disabled")
         self.line("  incident fluence: %g photons/m^2" % r.notes["fluence"])
         self.line("  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)" % (
-            g["distance"], g["detsize_f"], g["detsize_s"], g["pixel_size"], g["fpixels"],
-            g["spixels"]))
+            g.distance_m, g.detsize_f_m, g.detsize_s_m, g.pixel_size_m, g.fpixels,
+            g.spixels))
         self.line("  sensor is %g m thick in %d layers with mu= %g" % (
             s.thickness.range, s.thickness.steps, s.detector_mu))
-        self.line("  Xbeam=%g Ybeam=%g" % (g["Xbeam"], g["Ybeam"]))
-        self.line("  Fbeam=%g Sbeam=%g" % (g["Fbeam"], g["Sbeam"]))
-        self.line("  Xclose=%g Yclose=%g" % (g["Xclose"], g["Yclose"]))
-        self.line("  Fclose=%g Sclose=%g" % (g["Fclose"], g["Sclose"]))
-        self.line("  DIRECTION_OF_DETECTOR_X-AXIS= %g %g %g" % tuple(g["fdet"]))
-        self.line("  DIRECTION_OF_DETECTOR_Y-AXIS= %g %g %g" % tuple(g["sdet"]))
-        self.line("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g" % tuple(g["odet"]))
-        self.line("  INCIDENT_BEAM_DIRECTION= %g %g %g" % tuple(g["beam"]))
-        self.line("  spindle ROTATION_AXIS= %g %g %g" % tuple(g["spindle"]))
-        self.line("  dials origin= %g %g %g" % tuple(g["dials_origin_mm"]))
+        self.line("  Xbeam=%g Ybeam=%g" % (g.Xbeam_m, g.Ybeam_m))
+        self.line("  Fbeam=%g Sbeam=%g" % (g.Fbeam_m, g.Sbeam_m))
+        self.line("  Xclose=%g Yclose=%g" % (g.Xclose_m, g.Yclose_m))
+        self.line("  Fclose=%g Sclose=%g" % (g.Fclose_m, g.Sclose_m))
+        self.line("  DIRECTION_OF_DETECTOR_X-AXIS= %g %g %g" % tuple(g.fdet))
+        self.line("  DIRECTION_OF_DETECTOR_Y-AXIS= %g %g %g" % tuple(g.sdet))
+        self.line("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g" % tuple(g.odet))
+        self.line("  INCIDENT_BEAM_DIRECTION= %g %g %g" % tuple(g.beam))
+        self.line("  spindle ROTATION_AXIS= %g %g %g" % tuple(g.spindle))
+        self.line("  dials origin= %g %g %g" % tuple(g.dials_origin_mm))
         self.line("  roi: %d < x < %d && %d < y < %d" % r.roi)
         self.line("  hdivrange=%g hdivstep=%g  radians" % (s.hdiv.range, s.hdiv.step))
         self.line("  vdivrange=%g vdivstep=%g  radians" % (s.vdiv.range, s.vdiv.step))
-        self.line("  %d divergence steps" % r.sources["divergence_steps"])
-        self.line("  %d sources" % len(r.sources["wavelength"]))
+        self.line("  %d divergence steps" % r.sources.divergence_steps)
+        self.line("  %d sources" % len(r.sources.wavelength_m))
         self.line("  %d mosaic domains over mosaic spread of %g degrees" % (
             len(r.mosaic_umats), s.mosaic_spread * RTD))
         self.line("  %d phi steps from %g to %g degrees" % (

@@ -18,7 +18,7 @@ import numpy as np
 
 from nanobragg.cli.flags import FLAGS, PROGRAM_FLAGS, UsageError, parse_command_line
 from nanobragg.config import Config, StructureFactorConfig
-from nanobragg.simulate import with_clock_seeds
+from nanobragg.seeds import with_clock_seeds
 
 _DTYPES = ("float32", "float64")
 _PARITY = "+parity"
@@ -236,13 +236,15 @@ def _stage_fdump(config: Config, folder: str) -> None:
 
 
 def _detector_shape(runner: Runner) -> tuple[int, int]:
-    from nanobragg.engines.c import detector_geometry
+    from nanobragg.engines import create
+    from nanobragg.stages.geometry import detector_spec
 
     try:
-        geometry = detector_geometry(runner.config, c_parity=runner.c_parity)
+        spec = detector_spec(runner.config, c_parity=runner.c_parity)
+        geometry = create("c").detector_geometry(spec)
     except ValueError as error:
         raise RunnerFailure(f"runner {runner.spec!r}: detector size: {error}") from error
-    return int(geometry["spixels"]), int(geometry["fpixels"])
+    return int(geometry.spixels), int(geometry.fpixels)
 
 
 def _tail(text: str) -> str:

@@ -1,16 +1,14 @@
 """crystal_vectors: real and reciprocal cell vectors from a cell or a MOSFLM
-matrix, the misset rotation, and the crystal size in cells."""
+matrix, the misset rotation, and the crystal size in cells (as ``nb_crystal.c``)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
 import torch
 
-from nanobragg import _core
-from nanobragg.config import Config, as_floats
+from nanobragg.config import as_floats
 from nanobragg.engines.torch.vectors import (
     DBL_MIN,
     Placement,
@@ -20,7 +18,8 @@ from nanobragg.engines.torch.vectors import (
     rescale,
     rotate_xyz,
 )
-from nanobragg.sampling import RTD
+from nanobragg.legacy_random import random_misset
+from nanobragg.stages import CrystalSpec, CrystalVectors, to_numpy
 
 
 def _clamp_unit(v: torch.Tensor) -> torch.Tensor:
@@ -68,41 +67,40 @@ def _cell_angle(u, v, w_length, volume):
     return torch.atan2(sine, cosine)
 
 
-def _cell_values(config: Config, at: Placement) -> list[torch.Tensor]:
+def _cell_values(spec: CrystalSpec, at: Placement) -> list[torch.Tensor]:
     """The six cell numbers, defaults filled in as the original does (b, c = a; 90 deg)."""
-    cell = config.crystal.cell
-    values = list(cell)[:6]
-    plain = as_floats(cell, len(cell))
-    out = [at.tensor(values[i]) for i in range(6)]
+    lengths, angles = at.tensor(spec.cell_lengths_A), at.tensor(spec.cell_angles_rad)
+    plain = as_floats(to_numpy(spec.cell_lengths_A), 3) + as_floats(
+        to_numpy(spec.cell_angles_rad), 3)
+    out = list(lengths.unbind()) + list(angles.unbind())
     for i in (1, 2):
         if plain[i] <= 0:
             out[i] = out[0]
     for i in (3, 4, 5):
-        out[i] = out[i] / RTD if plain[i] > 0 else at.scalar(math.pi / 2)
+        if plain[i] <= 0:
+            out[i] = at.scalar(math.pi / 2)
     return out
 
 
-def crystal_vectors(config: Config, rng: Any, *, c_parity: bool, lambda0: Any, matrix: Any,
-                    misset_seed: int, at: Placement) -> dict[str, Any]:
+def crystal_vectors(spec: CrystalSpec, rng: Any, *, at: Placement) -> CrystalVectors:
     """Real (metres) and reciprocal (1/Angstrom) cell vectors at phi = 0, and N."""
-    crystal = config.crystal
-    has_cell = crystal.cell is not None
+    has_cell = spec.cell_lengths_A is not None
     zero = at.tensor((0.0, 0.0, 0.0))
     a_star = b_star = c_star = zero
     V_cell = at.scalar(0.0)
     if has_cell:
-        cell = _cell_values(config, at)
-        V_cell, a_star, b_star, c_star = reciprocal_from_cell(cell, c_parity=c_parity)
-    if matrix is not None:
-        scale = 1e-10 / at.tensor(lambda0)
-        m = at.tensor(np.asarray(matrix, dtype=float).reshape(3, 3))
+        cell = _cell_values(spec, at)
+        V_cell, a_star, b_star, c_star = reciprocal_from_cell(cell, c_parity=spec.c_parity)
+    if spec.matrix is not None:
+        scale = 1e-10 / at.tensor(spec.wavelength_m)
+        m = at.tensor(spec.matrix).reshape(3, 3)
         a_star, b_star, c_star = scale * m[:, 0], scale * m[:, 1], scale * m[:, 2]
 
     misset = None
-    if crystal.misset_deg is not None:
-        misset = at.tensor(crystal.misset_deg) / RTD
-    if crystal.misset_random:
-        misset = at.tensor(_core.random_misset(int(c_parity), misset_seed, rng))
+    if spec.misset_rad is not None:
+        misset = at.tensor(spec.misset_rad)
+    if spec.misset_random:
+        misset = at.tensor(random_misset(spec.c_parity, spec.misset_seed, rng))
     if misset is not None:
         a_star, b_star, c_star = (rotate_xyz(v, misset[0], misset[1], misset[2])
                                   for v in (a_star, b_star, c_star))
@@ -121,18 +119,30 @@ def crystal_vectors(config: Config, rng: Any, *, c_parity: bool, lambda0: Any, m
     a, b, c = bxc * V_cell, cxa * V_cell, axb * V_cell
     a_star, b_star, c_star = cross(b, c) * V_star, cross(c, a) * V_star, cross(a, b) * V_star
 
-    reciprocal_cell = (norm(a_star), norm(b_star), norm(c_star),
-                       _cell_angle(b_star, c_star, norm(a), V_star),
-                       _cell_angle(a_star, c_star, norm(b), V_star),
-                       _cell_angle(a_star, b_star, norm(c), V_star))
-    out_cell = (norm(a), norm(b), norm(c), _cell_angle(b, c, norm(a_star), V_cell),
-                _cell_angle(a, c, norm(b_star), V_cell), _cell_angle(a, b, norm(c_star), V_cell))
+    reciprocal_lengths = torch.stack((norm(a_star), norm(b_star), norm(c_star)))
+    reciprocal_angles = torch.stack((_cell_angle(b_star, c_star, norm(a), V_star),
+                                     _cell_angle(a_star, c_star, norm(b), V_star),
+                                     _cell_angle(a_star, b_star, norm(c), V_star)))
+    lengths = torch.stack((norm(a), norm(b), norm(c)))
+    angles = torch.stack((_cell_angle(b, c, norm(a_star), V_cell),
+                          _cell_angle(a, c, norm(b_star), V_cell),
+                          _cell_angle(a, b, norm(c_star), V_cell)))
     a, b, c = a * 1e-10, b * 1e-10, c * 1e-10
+    N, size = _size_in_cells(spec, (a, b, c), at)
+    return CrystalVectors(
+        a_m=a, b_m=b, c_m=c, a_star_per_A=a_star, b_star_per_A=b_star, c_star_per_A=c_star,
+        cell_lengths_A=lengths, cell_angles_rad=angles,
+        reciprocal_lengths_per_A=reciprocal_lengths, reciprocal_angles_rad=reciprocal_angles,
+        volume_A3=V_cell, misset_rad=misset, N_cells=N, size_m=size)
 
-    sample = [float(v) / 1000.0 for v in crystal.size_mm]
-    N_given = at.tensor(crystal.N_cells)
+
+def _size_in_cells(spec: CrystalSpec, axes: tuple[torch.Tensor, ...],
+                   at: Placement) -> tuple[torch.Tensor, torch.Tensor]:
+    """N along each axis (a crystal size sets it; at least 1) and the size it makes."""
+    sample = as_floats(to_numpy(spec.sample_size_m), 3)
+    N_given = at.tensor(spec.N_cells)
     N, size = [], []
-    for i, axis in enumerate((a, b, c)):
+    for i, axis in enumerate(axes):
         length = norm(axis)
         n = N_given[i]
         if sample[i] > 0:
@@ -140,6 +150,4 @@ def crystal_vectors(config: Config, rng: Any, *, c_parity: bool, lambda0: Any, m
         n = torch.where(n <= 1.0, torch.ones_like(n), n)
         N.append(n)
         size.append(length * n)
-    return {"a": a, "b": b, "c": c, "a_star": a_star, "b_star": b_star, "c_star": c_star,
-            "cell": out_cell, "reciprocal_cell": reciprocal_cell, "volume_A3": V_cell,
-            "misset": misset, "N": torch.stack(N), "size": torch.stack(size)}
+    return torch.stack(N), torch.stack(size)

@@ -1,14 +1,17 @@
-"""detector_geometry: detector size, beam-centre conventions, pivots, rotations
-and the derived centres every convention reports (see specs/engine.md)."""
+"""detector_geometry: detector size, beam-centre conventions, pivots, rotations and the
+derived centres every convention reports (see specs/engine.md).
+
+The same four steps as the C engine's ``nb_geometry.c``: :func:`beam_centre`,
+:func:`orientation_and_pivot`, :func:`detector_origin`, :func:`derived_centres`."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
-from nanobragg.config import Config, as_floats
+from nanobragg.codes import Convention, Pivot
 from nanobragg.engines.torch.vectors import (
     DBL_MIN,
     Placement,
@@ -18,132 +21,182 @@ from nanobragg.engines.torch.vectors import (
     rotate_xyz,
     unitize,
 )
-from nanobragg.sampling import RTD
+from nanobragg.stages import DetectorGeometry, DetectorSpec
 
 CONVENTION_AXES = {
     # beam, fdet, sdet, odet, twotheta axis, polar, spindle
-    "adxv": ((0, 0, 1), (1, 0, 0), (0, -1, 0), (0, 0, 1), (-1, 0, 0), (1, 0, 0), (1, 0, 0)),
-    "mosflm": ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
-    "denzo": ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1), (0, 0, 1)),
-    "xds": ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 0), (1, 0, 0), (1, 0, 0)),
-    "dials": ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 1, 0), (0, 1, 0)),
+    Convention.ADXV: ((0, 0, 1), (1, 0, 0), (0, -1, 0), (0, 0, 1), (-1, 0, 0), (1, 0, 0),
+                      (1, 0, 0)),
+    Convention.MOSFLM: ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1),
+                        (0, 0, 1)),
+    Convention.DENZO: ((1, 0, 0), (0, 0, 1), (0, -1, 0), (1, 0, 0), (0, 0, -1), (0, 0, 1),
+                       (0, 0, 1)),
+    Convention.XDS: ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 0), (1, 0, 0),
+                     (1, 0, 0)),
+    Convention.DIALS: ((0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 1, 0),
+                       (0, 1, 0)),
 }
-CONVENTION_PIVOT = {"xds": "sample", "dials": "sample"}
+CONVENTION_PIVOT = {Convention.XDS: Pivot.SAMPLE, Convention.DIALS: Pivot.SAMPLE}
 
 
-def _metres(at: Placement, value_mm: Any) -> torch.Tensor | None:
-    return None if value_mm is None else at.tensor(value_mm) / 1000.0
+@dataclass
+class Centre:
+    """The beam centre and the point nearest the sample, in detector coordinates (m)."""
+
+    Fclose: torch.Tensor
+    Sclose: torch.Tensor
+    Xclose: float
+    Yclose: float
+    Xbeam: torch.Tensor
+    Ybeam: torch.Tensor
+    Fbeam: torch.Tensor
+    Sbeam: torch.Tensor
 
 
-def detector_geometry(config: Config, *, c_parity: bool, at: Placement) -> dict[str, Any]:
-    det, beam = config.detector, config.beam
-    pixel = float(det.pixel_size_mm) / 1000.0
-    detsize_f = float(det.detsize_f_mm) / 1000.0
-    detsize_s = float(det.detsize_s_mm) / 1000.0
-    if det.fpixels:
-        detsize_f = pixel * int(det.fpixels)
-    if det.spixels:
-        detsize_s = pixel * int(det.spixels)
-    fpixels = math.ceil(detsize_f / pixel - 0.5)
-    spixels = math.ceil(detsize_s / pixel - 0.5)
+@dataclass
+class Orientation:
+    """The unit axes before the detector rotations, and the pivot."""
 
-    F_close = (float(det.orgx_px) - 0.5) * pixel if det.orgx_px is not None else detsize_f / 2.0
-    S_close = (float(det.orgy_px) - 0.5) * pixel if det.orgy_px is not None else detsize_s / 2.0
-    X_close = float(det.close_x_mm) / 1000.0 if det.close_x_mm is not None else F_close
-    Y_close = float(det.close_y_mm) / 1000.0 if det.close_y_mm is not None else S_close
-    X_beam = _metres(at, det.beam_x_mm)
-    Y_beam = _metres(at, det.beam_y_mm)
-    F_close, S_close = at.scalar(F_close), at.scalar(S_close)
+    beam: torch.Tensor
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    twotheta_axis: torch.Tensor
+    polar: torch.Tensor
+    spindle: torch.Tensor
+    vert: torch.Tensor
+    pivot: Pivot
 
-    convention = det.convention
+
+def beam_centre(spec: DetectorSpec, detsize_f: float, detsize_s: float,
+                at: Placement) -> Centre:
+    """Fclose, Sclose from ORGX/ORGY or the detector's middle; the convention's beam
+    centre (Xbeam, Ybeam) to where the beam meets the detector (Fbeam, Sbeam)."""
+    pixel = spec.pixel_size_m
+    Fclose = (spec.ORGX_px - 0.5) * pixel if spec.ORGX_px is not None else detsize_f / 2.0
+    Sclose = (spec.ORGY_px - 0.5) * pixel if spec.ORGY_px is not None else detsize_s / 2.0
+    Xclose = spec.Xclose_m if spec.Xclose_m is not None else Fclose
+    Yclose = spec.Yclose_m if spec.Yclose_m is not None else Sclose
+    Xbeam = None if spec.Xbeam_m is None else at.tensor(spec.Xbeam_m)
+    Ybeam = None if spec.Ybeam_m is None else at.tensor(spec.Ybeam_m)
+    F_close, S_close = at.scalar(Fclose), at.scalar(Sclose)
+    convention = spec.convention
+    if convention == Convention.ADXV:
+        Xbeam = at.scalar((detsize_f + pixel) / 2.0) if Xbeam is None else Xbeam
+        Ybeam = at.scalar((detsize_s - pixel) / 2.0) if Ybeam is None else Ybeam
+        Fbeam, Sbeam = Xbeam, detsize_s - Ybeam
+    elif convention in (Convention.MOSFLM, Convention.DENZO):
+        Xbeam = at.scalar((detsize_s + pixel) / 2.0) if Xbeam is None else Xbeam
+        Ybeam = at.scalar((detsize_f + pixel) / 2.0) if Ybeam is None else Ybeam
+        shift = 0.5 * pixel if convention == Convention.MOSFLM else 0.0 * pixel
+        Fbeam, Sbeam = Ybeam + shift, Xbeam + shift
+    else:
+        Xbeam = at.scalar(Xclose) if Xbeam is None else Xbeam
+        Ybeam = at.scalar(Yclose) if Ybeam is None else Ybeam
+        Fbeam, Sbeam = Xbeam, Ybeam
+        if convention == Convention.CUSTOM:
+            F_close, S_close = Xbeam, Ybeam
+    return Centre(F_close, S_close, Xclose, Yclose, Xbeam, Ybeam, Fbeam, Sbeam)
+
+
+def orientation_and_pivot(spec: DetectorSpec, at: Placement) -> Orientation:
+    """The convention's axes (CUSTOM: the given ones), made unit, and the pivot."""
+    convention = spec.convention
     if convention in CONVENTION_AXES:
-        axes = [at.tensor(v) for v in CONVENTION_AXES[convention]]
-        beam_v, fdet, sdet, odet, twotheta_axis, polar, spindle = axes
+        beam, fdet, sdet, odet, twotheta_axis, polar, spindle = (
+            at.tensor(v) for v in CONVENTION_AXES[convention])
     else:
-        beam_v, fdet, sdet, odet = (at.tensor(as_floats(v, 3)) for v in (
-            beam.beam_vector, det.fdet_vector, det.sdet_vector, det.odet_vector))
-        twotheta_axis, polar, spindle = (at.tensor(as_floats(v, 3)) for v in (
-            det.twotheta_axis, beam.polar_vector, config.crystal.spindle_axis))
-
-    if convention == "adxv":
-        X_beam = at.scalar((detsize_f + pixel) / 2.0) if X_beam is None else X_beam
-        Y_beam = at.scalar((detsize_s - pixel) / 2.0) if Y_beam is None else Y_beam
-        F_beam, S_beam = X_beam, detsize_s - Y_beam
-    elif convention in ("mosflm", "denzo"):
-        X_beam = at.scalar((detsize_s + pixel) / 2.0) if X_beam is None else X_beam
-        Y_beam = at.scalar((detsize_f + pixel) / 2.0) if Y_beam is None else Y_beam
-        shift = 0.5 * pixel if convention == "mosflm" else 0.0 * pixel
-        F_beam, S_beam = Y_beam + shift, X_beam + shift
+        beam, fdet, sdet, odet, twotheta_axis, polar, spindle = (at.tensor(v) for v in (
+            spec.beam, spec.fdet, spec.sdet, spec.odet, spec.twotheta_axis, spec.polar,
+            spec.spindle))
+    # quirk pivot_forced_by_convention
+    if convention != Convention.CUSTOM and (spec.c_parity or spec.pivot == Pivot.AUTO):
+        pivot = CONVENTION_PIVOT.get(convention, Pivot.BEAM)
     else:
-        X_beam = at.scalar(X_close) if X_beam is None else X_beam
-        Y_beam = at.scalar(Y_close) if Y_beam is None else Y_beam
-        F_beam, S_beam = X_beam, Y_beam
-        if convention == "custom":
-            F_close, S_close = X_beam, Y_beam
-
-    # detector_pivot_forced_by_convention
-    if convention != "custom" and (c_parity or det.pivot is None):
-        pivot = CONVENTION_PIVOT.get(convention, "beam")
-    else:
-        pivot = det.pivot or "beam"
-
-    beam_v, _ = unitize(beam_v)
+        pivot = Pivot.BEAM if spec.pivot == Pivot.AUTO else spec.pivot
+    beam, _ = unitize(beam)
     fdet, _ = unitize(fdet)
     sdet, _ = unitize(sdet)
     odet_unit, odet_length = unitize(odet)
-    # odet_replaced_when_not_unit
-    replace = bool(odet_length != 1.0) if c_parity else bool(odet_length == 0.0)
+    # quirk odet_replaced_when_not_unit
+    replace = bool(odet_length != 1.0) if spec.c_parity else bool(odet_length == 0.0)
     odet = unitize(cross(fdet, sdet))[0] if replace else odet_unit
-    if not c_parity:
-        # polar_vector_not_orthogonalised
-        polar = polar - dot(polar, beam_v) * beam_v
+    if not spec.c_parity:
+        # quirk polar_vector_not_orthogonalised
+        polar = polar - dot(polar, beam) * beam
     polar, _ = unitize(polar)
     spindle, _ = unitize(spindle)
-    vert, _ = unitize(cross(beam_v, polar))
+    vert, _ = unitize(cross(beam, polar))
+    return Orientation(beam, fdet, sdet, odet, twotheta_axis, polar, spindle, vert, pivot)
 
-    rotx, roty, rotz, twotheta = (at.tensor(v) / RTD for v in (
-        det.rotx_deg, det.roty_deg, det.rotz_deg, det.twotheta_deg))
-    ratio = dot(beam_v, rotate_xyz(odet, rotx, roty, rotz))
+
+def detector_origin(spec: DetectorSpec, centre: Centre, axes: Orientation,
+                    at: Placement) -> tuple[torch.Tensor, Orientation, torch.Tensor]:
+    """pix0 about the pivot, the axes after the detector rotations and two-theta, and the
+    obliquity (beam . normal) before the two-theta swing."""
+    rotx, roty, rotz, twotheta = (at.tensor(v) for v in (
+        spec.rotx_rad, spec.roty_rad, spec.rotz_rad, spec.twotheta_rad))
+    ratio = dot(axes.beam, rotate_xyz(axes.odet, rotx, roty, rotz))
     ratio = torch.where(ratio == 0, torch.full_like(ratio, DBL_MIN), ratio)
-    distance = at.tensor(det.distance_mm) / 1000.0
-    if det.close_distance_mm is not None:
-        close_distance = at.scalar(float(det.close_distance_mm) / 1000.0)
+    distance = at.tensor(spec.distance_m)
+    if spec.close_distance_m is not None:
+        close_distance = at.scalar(spec.close_distance_m)
     else:
         close_distance = torch.abs(ratio * distance)
     distance = close_distance / ratio
 
-    has_pix0 = det.pix0_vector_m is not None
-    if not c_parity and has_pix0:
-        pix0 = at.tensor(as_floats(det.pix0_vector_m, 3))
-    elif pivot == "sample":
-        pix0 = -F_close * fdet - S_close * sdet + close_distance * odet
-        pix0 = rotate_axis(rotate_xyz(pix0, rotx, roty, rotz), twotheta_axis, twotheta)
-    fdet, sdet, odet = (rotate_axis(rotate_xyz(v, rotx, roty, rotz), twotheta_axis, twotheta)
-                        for v in (fdet, sdet, odet))
-    if (c_parity or not has_pix0) and pivot == "beam":
-        pix0 = -F_beam * fdet - S_beam * sdet + distance * beam_v
+    def rotated(v: torch.Tensor) -> torch.Tensor:
+        return rotate_axis(rotate_xyz(v, rotx, roty, rotz), axes.twotheta_axis, twotheta)
 
-    F_close = -dot(pix0, fdet)
-    S_close = -dot(pix0, sdet)
-    close_distance = dot(pix0, odet)
-    if not c_parity:
-        # distance_ratio_before_twotheta: the beam meets the detector plane as it
+    given = spec.pix0_m is not None
+    if not spec.c_parity and given:
+        pix0 = at.tensor(spec.pix0_m)
+    elif axes.pivot == Pivot.SAMPLE:
+        pix0 = rotated(-centre.Fclose * axes.fdet - centre.Sclose * axes.sdet
+                       + close_distance * axes.odet)
+    fdet, sdet, odet = (rotated(v) for v in (axes.fdet, axes.sdet, axes.odet))
+    if (spec.c_parity or not given) and axes.pivot == Pivot.BEAM:
+        pix0 = -centre.Fbeam * fdet - centre.Sbeam * sdet + distance * axes.beam
+    final = Orientation(axes.beam, fdet, sdet, odet, axes.twotheta_axis, axes.polar,
+                        axes.spindle, axes.vert, axes.pivot)
+    return pix0, final, ratio
+
+
+def derived_centres(spec: DetectorSpec, pix0: torch.Tensor, axes: Orientation,
+                    ratio: torch.Tensor, centre: Centre, detsize: tuple[float, float],
+                    sizes: tuple[int, int], at: Placement) -> DetectorGeometry:
+    """The close point, distances and beam centre as the detector finally stands."""
+    Fclose = -dot(pix0, axes.fdet)
+    Sclose = -dot(pix0, axes.sdet)
+    close_distance = dot(pix0, axes.odet)
+    if not spec.c_parity:
+        # quirk distance_ratio_before_twotheta: the beam meets the detector plane as it
         # finally stands, two-theta included
-        ratio = dot(beam_v, odet)
+        ratio = dot(axes.beam, axes.odet)
         ratio = torch.where(ratio == 0, torch.full_like(ratio, DBL_MIN), ratio)
-    impact = (close_distance / ratio) * beam_v - pix0
+    impact = (close_distance / ratio) * axes.beam - pix0
     lab = at.tensor(((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)))
-    return {
-        "fpixels": fpixels, "spixels": spixels, "pixel_size": pixel,
-        "detsize_f": detsize_f, "detsize_s": detsize_s,
-        "pivot": 0 if pivot == "sample" else 1,
-        "fdet": fdet, "sdet": sdet, "odet": odet, "pix0": pix0,
-        "beam": beam_v, "polar": polar, "vert": vert, "spindle": spindle,
-        "distance": close_distance / ratio, "close_distance": close_distance,
-        "Xbeam": X_beam, "Ybeam": Y_beam,
-        "Fbeam": dot(fdet, impact), "Sbeam": dot(sdet, impact),
-        "Xclose": at.scalar(X_close), "Yclose": at.scalar(Y_close),
-        "Fclose": F_close, "Sclose": S_close,
-        "ORGX": F_close / pixel + 0.5, "ORGY": S_close / pixel + 0.5,
-        "dials_origin_mm": 1000.0 * (lab @ pix0),
-    }
+    pixel = spec.pixel_size_m
+    return DetectorGeometry(
+        fpixels=sizes[0], spixels=sizes[1], pixel_size_m=pixel,
+        detsize_f_m=detsize[0], detsize_s_m=detsize[1], pivot=int(axes.pivot),
+        fdet=axes.fdet, sdet=axes.sdet, odet=axes.odet, pix0_m=pix0,
+        beam=axes.beam, polar=axes.polar, vert=axes.vert, spindle=axes.spindle,
+        distance_m=close_distance / ratio, close_distance_m=close_distance,
+        Xbeam_m=centre.Xbeam, Ybeam_m=centre.Ybeam,
+        Fbeam_m=dot(axes.fdet, impact), Sbeam_m=dot(axes.sdet, impact),
+        Xclose_m=at.scalar(centre.Xclose), Yclose_m=at.scalar(centre.Yclose),
+        Fclose_m=Fclose, Sclose_m=Sclose,
+        ORGX_px=Fclose / pixel + 0.5, ORGY_px=Sclose / pixel + 0.5,
+        dials_origin_mm=1000.0 * (lab @ pix0),
+    )
+
+
+def detector_geometry(spec: DetectorSpec, *, at: Placement) -> DetectorGeometry:
+    pixel = spec.pixel_size_m
+    detsize_f = pixel * spec.fpixels if spec.fpixels else spec.detsize_f_m
+    detsize_s = pixel * spec.spixels if spec.spixels else spec.detsize_s_m
+    sizes = (math.ceil(detsize_f / pixel - 0.5), math.ceil(detsize_s / pixel - 0.5))
+    centre = beam_centre(spec, detsize_f, detsize_s, at)
+    pix0, axes, ratio = detector_origin(spec, centre, orientation_and_pivot(spec, at), at)
+    return derived_centres(spec, pix0, axes, ratio, centre, (detsize_f, detsize_s), sizes, at)

@@ -1,5 +1,5 @@
 """Lattice (shape) factors and structure-factor lookup, elementwise over the
-fractional Miller indices of every term."""
+fractional Miller indices of every term (as ``nb_lattice.h``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from nanobragg.codes import CrystalShape
 from nanobragg.engines.torch.vectors import PI
 
 
@@ -15,7 +16,7 @@ class Lattice:
     """What the lattice factor needs: crystal shape, N, fudge, the unrotated
     reciprocal vectors (the legacy spot-radius measure uses them), the mode."""
 
-    shape: str
+    shape: CrystalShape
     N: torch.Tensor
     fudge: float
     reciprocal: torch.Tensor
@@ -81,7 +82,7 @@ def interference(lat: Lattice, axis: int, h: torch.Tensor, h0: torch.Tensor) -> 
 def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch.Tensor:
     """F_latt for fractional indices hkl (..., 3) with nearest whole indices hkl0."""
     N = lat.N
-    if lat.shape == "square":
+    if lat.shape == CrystalShape.SQUARE:
         factor = interference(lat, 0, hkl[..., 0], hkl0[..., 0])
         for i in (1, 2):
             factor = factor * interference(lat, i, hkl[..., i], hkl0[..., i])
@@ -90,7 +91,7 @@ def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch
     volume = N[0] * N[1] * N[2]
     radius_units = (d[..., 0] * d[..., 0] * N[0] * N[0] + d[..., 1] * d[..., 1] * N[1] * N[1]
                     + d[..., 2] * d[..., 2] * N[2] * N[2])
-    if lat.shape == "round":
+    if lat.shape == CrystalShape.ROUND:
         # the square root has an infinite slope at a lattice point: keep it out of the graph
         r = radius_units * lat.fudge
         nonzero = r > 0
@@ -106,7 +107,7 @@ def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch
                         * N[2] * N[2])
     else:
         rad_star_sqr = radius_units
-    if lat.shape == "gauss":
+    if lat.shape == CrystalShape.GAUSS:
         return volume * torch.exp(-(rad_star_sqr / 0.63 * lat.fudge))
     return volume * (rad_star_sqr * lat.fudge < 0.3969).to(rad_star_sqr.dtype)
 
@@ -187,3 +188,20 @@ def tricubic_F(grid: StructureFactorGrid, hkl: torch.Tensor,
     along_k = _lagrange4(axis[2][..., None, None, :], values, x[..., 2, None, None])
     along_h = _lagrange4(axis[1][..., None, :], along_k, x[..., 1, None])
     return _lagrange4(axis[0], along_h, x[..., 0])
+
+
+def dots(vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """(m, r) dot products of vectors (m, 3) with rows (r, 3): one matrix product, unless
+    the user allowed float32 matrix products in reduced precision (TF32, bf16:
+    ``torch.set_float32_matmul_precision``), which would ruin the Miller indices; then
+    multiply-adds in the C engine's order."""
+    if vectors.dtype == torch.float64 or torch.get_float32_matmul_precision() == "highest":
+        return vectors @ rows.T
+    return ((vectors[:, 0, None] * rows[:, 0] + vectors[:, 1, None] * rows[:, 1])
+            + vectors[:, 2, None] * rows[:, 2])
+
+
+def miller_indices(axes: torch.Tensor, scattering: torch.Tensor) -> torch.Tensor:
+    """(..., terms, 3) fractional h, k, l of scattering vectors (..., 3) for each axes row."""
+    flat = dots(scattering.reshape(-1, 3), axes.reshape(-1, 3))
+    return flat.reshape(*scattering.shape[:-1], axes.shape[0], 3)

@@ -37,6 +37,11 @@ class Placement:
         return torch.tensor(value, dtype=self.dtype, device=self.device)
 
 
+def devices() -> tuple[str, ...]:
+    """The devices the torch engine can use here."""
+    return ("cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count())))
+
+
 def placement(device: Any = None, dtype: Any = None) -> Placement:
     """Check and resolve the device and dtype names a user gives."""
     if dtype is None:
@@ -47,19 +52,18 @@ def placement(device: Any = None, dtype: Any = None) -> Placement:
         dtype = DTYPES[dtype]
     elif dtype not in DTYPES.values():
         raise ValueError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    unavailable = (f"device: {str(device)!r} is not available to the torch engine; "
+                   f"available: {', '.join(devices())} (cuda means cuda:0)")
     try:
         device = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device: {device!r} is not a torch device (cpu, cuda, cuda:N)") \
-            from error
+        raise ValueError(unavailable) from error
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {str(device)!r} asked for, but CUDA is not available")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device: {str(device)!r} does not exist "
-                             f"({torch.cuda.device_count()} CUDA devices)")
+        if not torch.cuda.is_available() or (device.index is not None
+                                             and device.index >= torch.cuda.device_count()):
+            raise ValueError(unavailable)
     elif device.type != "cpu":
-        raise ValueError(f"device: {str(device)!r} is not supported; use cpu or cuda[:N]")
+        raise ValueError(unavailable)
     return Placement(device, dtype)
 
 

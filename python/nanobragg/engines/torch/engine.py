@@ -1,0 +1,71 @@
+"""The torch engine: each stage as vectorised PyTorch on one device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nanobragg.engines.base import Progress, TorchOptions
+from nanobragg.engines.torch.crystal import crystal_vectors
+from nanobragg.engines.torch.geometry import detector_geometry
+from nanobragg.engines.torch.noise import add_noise
+from nanobragg.engines.torch.render import DEFAULT_MEMORY_BUDGET, render
+from nanobragg.engines.torch.sources import mosaic_rotations, sources
+from nanobragg.engines.torch.trace import trace_pixel
+from nanobragg.engines.torch.vectors import FLOAT64, Placement, placement
+from nanobragg.legacy_random import LegacyRandom
+from nanobragg.stages import (
+    CrystalSpec,
+    CrystalVectors,
+    DetectorGeometry,
+    DetectorSpec,
+    MosaicRotations,
+    MosaicSpec,
+    NoiseImage,
+    NoiseSpec,
+    PixelRecord,
+    PixelState,
+    RenderInputs,
+    RenderOutput,
+    Sources,
+    SourceSpec,
+    to_torch,
+)
+
+
+class TorchEngine:
+    """The stages as tensors on ``options.device``.  The set-up stages compute in
+    float64 (they decide whole numbers: N from the crystal size, sub-pixel counts); the
+    render and the trace in ``options.dtype``."""
+
+    name = "torch"
+
+    def __init__(self, options: TorchOptions | None = None):
+        self.options = options or TorchOptions()
+        self.at = placement(self.options.device, self.options.dtype)
+        self.at64 = Placement(self.at.device, FLOAT64)
+        self.memory_budget = int(self.options.memory_budget or DEFAULT_MEMORY_BUDGET)
+
+    def detector_geometry(self, spec: DetectorSpec) -> DetectorGeometry:
+        return detector_geometry(to_torch(spec, self.at64), at=self.at64)
+
+    def crystal_vectors(self, spec: CrystalSpec, rng: LegacyRandom) -> CrystalVectors:
+        return crystal_vectors(to_torch(spec, self.at64), rng, at=self.at64)
+
+    def sources(self, spec: SourceSpec, table: np.ndarray | None = None) -> Sources:
+        return sources(to_torch(spec, self.at64), table, at=self.at64)
+
+    def mosaic_rotations(self, spec: MosaicSpec, rng: LegacyRandom) -> MosaicRotations:
+        return mosaic_rotations(spec, rng, at=self.at64)
+
+    def render(self, inputs: RenderInputs, progress: Progress | None = None) -> RenderOutput:
+        return render(inputs, progress, at=self.at, memory_budget=self.memory_budget,
+                             compiled=bool(self.options.compile))
+
+    def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
+        return add_noise(to_torch(image, self.at64), spec, rng)
+
+    def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
+                    state: PixelState) -> PixelRecord:
+        return trace_pixel(inputs, slow, fast, state, at=self.at)

@@ -1,0 +1,202 @@
+"""The original's pixel, quirks included (as ``nb_render_legacy.c``).
+
+The original's loop holds its solid angle, polarization and capture fraction in
+variables that it sets at the first sub-pixel or source reached and then keeps
+(factors_from_first_subpixel); :func:`held_factors` computes, for every sub-pixel and
+source, the value those variables hold there, and both the pixel's value and its trace
+read them.  With ``-oversample_omega/_polar/_thick`` the factor multiplies the running
+sum at every term (running_sum_factors); :func:`running_sum` is that recurrence, as a
+scan over the pixel's terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nanobragg.engines.torch.lattice import (
+    lattice_factor,
+    miller_indices,
+    nearest_F,
+    stencil_outside,
+    tricubic_F,
+)
+from nanobragg.engines.torch.scene import ChunkResult, Scene
+from nanobragg.engines.torch.subpixel import (
+    Subpixels,
+    beyond_dmin,
+    polarization,
+    scattering_vectors,
+    subpixels,
+)
+
+
+@dataclass
+class HeldFactors:
+    """What the original's factor variables hold at each sub-pixel (omega, capture:
+    (pixels, layers, sub, sub)) and each sub-pixel and source (polar: one more dim)."""
+
+    omega: torch.Tensor
+    capture: torch.Tensor
+    polar: torch.Tensor
+
+    def at_end(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per pixel, the values left after its last term: they scale the whole pixel."""
+        return (self.omega.flatten(1)[:, -1], self.capture.flatten(1)[:, -1],
+                self.polar.flatten(1)[:, -1])
+
+
+def _held_from_first_nonzero(values: torch.Tensor, usable: torch.Tensor,
+                             before: float) -> torch.Tensor:
+    """Along the last dim: from the first usable nonzero value on, that value; before it,
+    ``before``."""
+    found = usable & (values != 0)
+    first = torch.argmax(found.to(torch.uint8), dim=-1, keepdim=True)
+    value = torch.gather(values, -1, first)
+    index = torch.arange(values.shape[-1], device=values.device)
+    held = found.any(dim=-1, keepdim=True) & (index >= first)
+    return torch.where(held, value, torch.full_like(values, before))
+
+
+def _held_from_last(values: torch.Tensor, usable: torch.Tensor, before: float) -> torch.Tensor:
+    """Along the last dim: the last usable value so far; before the first, ``before``."""
+    index = torch.arange(values.shape[-1], device=values.device).expand_as(values)
+    latest = torch.cummax(torch.where(usable, index, torch.full_like(index, -1)), dim=-1).values
+    taken = torch.gather(values, -1, latest.clamp(min=0))
+    return torch.where(latest >= 0, taken, torch.full_like(values, before))
+
+
+def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
+                 passes: torch.Tensor) -> HeldFactors:
+    """quirk factors_from_first_subpixel: each factor variable as the original's loop
+    holds it.  The solid angle is set at the first sub-pixel (every sub-pixel with
+    -oversample_omega); the capture fraction at each layer's first sub-pixel (every one
+    with -oversample_thick), from 1 when the sensor has no thickness; the polarization at
+    the first source that passes the dmin cut (every passing one with -oversample_polar),
+    from 1 with -nopolar."""
+    shape = sp.omega.shape
+    flat_omega = sp.omega.flatten(1)
+    if sc.oversample_omega:
+        omega = sp.omega
+    else:
+        omega = _held_from_first_nonzero(flat_omega, torch.ones_like(flat_omega, dtype=torch.bool),
+                                         0.0).reshape(shape)
+    if sc.oversample_thick:
+        capture = sp.capture
+    elif sc.thick == 0.0:
+        capture = torch.ones_like(sp.capture)
+    else:
+        per_layer = sp.capture.flatten(2)
+        capture = _held_from_first_nonzero(per_layer, torch.ones_like(per_layer, dtype=torch.bool),
+                                           0.0).reshape(shape)
+    before = 1.0 if sc.nopolar else 0.0
+    flat_polar, flat_passes = polar.flatten(1), passes.flatten(1)
+    if sc.oversample_polar:
+        held_polar = _held_from_last(flat_polar, flat_passes, before)
+    elif sc.nopolar:
+        held_polar = torch.ones_like(flat_polar)
+    else:
+        held_polar = _held_from_first_nonzero(flat_polar, flat_passes, before)
+    return HeldFactors(omega, capture, held_polar.reshape(polar.shape))
+
+
+def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor,
+                skip: torch.Tensor) -> torch.Tensor | None:
+    """quirk running_sum_factors: with -oversample_thick/_polar/_omega the original
+    multiplies its running sum, from the water background on, by the held factors after
+    every counted term: I = (I + term) * factor.  The sum after each term, (pixels, terms)
+    in loop order, or None when no such flag is set.  Each step is the map I -> I a + b;
+    an inclusive scan composes them (log2(terms) passes)."""
+    running = []
+    if sc.oversample_thick:
+        running.append(held.capture[..., None, None])
+    if sc.oversample_polar:
+        running.append(held.polar[..., None])
+    if sc.oversample_omega:
+        running.append(held.omega[..., None, None])
+    if not running:
+        return None
+    factor = running[0]
+    for more in running[1:]:
+        factor = factor * more
+    a = torch.where(skip, torch.ones_like(terms), factor.expand_as(terms)).flatten(1)
+    b = (terms * factor).flatten(1)
+    b = torch.where(skip.flatten(1), torch.zeros_like(b), b)
+    shift = 1
+    while shift < a.shape[1]:
+        b = torch.cat((b[:, :shift], b[:, :-shift] * a[:, shift:] + b[:, shift:]), dim=1)
+        a = torch.cat((a[:, :shift], a[:, :-shift] * a[:, shift:]), dim=1)
+        shift *= 2
+    return sc.I_bg * a + b
+
+
+def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpolate: bool,
+                  entry: bool = False, record: dict[str, Any] | None = None) -> ChunkResult:
+    """The original's pixel, quirks included.  entry: the first source to pass the
+    resolution cut uses the crystal as the run started (phi_carryover).  record: a
+    dict that receives every intermediate tensor (for traces)."""
+    sp = subpixels(sc, fast, slow)
+    P = fast.shape[0]
+    scattering = scattering_vectors(sc, sp)
+    passes = ~beyond_dmin(sc, scattering)
+    hkl = miller_indices(sc.axes["carried"], scattering)
+    if entry:
+        # quirk phi_carryover: the run's first phi loop starts from the unrotated crystal
+        flat = passes.flatten(1)
+        first = torch.zeros_like(flat)
+        first[torch.arange(P, device=flat.device), torch.argmax(flat.to(torch.uint8), dim=1)] = True
+        first = (first & flat).reshape(passes.shape)
+        hkl = torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering),
+                          hkl)
+        if record is not None:
+            record.update(entry_axes=sc.axes["entry"], first=first)
+    hkl0 = torch.ceil(hkl - 0.5)
+    F_latt = lattice_factor(sc.lattice, hkl, hkl0)
+    skip = ~passes[..., None]
+    if sc.water_size == 0.0:
+        skip = skip | (F_latt == 0)
+    F_cell = nearest_F(sc.grid, hkl0)
+    left = torch.zeros(P, dtype=torch.bool, device=fast.device)
+    if interpolate:
+        # quirk interpolation_switch_off: from the first term whose stencil leaves the
+        # grid on, the nearest F for the rest of the run
+        off_grid = stencil_outside(sc.grid, hkl)
+        outside = off_grid & ~skip
+        active = (torch.cumsum(outside.flatten(1).to(torch.int32), dim=1) == 0)
+        active = active.reshape(outside.shape)
+        # skipped terms leave the switch alone but must not reach the stencil either
+        usable = active & ~off_grid
+        F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
+        left = outside.flatten(1).any(dim=1)
+    terms = torch.where(skip, torch.zeros_like(F_latt), F_cell * F_cell * F_latt * F_latt)
+
+    if sc.nopolar and not sc.oversample_polar:
+        polar = torch.ones(passes.shape, dtype=sc.at.dtype, device=sc.at.device)
+    else:
+        # quirk nopolar_overridden_by_oversample_polar
+        polar = polarization(sc, sp, scattering)
+    held = held_factors(sc, sp, polar, passes)
+    running = running_sum(sc, held, terms, skip)
+    if running is None:
+        intensity = sc.I_bg + terms.flatten(1).sum(dim=1)
+    else:
+        intensity = running[:, -1]
+
+    omega_end, capture_end, polar_end = held.at_end()
+    value = sc.scale * intensity / sc.steps
+    if not sc.oversample_thick:
+        value = value * capture_end
+    if not sc.oversample_polar:
+        value = value * polar_end
+    if not sc.oversample_omega:
+        value = value * omega_end
+        omega_sum = omega_end * sp.omega[0].numel()
+    else:
+        omega_sum = sp.omega.flatten(1).sum(dim=1)
+    if record is not None:
+        record.update(subpixels=sp, scattering=scattering, passes=passes,
+                      axes=sc.axes["carried"], hkl=hkl, hkl0=hkl0, F_latt=F_latt,
+                      F_cell=F_cell, skip=skip, terms=terms, held=held, running=running,
+                      intensity=intensity, values=value)
+    return ChunkResult(value, passes.flatten(1).any(dim=1), left, omega_sum)

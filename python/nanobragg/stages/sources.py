@@ -1,0 +1,82 @@
+"""sources: the incident beam as a set of point sources.
+
+``SourceSpec`` is what the stage reads: the central wavelength and beam axes, and the
+divergence and dispersion grids (or, given separately, a table of sources from a
+file); ``Sources`` what it gives.  Mirrored by ``nb_source_spec`` in
+``csrc/engine/nanobragg.h``; the C engine returns the three arrays of ``Sources``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nanobragg.config import Config, as_float
+from nanobragg.sampling import Sampling
+
+if TYPE_CHECKING:
+    from nanobragg.stages.fields import Array, Real
+    from nanobragg.stages.geometry import DetectorGeometry
+
+SOURCE_DISTANCE_M = 10.0
+"""How far from the sample the original places its sources."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    wavelength_m: Real
+    """The central wavelength."""
+    beam: Array
+    polar: Array
+    vert: Array
+    """beam x polar: horizontal divergence turns about it, vertical about polar."""
+    hdiv_steps: int
+    vdiv_steps: int
+    dispersion_steps: int
+    hdiv_range_rad: float
+    hdiv_step_rad: float
+    vdiv_range_rad: float
+    vdiv_step_rad: float
+    dispersion_range: float
+    """Full width of the spectrum, as a fraction of the central wavelength."""
+    dispersion_step: float
+    round_div: bool
+    """Keep only the divergence grid points inside its ellipse."""
+    source_distance_m: float
+
+
+@dataclass(frozen=True)
+class Sources:
+    direction: Array
+    """(n, 3) unit vectors from the sample towards each source."""
+    wavelength_m: Array
+    """(n,)"""
+    weight: Array
+    """(n,) as given (a file's weights; 1/n for a grid)."""
+    divergence_steps: int
+    """Grid points inside the divergence ellipse (0 for a table)."""
+
+
+def wavelength_m(config: Config) -> float:
+    """The central wavelength."""
+    return as_float(config.beam.wavelength_A) / 1.0e10
+
+
+def source_spec(sampling: Sampling, geometry: DetectorGeometry, *, wavelength_m: Any,
+                round_div: bool) -> SourceSpec:
+    return SourceSpec(
+        wavelength_m=wavelength_m,
+        beam=geometry.beam,
+        polar=geometry.polar,
+        vert=geometry.vert,
+        hdiv_steps=sampling.hdiv.steps,
+        vdiv_steps=sampling.vdiv.steps,
+        dispersion_steps=sampling.dispersion.steps,
+        hdiv_range_rad=sampling.hdiv.range,
+        hdiv_step_rad=sampling.hdiv.step,
+        vdiv_range_rad=sampling.vdiv.range,
+        vdiv_step_rad=sampling.vdiv.step,
+        dispersion_range=sampling.dispersion.range,
+        dispersion_step=sampling.dispersion.step,
+        round_div=bool(round_div),
+        source_distance_m=SOURCE_DISTANCE_M,
+    )
