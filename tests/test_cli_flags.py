@@ -22,21 +22,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nanobragg as nb
-from nanobragg.cli.flags import (
+from nanobragg.cli.usage import USAGE
+from nanobragg.config import CONVENTIONS, Config
+from nanobragg.errors import ConventionWarning, ParityWarning, UsageError
+from nanobragg.flags import (
     FLAG_BY_NAME,
     FLAGS,
     PROGRAM_FLAGS,
-    ConventionWarning,
-    ParityWarning,
-    UsageError,
     c_atof,
     c_atoi,
     config_from_argv,
     config_to_argv,
     parse_command_line,
 )
-from nanobragg.cli.usage import USAGE
-from nanobragg.config import CONVENTIONS, Config
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
 CASES = GOLDEN / "cases"

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import nanobragg as nb
-from nanobragg.cli.flags import parse_command_line
+from nanobragg.flags import parse_command_line
 from nanobragg.stages import STAGES, resolve_stages
 from test_cross_engine import close, grid
 from test_golden import CASES, GOLDEN, prepare

@@ -193,13 +193,15 @@ class Config:
     @classmethod
     def from_cli(cls, argv: Sequence[str], *, c_parity: bool = True) -> Config:
         """Build a Config from nanoBragg command-line arguments (program name excluded)."""
-        from nanobragg.cli.flags import config_from_argv
+        # at call time: the flag reader builds Configs, so config must load without it
+        from nanobragg.flags import config_from_argv
 
         return config_from_argv(list(argv), c_parity=c_parity)
 
     def to_cli(self) -> list[str]:
         """The command-line arguments that rebuild this Config."""
-        from nanobragg.cli.flags import config_to_argv
+        # at call time: the flag reader builds Configs, so config must load without it
+        from nanobragg.flags import config_to_argv
 
         return config_to_argv(self)
 

@@ -1,7 +1,7 @@
 """The table of flags: every flag of the original program, and this program's own.
 
 :data:`FLAGS` is the single source of the flag list: both parses, the unknown-flag
-check, :func:`~nanobragg.cli.mapping.config_to_argv` and the ``-h`` text
+check, :func:`~nanobragg.flags.mapping.config_to_argv` and the ``-h`` text
 (:mod:`nanobragg.cli.usage`) read it.  Its order is the order in which the original's
 argument loop tests its rules.  ``specs/flags.md`` describes every entry.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nanobragg.cli.record import (
+from nanobragg.flags.record import (
     Action,
     cell_strict,
     detector_abs,

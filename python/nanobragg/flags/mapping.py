@@ -1,7 +1,7 @@
 """The record of a parse -> Config, and Config -> command line.
 
-:func:`config_from_argv` runs one of the two parses (:mod:`nanobragg.cli.legacy`,
-:mod:`nanobragg.cli.strict`) and turns the record it leaves into a
+:func:`config_from_argv` runs one of the two parses (:mod:`nanobragg.flags.legacy`,
+:mod:`nanobragg.flags.strict`) and turns the record it leaves into a
 :class:`~nanobragg.config.Config`; :func:`config_to_argv` writes a Config back as
 exact flag names, in an order that both parses read back the same way where they can.
 """
@@ -14,11 +14,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from nanobragg.cli.legacy import parse_parity
-from nanobragg.cli.record import C_INITIAL_VECTORS, Record
-from nanobragg.cli.strict import parse_strict
-from nanobragg.cli.table import FLAG_BY_NAME, FLAGS, Flag
 from nanobragg.config import CONVENTIONS, Config, as_float, as_floats
+from nanobragg.flags.legacy import parse_parity
+from nanobragg.flags.record import C_INITIAL_VECTORS, Record
+from nanobragg.flags.strict import parse_strict
+from nanobragg.flags.table import FLAG_BY_NAME, FLAGS, Flag
 from nanobragg.io._cscan import INT_MAX, INT_MIN
 
 __all__ = ["config_from_argv", "config_to_argv"]
@@ -165,9 +165,9 @@ def config_from_argv(argv: list[str], *, c_parity: bool = True) -> Config:
     ``c_parity=True`` reads the arguments exactly as the original does (substring
     matching, C ``atof``/``atoi``, order-dependent side effects); ``c_parity=False``
     wants exact flag names and well-formed numbers, applies a header's TWOTHETA, and
-    warns (:class:`~nanobragg.cli.errors.ConventionWarning`) when a vector flag replaces
+    warns (:class:`~nanobragg.errors.ConventionWarning`) when a vector flag replaces
     a convention that a flag selected.  Raises
-    :class:`~nanobragg.cli.errors.UsageError` for an unknown flag, missing values at the
+    :class:`~nanobragg.errors.UsageError` for an unknown flag, missing values at the
     end, a malformed number (strict mode) and an argument no flag takes;
     FileNotFoundError or :class:`nanobragg.io.FormatError` for an unreadable
     ``-img``/``-mask`` file.
