@@ -21,7 +21,8 @@ What it raises and warns (:class:`~nanobragg.errors.UsageError`,
 lives in :mod:`nanobragg.errors`, which the commands (:mod:`nanobragg.cli`) and
 :mod:`nanobragg.compare` share.  The commands themselves are in :mod:`nanobragg.cli`.
 
-Two ways of reading the same flags:
+Two ways of reading the same flags; the strict one is the default, as in the
+``nanoBragg`` command, and the original's is asked for with ``c_parity=True``:
 
 ``c_parity=True``
     The original's own way, quirks included.  Every argument that starts with ``-`` is
@@ -44,6 +45,10 @@ Both first read the headers of the ``-mask`` and then the ``-img`` file (so the 
 values win), then apply the flags in command-line order (so flags win over headers).
 The parse fills a record of the original's own variables (kept in the user's units:
 mm, um, Angstrom, degrees, mrad, percent) which is turned into a Config at the end.
+
+The command's own flags (``-backend``, ``-c_parity``, ``-device``, ``-dtype``,
+``-trace_pixel``, ``-h``) are not flags of a Config: :func:`config_from_argv` refuses them
+with a :class:`~nanobragg.errors.UsageError` saying what a Python caller passes instead.
 
 Errors are :class:`~nanobragg.errors.UsageError` (a ValueError) with a one-line
 message; a missing or malformed ``-img``/``-mask`` file raises FileNotFoundError or
