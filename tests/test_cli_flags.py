@@ -22,21 +22,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nanobragg as nb
-from nanobragg.cli.flags import (
+from nanobragg.cli.usage import USAGE
+from nanobragg.config import CONVENTIONS, Config
+from nanobragg.errors import ConventionWarning, ParityWarning, UsageError
+from nanobragg.flags import (
     FLAG_BY_NAME,
     FLAGS,
     PROGRAM_FLAGS,
-    ConventionWarning,
-    ParityWarning,
-    UsageError,
     c_atof,
     c_atoi,
     config_from_argv,
     config_to_argv,
     parse_command_line,
 )
-from nanobragg.cli.usage import USAGE
-from nanobragg.config import CONVENTIONS, Config
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
 CASES = GOLDEN / "cases"
@@ -886,6 +884,58 @@ def test_program_flag_errors(argv: list[str], match: str) -> None:
 def test_help(flag: str) -> None:
     command = parse_command_line(["-N", "x", flag, "-frobnicate"])
     assert command.help and command.config == Config()
+
+
+# ---------------------------------------------------------------------------------------
+# Config.from_cli: the command's reading by default, the original's when asked
+
+
+@pytest.mark.parametrize("argv", [
+    ["-twotheta_axis", "5", "1", "0"],  # the original also reads -twotheta 5
+    ["-misset_seed", "7", "-N", "3"],  # ... and -misset 7 -N 3
+    [*BASE, "-distance", "120", "-detpixels", "64", "-mosflm"],
+], ids=("twotheta_axis", "misset_seed", "plain"))
+def test_from_cli_reads_as_the_command_does(argv: list[str]) -> None:
+    assert Config.from_cli(argv) == parse_command_line(argv).config
+    assert Config.from_cli(argv) == config_from_argv(argv, c_parity=False)
+    assert Config.from_cli(argv, c_parity=True) == parse_command_line(
+        ["-c_parity", *argv]).config
+
+
+def test_from_cli_is_strict_unless_asked_for_the_original_reading() -> None:
+    with pytest.raises(UsageError, match="-N"):
+        Config.from_cli(["-N", "3.5"])
+    assert Config.from_cli(["-N", "3.5"], c_parity=True).crystal.N_cells == (3.0, 3.0, 3.0)
+    assert Config.from_cli(["-twotheta_axis", "5", "1", "0"]).detector.twotheta_deg == 0.0
+    assert Config.from_cli(["-twotheta_axis", "5", "1", "0"],
+                           c_parity=True).detector.twotheta_deg == 5.0
+
+
+@pytest.mark.parametrize("c_parity", [False, True], ids=("strict", "parity"))
+@pytest.mark.parametrize("argv, where", [
+    (["-backend", "torch"], "backend= to nanobragg.simulate"),
+    (["-device", "cpu"], "device= to nanobragg.simulate"),
+    (["-dtype", "float32"], "dtype= to nanobragg.simulate"),
+    (["-trace_pixel", "1", "2"], "nanobragg.trace_pixel"),
+    (["-c_parity"], "c_parity=True to Config.from_cli"),
+    (["-h"], "nanobragg.flags.FLAGS"),
+    (["-help"], "nanobragg.flags.FLAGS"),
+    (["--help"], "nanobragg.flags.FLAGS"),
+], ids=lambda v: v[0] if isinstance(v, list) else "")
+def test_from_cli_refuses_the_command_s_own_flags(argv: list[str], where: str,
+                                                  c_parity: bool) -> None:
+    with pytest.raises(UsageError) as info:
+        Config.from_cli([*BASE, *argv, "-N", "3"], c_parity=c_parity)
+    message = str(info.value)
+    assert message.startswith(f"{argv[0]} is an option of the nanoBragg command")
+    assert where in message
+
+
+def test_every_program_flag_is_refused_by_from_cli() -> None:
+    for pflag in PROGRAM_FLAGS:
+        for name in (pflag.name, *pflag.synonyms):
+            with pytest.raises(UsageError, match=re.escape(name)):
+                Config.from_cli([name, *["1"] * len(pflag.metavars)])
 
 
 # ---------------------------------------------------------------------------------------

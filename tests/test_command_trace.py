@@ -8,8 +8,8 @@ import pytest
 
 import nanobragg as nb
 from conftest import GOLDEN
-from nanobragg.cli.flags import parse_command_line
 from nanobragg.cli.main import main, run
+from nanobragg.flags import parse_command_line
 from test_golden import ENGINE_FLAGS, prepare
 
 SMALL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5",

@@ -22,7 +22,6 @@ from nanobragg.cli.compare import (
     EXIT_USAGE,
     main,
 )
-from nanobragg.cli.errors import UsageError
 from nanobragg.cli.main import run as run_nanobragg
 from nanobragg.compare import (
     Report,
@@ -36,6 +35,7 @@ from nanobragg.compare import (
     parse_runner_spec,
     write_outputs,
 )
+from nanobragg.errors import UsageError
 
 BASE = ["-detpixels", "32", "-pixel", "0.1", "-distance", "50", "-cell", "30", "30", "30",
         "90", "90", "90", "-N", "3", "-lambda", "1"]

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import nanobragg as nb
-from nanobragg.cli.flags import parse_command_line
 from nanobragg.engines import resolve_stages
+from nanobragg.flags import parse_command_line
 from nanobragg.stages import STAGES
 from test_cross_engine import close, grid
 from test_golden import CASES, GOLDEN, prepare

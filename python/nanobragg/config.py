@@ -6,8 +6,9 @@ given": the engines then apply the original program's automatic choices
 (see :mod:`nanobragg.sampling`). The defaults here are the original program's.
 
 ``Config.from_cli(argv)`` and ``config.to_cli()`` convert from and to the
-original program's command line; ``config.validate()`` raises ``ValueError``
-naming the offending field before any engine runs.
+original program's command line (read strictly, as the ``nanoBragg`` command does;
+``c_parity=True`` for the original's own reading); ``config.validate()`` raises
+``ValueError`` naming the offending field before any engine runs.
 """
 
 from __future__ import annotations
@@ -191,15 +192,26 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     @classmethod
-    def from_cli(cls, argv: Sequence[str], *, c_parity: bool = True) -> Config:
-        """Build a Config from nanoBragg command-line arguments (program name excluded)."""
-        from nanobragg.cli.flags import config_from_argv
+    def from_cli(cls, argv: Sequence[str], *, c_parity: bool = False) -> Config:
+        """Build a Config from nanoBragg command-line arguments (program name excluded).
+
+        By default the arguments are read as the ``nanoBragg`` command reads them: flags
+        spelt exactly, numbers that are numbers.  ``c_parity=True`` asks for the
+        original program's reading, quirks included (substring matches, C ``atof``);
+        ``specs/flags.md`` describes both.  The command's own flags (``-backend``,
+        ``-device``, ``-dtype``, ``-trace_pixel``, ``-c_parity``, ``-h``) are not part
+        of a Config and raise :class:`~nanobragg.errors.UsageError` naming what to pass
+        instead.
+        """
+        # at call time: the flag reader builds Configs, so config must load without it
+        from nanobragg.flags import config_from_argv
 
         return config_from_argv(list(argv), c_parity=c_parity)
 
     def to_cli(self) -> list[str]:
         """The command-line arguments that rebuild this Config."""
-        from nanobragg.cli.flags import config_to_argv
+        # at call time: the flag reader builds Configs, so config must load without it
+        from nanobragg.flags import config_to_argv
 
         return config_to_argv(self)
 

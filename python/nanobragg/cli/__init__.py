@@ -1,7 +1,7 @@
-"""The ``nanoBragg`` command line.
+"""The commands: ``nanoBragg`` (:mod:`.main`, with its log in :mod:`.report`, the
+``-printout`` block in :mod:`.printout` and the ``-h`` text in :mod:`.usage`) and
+``nb-compare`` (:mod:`.compare`).
 
-:mod:`.flags` is the public face of the command-line reader (the table of flags, the two
-parses, Config <-> argv; the work is done in :mod:`.cnumbers`, :mod:`.record`,
-:mod:`.table`, :mod:`.headers`, :mod:`.legacy`, :mod:`.strict`, :mod:`.mapping` and
-:mod:`.command`), :mod:`.usage` the help text, :mod:`.main` the command.
+The flag language they read is :mod:`nanobragg.flags`; what they raise on a bad command
+line is in :mod:`nanobragg.errors`.
 """

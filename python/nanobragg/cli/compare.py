@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-from nanobragg.cli.errors import UsageError
 from nanobragg.compare import (
     REL_FLOOR,
     Report,
@@ -25,6 +24,7 @@ from nanobragg.compare import (
     trace_runners,
     write_outputs,
 )
+from nanobragg.errors import UsageError
 
 __all__ = [
     "EXIT_OK",

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from nanobragg.cli.flags import UsageError, parse_command_line
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
+from nanobragg.errors import UsageError
+from nanobragg.flags import parse_command_line
 from nanobragg.seeds import with_clock_seeds
 from nanobragg.stages.sources import wavelength_m
 from nanobragg.trace import PixelTracer

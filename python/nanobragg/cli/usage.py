@@ -1,10 +1,10 @@
-"""The ``nanoBragg -h`` text, generated from the flag tables of :mod:`nanobragg.cli.flags`."""
+"""The ``nanoBragg -h`` text, generated from the flag tables of :mod:`nanobragg.flags`."""
 
 from __future__ import annotations
 
 import textwrap
 
-from nanobragg.cli.flags import FLAGS, PROGRAM_FLAGS, Flag, ProgramFlag
+from nanobragg.flags import FLAGS, PROGRAM_FLAGS, Flag, ProgramFlag
 
 __all__ = ["USAGE", "format_usage"]
 

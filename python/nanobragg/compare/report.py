@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from nanobragg.cli.flags import UsageError
 from nanobragg.compare.metrics import PEAK_FLOOR, REL_FLOOR, Comparison, PeakMatch, shape_text
 from nanobragg.compare.runners import ENGINE_ERRORS, Run, Runner, RunnerFailure
+from nanobragg.errors import UsageError
 from nanobragg.trace import (
     Divergence,
     Trace,

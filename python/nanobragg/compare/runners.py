@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from nanobragg.cli.flags import FLAGS, PROGRAM_FLAGS, UsageError, parse_command_line
 from nanobragg.config import Config, StructureFactorConfig
+from nanobragg.errors import UsageError
+from nanobragg.flags import FLAGS, PROGRAM_FLAGS, parse_command_line
 from nanobragg.seeds import with_clock_seeds
 
 _DTYPES = ("float32", "float64")

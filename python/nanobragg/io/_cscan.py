@@ -22,7 +22,7 @@ locale, which is what the original runs under (it never calls ``setlocale``):
   conversion to ``int`` does on x86-64.
 
 Everything works on ``bytes`` and byte offsets; callers pass the whole file content.
-:func:`atof` and :func:`atoi` are also what :mod:`nanobragg.cli.cnumbers` reads
+:func:`atof` and :func:`atoi` are also what :mod:`nanobragg.flags.cnumbers` reads
 command-line values with (``c_parity`` mode).
 Each ``scan_*`` function returns ``None`` on an input failure (end of data) or a
 matching failure; once a ``fscanf`` call fails the original stops reading, so where the

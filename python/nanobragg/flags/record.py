@@ -2,8 +2,8 @@
 
 The parse (either mode) fills a :class:`Record` (the original's own variables, in the
 user's units: mm, um, Angstrom, degrees, mrad, percent; None where the original has no
-value yet), which :mod:`nanobragg.cli.mapping` turns into a Config at the end.  An
-*action* applies one flag's values to the record; the table (:mod:`nanobragg.cli.table`)
+value yet), which :mod:`nanobragg.flags.mapping` turns into a Config at the end.  An
+*action* applies one flag's values to the record; the table (:mod:`nanobragg.flags.table`)
 gives each flag its action.
 """
 
@@ -14,9 +14,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nanobragg.cli.cnumbers import Conv
-from nanobragg.cli.errors import ConventionWarning, UsageError
 from nanobragg.config import DEFAULT_FLUENCE
+from nanobragg.errors import ConventionWarning, UsageError
+from nanobragg.flags.cnumbers import Conv
 
 __all__ = [
     "C_INITIAL_VECTORS",

@@ -1,7 +1,7 @@
 """The ``c_parity=True`` parse: the original's own argument loop, quirks included.
 
 Every argument that starts with ``-`` is tested against every rule of
-:data:`~nanobragg.cli.table.FLAGS`, in the table's order, by *substring*
+:data:`~nanobragg.flags.table.FLAGS`, in the table's order, by *substring*
 (``-twotheta_axis`` also contains ``-twotheta``, so it also sets the two-theta angle);
 some rules ask for the whole argument instead (``-phi``, ``-polar``, ``-detsize``...), a
 few stop the later rules from seeing the argument, values are read with C
@@ -16,11 +16,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-from nanobragg.cli.cnumbers import Conv, c_atof
-from nanobragg.cli.errors import ParityWarning, UsageError
-from nanobragg.cli.headers import ingest_headers
-from nanobragg.cli.record import Record
-from nanobragg.cli.table import FLAG_BY_NAME, FLAGS, Flag
+from nanobragg.errors import ParityWarning, UsageError
+from nanobragg.flags.cnumbers import Conv, c_atof
+from nanobragg.flags.headers import ingest_headers
+from nanobragg.flags.record import Record
+from nanobragg.flags.table import FLAG_BY_NAME, FLAGS, Flag
 
 __all__ = ["parse_parity"]
 

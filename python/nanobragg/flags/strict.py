@@ -1,10 +1,10 @@
 """The ``c_parity=False`` parse: exact flag names, exact value counts, real numbers.
 
 Each flag must be spelt exactly (one of the names or synonyms of
-:data:`~nanobragg.cli.table.FLAGS`), consumes exactly its values (which are never tested
+:data:`~nanobragg.flags.table.FLAGS`), consumes exactly its values (which are never tested
 as flags) and numbers must be numbers.  The substring side effects of the original are
 gone; what a flag does by itself stays (vectors still select the CUSTOM convention, now
-with a :class:`~nanobragg.cli.errors.ConventionWarning` when they replace a convention a
+with a :class:`~nanobragg.errors.ConventionWarning` when they replace a convention a
 flag selected; ``-distance`` still selects the beam pivot...).  The headers of ``-mask``
 and ``-img`` are read first, their TWOTHETA included, then the flags in order.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nanobragg.cli.cnumbers import Conv
-from nanobragg.cli.errors import UsageError
-from nanobragg.cli.headers import ingest_headers
-from nanobragg.cli.record import Record
-from nanobragg.cli.table import FLAG_BY_NAME, Flag
+from nanobragg.errors import UsageError
+from nanobragg.flags.cnumbers import Conv
+from nanobragg.flags.headers import ingest_headers
+from nanobragg.flags.record import Record
+from nanobragg.flags.table import FLAG_BY_NAME, Flag
 
 __all__ = ["parse_strict"]
 

@@ -1,7 +1,7 @@
 """This program's command line: its own flags split off, the rest read as the original's.
 
 ``-backend``, ``-c_parity``, ``-device``, ``-dtype``, ``-trace_pixel`` and
-``-h``/``-help``/``--help`` (:data:`~nanobragg.cli.table.PROGRAM_FLAGS`) belong to this
+``-h``/``-help``/``--help`` (:data:`~nanobragg.flags.table.PROGRAM_FLAGS`) belong to this
 program; :func:`parse_command_line` removes them before the original's rules see the rest.
 """
 
@@ -11,10 +11,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nanobragg.cli.cnumbers import strict_int
-from nanobragg.cli.errors import UsageError
-from nanobragg.cli.mapping import config_from_argv
 from nanobragg.config import Config
+from nanobragg.errors import UsageError
+from nanobragg.flags.cnumbers import strict_int
+from nanobragg.flags.mapping import config_from_argv
 
 __all__ = ["ParsedCommand", "parse_command_line"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from nanobragg.cli.record import Record
+from nanobragg.flags.record import Record
 from nanobragg.io.smv import header_value, read_smv
 
 __all__ = ["ingest_headers"]

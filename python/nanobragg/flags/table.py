@@ -1,7 +1,7 @@
 """The table of flags: every flag of the original program, and this program's own.
 
 :data:`FLAGS` is the single source of the flag list: both parses, the unknown-flag
-check, :func:`~nanobragg.cli.mapping.config_to_argv` and the ``-h`` text
+check, :func:`~nanobragg.flags.mapping.config_to_argv` and the ``-h`` text
 (:mod:`nanobragg.cli.usage`) read it.  Its order is the order in which the original's
 argument loop tests its rules.  ``specs/flags.md`` describes every entry.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nanobragg.cli.record import (
+from nanobragg.flags.record import (
     Action,
     cell_strict,
     detector_abs,
@@ -28,7 +28,8 @@ from nanobragg.cli.record import (
     set_vector,
 )
 
-__all__ = ["FLAGS", "FLAG_BY_NAME", "PROGRAM_FLAGS", "Flag", "ProgramFlag"]
+__all__ = ["FLAGS", "FLAG_BY_NAME", "PROGRAM_FLAGS", "PROGRAM_FLAG_BY_NAME", "Flag",
+           "ProgramFlag"]
 
 
 @dataclass(frozen=True)
@@ -498,21 +499,37 @@ FLAG_BY_NAME: dict[str, Flag] = {name: flag for flag in FLAGS for name in flag.n
 
 @dataclass(frozen=True)
 class ProgramFlag:
-    """A flag of this program (not of the original); removed before the original's rules."""
+    """A flag of this program (not of the original); removed before the original's rules.
+
+    ``in_python``: what a Python caller does instead, for the message that refuses the
+    flag in an argument list read into a Config.
+    """
 
     name: str
     synonyms: tuple[str, ...]
     metavars: tuple[str, ...]
     help: str
+    in_python: str
 
 
 PROGRAM_FLAGS: tuple[ProgramFlag, ...] = (
-    ProgramFlag("-backend", (), ("c|torch",), "simulation engine (default: c)"),
+    ProgramFlag("-backend", (), ("c|torch",), "simulation engine (default: c)",
+                "pass backend= to nanobragg.simulate"),
     ProgramFlag("-c_parity", (), (),
                 "read the command line and simulate exactly like the original, quirks "
-                "included (default: strict flags)"),
-    ProgramFlag("-device", (), ("NAME",), "torch device, e.g. cpu or cuda:0 (torch backend)"),
-    ProgramFlag("-dtype", (), ("float32|float64",), "torch floating-point type"),
-    ProgramFlag("-trace_pixel", (), ("SLOW", "FAST"), "print the computation of one pixel"),
-    ProgramFlag("-h", ("-help", "--help"), (), "print this help and exit"),
+                "included (default: strict flags)",
+                "pass c_parity=True to Config.from_cli (the original's parse) and to "
+                "nanobragg.simulate (its quirks)"),
+    ProgramFlag("-device", (), ("NAME",), "torch device, e.g. cpu or cuda:0 (torch backend)",
+                "pass device= to nanobragg.simulate"),
+    ProgramFlag("-dtype", (), ("float32|float64",), "torch floating-point type",
+                "pass dtype= to nanobragg.simulate"),
+    ProgramFlag("-trace_pixel", (), ("SLOW", "FAST"), "print the computation of one pixel",
+                "call nanobragg.trace_pixel(config, slow, fast)"),
+    ProgramFlag("-h", ("-help", "--help"), (), "print this help and exit",
+                "nanobragg.flags.FLAGS lists the flags a Config takes"),
 )
+
+PROGRAM_FLAG_BY_NAME: dict[str, ProgramFlag] = {
+    name: flag for flag in PROGRAM_FLAGS for name in (flag.name, *flag.synonyms)}
+"""Exact spellings (names and synonyms) -> flag of this program."""

@@ -1,4 +1,9 @@
-"""What reading a command line raises and warns."""
+"""What reading a command line raises and warns.
+
+Shared by the flag language (:mod:`nanobragg.flags`), the commands (:mod:`nanobragg.cli`)
+and :mod:`nanobragg.compare`; it imports nothing of the package, so that each of them can
+import it without depending on another.
+"""
 
 from __future__ import annotations
 

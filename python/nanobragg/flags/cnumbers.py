@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from nanobragg.cli.errors import UsageError
+from nanobragg.errors import UsageError
 from nanobragg.io._cscan import INT_MAX, INT_MIN, atof, atoi
 
 __all__ = ["Conv", "c_atof", "c_atoi", "strict_float", "strict_int"]

@@ -1,7 +1,7 @@
 """The record of a parse -> Config, and Config -> command line.
 
-:func:`config_from_argv` runs one of the two parses (:mod:`nanobragg.cli.legacy`,
-:mod:`nanobragg.cli.strict`) and turns the record it leaves into a
+:func:`config_from_argv` runs one of the two parses (:mod:`nanobragg.flags.legacy`,
+:mod:`nanobragg.flags.strict`) and turns the record it leaves into a
 :class:`~nanobragg.config.Config`; :func:`config_to_argv` writes a Config back as
 exact flag names, in an order that both parses read back the same way where they can.
 """
@@ -14,11 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from nanobragg.cli.legacy import parse_parity
-from nanobragg.cli.record import C_INITIAL_VECTORS, Record
-from nanobragg.cli.strict import parse_strict
-from nanobragg.cli.table import FLAG_BY_NAME, FLAGS, Flag
 from nanobragg.config import CONVENTIONS, Config, as_float, as_floats
+from nanobragg.errors import UsageError
+from nanobragg.flags.legacy import parse_parity
+from nanobragg.flags.record import C_INITIAL_VECTORS, Record
+from nanobragg.flags.strict import parse_strict
+from nanobragg.flags.table import FLAG_BY_NAME, FLAGS, PROGRAM_FLAG_BY_NAME, Flag
 from nanobragg.io._cscan import INT_MAX, INT_MIN
 
 __all__ = ["config_from_argv", "config_to_argv"]
@@ -159,22 +160,35 @@ def _put(config: Config, path: str, value: Any) -> None:
     setattr(getattr(config, m.group(1)), m.group(2), value)
 
 
-def config_from_argv(argv: list[str], *, c_parity: bool = True) -> Config:
+def config_from_argv(argv: list[str], *, c_parity: bool = False) -> Config:
     """The Config the original's command line describes (program name excluded).
 
-    ``c_parity=True`` reads the arguments exactly as the original does (substring
-    matching, C ``atof``/``atoi``, order-dependent side effects); ``c_parity=False``
-    wants exact flag names and well-formed numbers, applies a header's TWOTHETA, and
-    warns (:class:`~nanobragg.cli.errors.ConventionWarning`) when a vector flag replaces
-    a convention that a flag selected.  Raises
-    :class:`~nanobragg.cli.errors.UsageError` for an unknown flag, missing values at the
-    end, a malformed number (strict mode) and an argument no flag takes;
+    ``c_parity=False`` (the default, as in the ``nanoBragg`` command) wants exact flag
+    names and well-formed numbers, applies a header's TWOTHETA, and warns
+    (:class:`~nanobragg.errors.ConventionWarning`) when a vector flag replaces a
+    convention that a flag selected; ``c_parity=True`` reads the arguments exactly as
+    the original does (substring matching, C ``atof``/``atoi``, order-dependent side
+    effects).  Raises :class:`~nanobragg.errors.UsageError` for one of the command's own
+    flags (:data:`~nanobragg.flags.table.PROGRAM_FLAGS`), an unknown flag, missing values
+    at the end, a malformed number (strict mode) and an argument no flag takes;
     FileNotFoundError or :class:`nanobragg.io.FormatError` for an unreadable
     ``-img``/``-mask`` file.
     """
     argv = [os.fsdecode(arg) for arg in argv]
+    _refuse_program_flags(argv)
     rec = parse_parity(argv) if c_parity else parse_strict(argv)
     return _to_config(rec)
+
+
+def _refuse_program_flags(argv: list[str]) -> None:
+    """The command removes its own flags (exact spellings, anywhere) before reading the
+    rest; in an argument list read into a Config they are a mistake, refused the same way
+    in both modes rather than read as whatever the original would make of them."""
+    for arg in argv:
+        flag = PROGRAM_FLAG_BY_NAME.get(arg)
+        if flag is not None:
+            raise UsageError(f"{arg} is an option of the nanoBragg command, not of a Config; "
+                             f"{flag.in_python}")
 
 
 _IN_MEMORY = (
