@@ -14,14 +14,11 @@ original program's command line (read strictly, as the ``nanoBragg`` command doe
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-Vector3 = tuple[float, float, float]
 
 CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
 PIVOTS = ("beam", "sample")
@@ -248,7 +245,3 @@ def as_floats(values: Any, n: int) -> tuple[float, ...]:
     if len(flat) != n:
         raise ValueError(f"expected {n} numbers, got {len(flat)}: {values!r}")
     return tuple(float(v) for v in flat)
-
-
-def finite(value: float) -> bool:
-    return math.isfinite(value)

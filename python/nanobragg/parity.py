@@ -169,10 +169,3 @@ _QUIRKS = (
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}
-
-
-def quirk(name: str) -> Quirk:
-    try:
-        return QUIRKS[name]
-    except KeyError:
-        raise KeyError(f"no quirk named {name!r}; known: {', '.join(QUIRKS)}") from None
