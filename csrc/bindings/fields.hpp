@@ -166,25 +166,40 @@ inline void from_py(py::handle obj, const Field &at, kind::MAT3, double (&field)
     numbers(attribute(obj, at), at, field, 9, "a (3, 3) array or 9 numbers", true);
 }
 
-// ---- C -> Python, one overload per kind --------------------------------
+// ---- C -> Python, one overload per kind: out[name] = the field ---------
 
-inline py::object to_py(kind::BOOL, const int &field) { return py::bool_(field != 0); }
-inline py::object to_py(kind::INT, const int &field) { return py::int_(field); }
-inline py::object to_py(kind::LONG, const long &field) { return py::int_(field); }
-inline py::object to_py(kind::REAL, const double &field) { return py::float_(field); }
-
-inline py::object to_py(kind::VEC3, const double (&field)[3])
+inline void to_py(py::dict &out, const char *name, kind::BOOL, const int &field)
 {
-    Array out({(py::ssize_t)3});
-    std::memcpy(out.mutable_data(), field, sizeof field);
-    return out;
+    out[name] = py::bool_(field != 0);
 }
 
-inline py::object to_py(kind::MAT3, const double (&field)[9])
+inline void to_py(py::dict &out, const char *name, kind::INT, const int &field)
 {
-    Array out({(py::ssize_t)3, (py::ssize_t)3});
-    std::memcpy(out.mutable_data(), field, sizeof field);
-    return out;
+    out[name] = py::int_(field);
+}
+
+inline void to_py(py::dict &out, const char *name, kind::LONG, const long &field)
+{
+    out[name] = py::int_(field);
+}
+
+inline void to_py(py::dict &out, const char *name, kind::REAL, const double &field)
+{
+    out[name] = py::float_(field);
+}
+
+inline void to_py(py::dict &out, const char *name, kind::VEC3, const double (&field)[3])
+{
+    Array value({(py::ssize_t)3});
+    std::memcpy(value.mutable_data(), field, sizeof field);
+    out[name] = value;
+}
+
+inline void to_py(py::dict &out, const char *name, kind::MAT3, const double (&field)[9])
+{
+    Array value({(py::ssize_t)3, (py::ssize_t)3});
+    std::memcpy(value.mutable_data(), field, sizeof field);
+    out[name] = value;
 }
 
 // ---- layouts: each struct's field list, expanded once ------------------
@@ -232,7 +247,7 @@ template <class S> py::dict to_dict(const S &s)
 {
     py::dict out;
     Layout<S>::each(s, [&](auto tag, const char *name, const auto &field) {
-        out[name] = to_py(tag, field);
+        to_py(out, name, tag, field);
     });
     return out;
 }

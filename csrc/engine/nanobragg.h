@@ -84,13 +84,13 @@ typedef enum { NB_SHAPE_CODES(NB_DECLARE_CODE) } nb_shape;
     X(REAL, detsize_s_m)       /* detector size along slow */                        \
     X(REAL, distance_m)        /* sample to detector along the beam */               \
     X(REAL, close_distance_m)  /* sample to detector plane along odet; NaN = none */ \
-    X(REAL, Xbeam_m)           /* beam centre in the convention's frame; NaN */      \
+    X(REAL, Xbeam_m)           /* beam centre, convention's frame; NaN = not given */\
     X(REAL, Ybeam_m)           /* (as Xbeam_m) */                                    \
     X(REAL, Xclose_m)          /* point nearest the sample; NaN = not given */       \
     X(REAL, Yclose_m)          /* (as Xclose_m) */                                   \
     X(REAL, ORGX_px)           /* XDS origin, pixels; NaN = not given */             \
     X(REAL, ORGY_px)           /* (as ORGX_px) */                                    \
-    X(REAL, rotx_rad)          /* detector rotation about lab x, then */            \
+    X(REAL, rotx_rad)          /* detector rotation about lab x, then */             \
     X(REAL, roty_rad)          /* ... about lab y, then */                           \
     X(REAL, rotz_rad)          /* ... about lab z */                                 \
     X(REAL, twotheta_rad)      /* swing about twotheta_axis, after rotx..rotz */     \
@@ -101,7 +101,8 @@ typedef enum { NB_SHAPE_CODES(NB_DECLARE_CODE) } nb_shape;
     X(VEC3, polar)             /* E vector of the beam */                            \
     X(VEC3, spindle)           /* phi rotation axis */                               \
     X(VEC3, twotheta_axis)     /* two-theta rotation axis */                         \
-    X(VEC3, pix0_m)            /* corner of the first pixel; NaN = not given */
+    X(VEC3, pix0_m)            /* first pixel's corner; NaN = not given (c_parity */ \
+                               /* ignores it) */
 
 typedef struct {
     NB_DETECTOR_SPEC_FIELDS(NB_DECLARE_FIELD)
@@ -163,11 +164,11 @@ typedef struct {
 
 #define NB_CRYSTAL_VECTORS_FIELDS(X)                                                 \
     X(VEC3, a_m)               /* real axes at phi = 0, no mosaic rotation */        \
-    X(VEC3, b_m)                                                                     \
-    X(VEC3, c_m)                                                                     \
+    X(VEC3, b_m)               /* (as a_m) */                                        \
+    X(VEC3, c_m)               /* (as a_m) */                                        \
     X(VEC3, a_star_per_A)      /* reciprocal axes */                                 \
-    X(VEC3, b_star_per_A)                                                            \
-    X(VEC3, c_star_per_A)                                                            \
+    X(VEC3, b_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, c_star_per_A)      /* (as a_star_per_A) */                               \
     X(VEC3, cell_lengths_A)    /* |a|, |b|, |c| */                                   \
     X(VEC3, cell_angles_rad)   /* alpha, beta, gamma */                              \
     X(VEC3, reciprocal_lengths_per_A) /* |a*|, |b*|, |c*| */                         \
@@ -199,9 +200,9 @@ void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double miss
     X(INT, vdiv_steps)         /* vertical divergence points */                      \
     X(INT, dispersion_steps)   /* wavelengths per direction */                       \
     X(REAL, hdiv_range_rad)    /* full horizontal divergence */                      \
-    X(REAL, hdiv_step_rad)                                                           \
+    X(REAL, hdiv_step_rad)     /* between horizontal points */                       \
     X(REAL, vdiv_range_rad)    /* full vertical divergence */                        \
-    X(REAL, vdiv_step_rad)                                                           \
+    X(REAL, vdiv_step_rad)     /* between vertical points */                         \
     X(REAL, dispersion_range)  /* full spectral width, fraction of lambda0 */        \
     X(REAL, dispersion_step)   /* fraction of lambda0 */                             \
     X(BOOL, round_div)         /* keep only directions inside the ellipse */         \
@@ -271,20 +272,20 @@ void nb_mosaic_axes(const nb_mosaic_spec *spec, nb_random_state *rng, double *ax
     X(REAL, thickness_step_m)  /* layer depth */                                     \
     X(REAL, thickness_m)       /* sensor depth; 0 = capture fraction 1 */            \
     X(REAL, mu_per_m)          /* sensor attenuation */                              \
-    X(INT, roi_xmin)           /* rendered pixels, bounds included */                \
-    X(INT, roi_xmax)                                                                 \
-    X(INT, roi_ymin)                                                                 \
-    X(INT, roi_ymax)                                                                 \
+    X(INT, roi_xmin)           /* first fast pixel rendered (ROI bounds included) */ \
+    X(INT, roi_xmax)           /* last fast pixel of the ROI */                      \
+    X(INT, roi_ymin)           /* first slow pixel of the ROI */                     \
+    X(INT, roi_ymax)           /* last slow pixel of the ROI */                      \
     X(INT, phi_steps)          /* crystal rotation steps */                          \
     X(REAL, phi0_rad)          /* first phi angle */                                 \
     X(REAL, phi_step_rad)      /* phi increment */                                   \
     X(REAL, mosaic_spread_rad) /* 0 = the mosaic rotations are not applied */        \
     X(VEC3, a_m)               /* real axes at phi = 0 */                            \
-    X(VEC3, b_m)                                                                     \
-    X(VEC3, c_m)                                                                     \
+    X(VEC3, b_m)               /* (as a_m) */                                        \
+    X(VEC3, c_m)               /* (as a_m) */                                        \
     X(VEC3, a_star_per_A)      /* reciprocal axes */                                 \
-    X(VEC3, b_star_per_A)                                                            \
-    X(VEC3, c_star_per_A)                                                            \
+    X(VEC3, b_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, c_star_per_A)      /* (as a_star_per_A) */                               \
     X(VEC3, N_cells)           /* cells along a, b, c */                             \
     X(INT, shape)              /* nb_shape */                                        \
     X(REAL, fudge)             /* spot size factor of the non-square shapes */       \
@@ -403,10 +404,10 @@ nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, i
 
 #define NB_NOISE_SPEC_FIELDS(X)                                                      \
     X(BOOL, c_parity)          /* both modes draw from the legacy generator here */  \
-    X(INT, roi_xmin)           /* pixels that get noise, bounds included */          \
-    X(INT, roi_xmax)                                                                 \
-    X(INT, roi_ymin)                                                                 \
-    X(INT, roi_ymax)                                                                 \
+    X(INT, roi_xmin)           /* first fast pixel with noise (bounds included) */   \
+    X(INT, roi_xmax)           /* last fast pixel of the ROI */                      \
+    X(INT, roi_ymin)           /* first slow pixel of the ROI */                     \
+    X(INT, roi_ymax)           /* last slow pixel of the ROI */                      \
     X(REAL, adc_offset)        /* added to every photon count */                     \
     X(LONG, seed)              /* the original's internal (negated) seed */
 
