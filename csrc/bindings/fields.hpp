@@ -11,7 +11,6 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -52,6 +51,15 @@ inline std::string short_repr(py::handle value)
         blank = space;
     }
     return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+// "(2, 3)", "(3,)": an array's shape as Python writes it.
+inline std::string shape_of(const py::array &a)
+{
+    std::string text = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i)
+        text += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
+    return text + ")";
 }
 
 [[noreturn]] inline void wrong_type(const Field &at, const char *expected, py::handle value)
@@ -116,14 +124,9 @@ inline void numbers(py::handle value, const Field &at, double *out, py::ssize_t 
     if (!array) wrong_type(at, expected, value);
     bool flat = array.ndim() == 1 && array.shape(0) == n;
     bool square = matrix && array.ndim() == 2 && array.shape(0) == 3 && array.shape(1) == 3;
-    if (!flat && !square) {
-        std::string shape;
-        for (py::ssize_t i = 0; i < array.ndim(); ++i)
-            shape += (i ? ", " : "") + std::to_string(array.shape(i));
+    if (!flat && !square)
         throw py::value_error(at.path() + ": expected " + expected + ", got " +
-                              short_repr(value) + " of shape (" + shape +
-                              (array.ndim() == 1 ? ",)" : ")"));
-    }
+                              short_repr(value) + " of shape " + shape_of(array));
     std::memcpy(out, array.data(), sizeof(double) * (size_t)n);
 }
 

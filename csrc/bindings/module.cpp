@@ -29,18 +29,11 @@ class LegacyRandom {
     nb_random_state state;
 };
 
-std::string shape_of(const py::array &a)
-{
-    std::string text = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i)
-        text += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
-    return text + ")";
-}
-
 [[noreturn]] void wrong_shape(const std::string &what, const std::string &expected,
                               const py::array &a)
 {
-    throw py::value_error(what + ": expected shape " + expected + ", got " + shape_of(a));
+    throw py::value_error(what + ": expected shape " + expected + ", got " +
+                          nb_bindings::shape_of(a));
 }
 
 // obj.name as a float64 array (a view when it already is one, C-contiguous).
