@@ -2,8 +2,22 @@
  *
  * Every function is a pure function of its inputs plus, where stated, the
  * legacy random state.  No globals, no printing, no file access, no exit():
- * errors come back as nb_status codes.  Lengths are in metres and angles in
- * radians unless a field name says otherwise. */
+ * errors come back as nb_status codes.
+ *
+ * Field lists.  Every struct that crosses into Python is declared from one
+ * list, NB_<STRUCT>_FIELDS(X), whose lines read X(KIND, name) with the unit and
+ * meaning beside them.  NB_DECLARE_FIELD turns a line into a member; the
+ * bindings expand the same lists to convert each struct from and to Python by
+ * field name, so a field is named in this header and nowhere else.  KIND:
+ *   BOOL  int        a flag (0 or 1)
+ *   INT   int
+ *   LONG  long
+ *   REAL  double     NaN = not given, where a field says so
+ *   VEC3  double[3]  NaN in every entry = not given, where a field says so
+ *   MAT3  double[9]  row-major 3x3; NaN = not given, where a field says so
+ * Units are in the names: _m, _mm, _rad, _A (Angstrom), _A3, _per_A, _per_m,
+ * _per_m2, _m2, _per_sr, _sr, _px; names without a suffix are unit vectors,
+ * counts, flags or fractions. */
 #ifndef NANOBRAGG_H
 #define NANOBRAGG_H
 
@@ -16,6 +30,18 @@
 extern "C" {
 #endif
 
+#define NB_FIELD_BOOL(name) int name;
+#define NB_FIELD_INT(name) int name;
+#define NB_FIELD_LONG(name) long name;
+#define NB_FIELD_REAL(name) double name;
+#define NB_FIELD_VEC3(name) double name[3];
+#define NB_FIELD_MAT3(name) double name[9];
+#define NB_DECLARE_FIELD(kind, name) NB_FIELD_##kind(name)
+
+/* Enum codes are lists too, X(identifier, python_name, value), so that the
+ * bindings can export the names beside the numbers. */
+#define NB_DECLARE_CODE(identifier, python_name, value) identifier = value,
+
 typedef enum {
     NB_OK = 0,
     NB_CANCELLED = 1,
@@ -23,186 +49,298 @@ typedef enum {
     NB_BAD_ARGUMENT = 3
 } nb_status;
 
-typedef enum {
-    NB_CONVENTION_CUSTOM = 0,
-    NB_CONVENTION_ADXV,
-    NB_CONVENTION_MOSFLM,
-    NB_CONVENTION_XDS,
-    NB_CONVENTION_DIALS,
-    NB_CONVENTION_DENZO
-} nb_convention;
+#define NB_CONVENTION_CODES(X)           \
+    X(NB_CONVENTION_CUSTOM, custom, 0)   \
+    X(NB_CONVENTION_ADXV, adxv, 1)       \
+    X(NB_CONVENTION_MOSFLM, mosflm, 2)   \
+    X(NB_CONVENTION_XDS, xds, 3)         \
+    X(NB_CONVENTION_DIALS, dials, 4)     \
+    X(NB_CONVENTION_DENZO, denzo, 5)
+typedef enum { NB_CONVENTION_CODES(NB_DECLARE_CODE) } nb_convention;
 
-typedef enum { NB_PIVOT_AUTO = -1, NB_PIVOT_SAMPLE = 0, NB_PIVOT_BEAM = 1 } nb_pivot;
+#define NB_PIVOT_CODES(X)          \
+    X(NB_PIVOT_AUTO, auto, -1)     \
+    X(NB_PIVOT_SAMPLE, sample, 0)  \
+    X(NB_PIVOT_BEAM, beam, 1)
+typedef enum { NB_PIVOT_CODES(NB_DECLARE_CODE) } nb_pivot;
 
-typedef enum { NB_SHAPE_SQUARE = 0, NB_SHAPE_ROUND, NB_SHAPE_GAUSS, NB_SHAPE_TOPHAT } nb_shape;
+#define NB_SHAPE_CODES(X)            \
+    X(NB_SHAPE_SQUARE, square, 0)    \
+    X(NB_SHAPE_ROUND, round, 1)      \
+    X(NB_SHAPE_GAUSS, gauss, 2)      \
+    X(NB_SHAPE_TOPHAT, tophat, 3)
+typedef enum { NB_SHAPE_CODES(NB_DECLARE_CODE) } nb_shape;
 
 /* ---- detector_geometry ------------------------------------------------- */
 
-typedef struct {
-    int c_parity;
-    int convention;           /* nb_convention */
-    int pivot;                /* nb_pivot; AUTO = the convention's own */
-    double pixel_size;
-    int fpixels, spixels;     /* 0 = derive from the detector size */
-    double detsize_f, detsize_s;
-    double distance;
-    double close_distance;    /* NaN = not given */
-    double Xbeam, Ybeam;      /* NaN = not given (all four below too) */
-    double Xclose, Yclose;
-    double ORGX, ORGY;        /* pixels */
-    double rotx, roty, rotz, twotheta;
-    double fdet[3], sdet[3], odet[3], beam[3], polar[3], spindle[3], twotheta_axis[3];
-    int has_pix0;
-    double pix0[3];
-} nb_detector_input;
+#define NB_DETECTOR_SPEC_FIELDS(X)                                                   \
+    X(BOOL, c_parity)          /* reproduce the original's quirks */                 \
+    X(INT, convention)         /* nb_convention */                                   \
+    X(INT, pivot)              /* nb_pivot; AUTO = the convention's own */           \
+    X(REAL, pixel_size_m)      /* pixel edge */                                      \
+    X(INT, fpixels)            /* pixels along fast; 0 = from detsize_f_m */         \
+    X(INT, spixels)            /* pixels along slow; 0 = from detsize_s_m */         \
+    X(REAL, detsize_f_m)       /* detector size along fast */                        \
+    X(REAL, detsize_s_m)       /* detector size along slow */                        \
+    X(REAL, distance_m)        /* sample to detector along the beam */               \
+    X(REAL, close_distance_m)  /* sample to detector plane along odet; NaN = none */ \
+    X(REAL, Xbeam_m)           /* beam centre, convention's frame; NaN = not given */\
+    X(REAL, Ybeam_m)           /* (as Xbeam_m) */                                    \
+    X(REAL, Xclose_m)          /* point nearest the sample; NaN = not given */       \
+    X(REAL, Yclose_m)          /* (as Xclose_m) */                                   \
+    X(REAL, ORGX_px)           /* XDS origin, pixels; NaN = not given */             \
+    X(REAL, ORGY_px)           /* (as ORGX_px) */                                    \
+    X(REAL, rotx_rad)          /* detector rotation about lab x, then */             \
+    X(REAL, roty_rad)          /* ... about lab y, then */                           \
+    X(REAL, rotz_rad)          /* ... about lab z */                                 \
+    X(REAL, twotheta_rad)      /* swing about twotheta_axis, after rotx..rotz */     \
+    X(VEC3, fdet)              /* fast axis (CUSTOM; named conventions fix it) */    \
+    X(VEC3, sdet)              /* slow axis */                                       \
+    X(VEC3, odet)              /* detector normal */                                 \
+    X(VEC3, beam)              /* beam direction, sample to detector */              \
+    X(VEC3, polar)             /* E vector of the beam */                            \
+    X(VEC3, spindle)           /* phi rotation axis */                               \
+    X(VEC3, twotheta_axis)     /* two-theta rotation axis */                         \
+    X(VEC3, pix0_m)            /* first pixel's corner; NaN = not given (c_parity */ \
+                               /* ignores it) */
 
 typedef struct {
-    int fpixels, spixels;
-    double pixel_size, detsize_f, detsize_s;
-    int pivot;
-    double fdet[3], sdet[3], odet[3], pix0[3];
-    double beam[3], polar[3], vert[3], spindle[3];
-    double distance, close_distance;
-    double Xbeam, Ybeam, Fbeam, Sbeam;
-    double Xclose, Yclose, Fclose, Sclose;
-    double ORGX, ORGY;
-    double dials_origin_mm[3];
+    NB_DETECTOR_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_detector_spec;
+
+#define NB_DETECTOR_GEOMETRY_FIELDS(X)                                               \
+    X(INT, fpixels)            /* pixels along fast */                               \
+    X(INT, spixels)            /* pixels along slow */                               \
+    X(REAL, pixel_size_m)      /* pixel edge */                                      \
+    X(REAL, detsize_f_m)       /* detector size along fast */                        \
+    X(REAL, detsize_s_m)       /* detector size along slow */                        \
+    X(INT, pivot)              /* nb_pivot the detector was placed with */           \
+    X(VEC3, fdet)              /* fast axis as the detector finally stands */        \
+    X(VEC3, sdet)              /* slow axis */                                       \
+    X(VEC3, odet)              /* detector normal */                                 \
+    X(VEC3, pix0_m)            /* corner of the first pixel, from the sample */      \
+    X(VEC3, beam)              /* beam direction */                                  \
+    X(VEC3, polar)             /* E vector */                                        \
+    X(VEC3, vert)              /* beam x polar: the B vector */                      \
+    X(VEC3, spindle)           /* phi rotation axis */                               \
+    X(REAL, distance_m)        /* sample to detector plane along the beam */         \
+    X(REAL, close_distance_m)  /* sample to detector plane along odet */             \
+    X(REAL, Xbeam_m)           /* beam centre in the convention's frame */           \
+    X(REAL, Ybeam_m)           /* (as Xbeam_m) */                                    \
+    X(REAL, Fbeam_m)           /* where the beam meets the detector, along fdet */   \
+    X(REAL, Sbeam_m)           /* ... along sdet */                                  \
+    X(REAL, Xclose_m)          /* point nearest the sample, convention frame */      \
+    X(REAL, Yclose_m)          /* (as Xclose_m) */                                   \
+    X(REAL, Fclose_m)          /* point nearest the sample, along fdet */            \
+    X(REAL, Sclose_m)          /* ... along sdet */                                  \
+    X(REAL, ORGX_px)           /* XDS origin, pixels */                              \
+    X(REAL, ORGY_px)           /* (as ORGX_px) */                                    \
+    X(VEC3, dials_origin_mm)   /* pix0 in the DIALS frame */
+
+typedef struct {
+    NB_DETECTOR_GEOMETRY_FIELDS(NB_DECLARE_FIELD)
 } nb_detector_geometry;
 
-void nb_detector_geometry_compute(const nb_detector_input *in, nb_detector_geometry *out);
+void nb_detector_geometry_compute(const nb_detector_spec *in, nb_detector_geometry *out);
 
 /* ---- crystal_vectors --------------------------------------------------- */
 
-typedef struct {
-    int c_parity;
-    int has_cell;
-    double cell[6];           /* a, b, c (Angstrom), alpha, beta, gamma (rad); 0 = default */
-    int has_matrix;
-    double matrix[9];         /* MOSFLM A matrix as read: row i = component i of a*, b*, c* */
-    double lambda0;           /* metres: divides the matrix */
-    int has_misset;
-    double misset[3];
-    int misset_random;
-    long misset_seed;         /* the original's internal (negated) seed */
-    double sample_size[3];    /* metres; 0 = use N */
-    double N[3];
-} nb_crystal_input;
+#define NB_CRYSTAL_SPEC_FIELDS(X)                                                    \
+    X(BOOL, c_parity)          /* reproduce the original's quirks */                 \
+    X(VEC3, cell_lengths_A)    /* a, b, c; NaN = no cell; b, c <= 0 (NaN) = a */     \
+    X(VEC3, cell_angles_rad)   /* alpha, beta, gamma; <= 0 (or NaN) = 90 degrees */  \
+    X(MAT3, matrix)            /* MOSFLM A matrix as read: row i = component i of */ \
+                               /* a*, b*, c* times the wavelength; NaN = none */     \
+    X(REAL, wavelength_m)      /* divides the matrix */                              \
+    X(VEC3, misset_rad)        /* rotations about x, y, z; NaN = none */             \
+    X(BOOL, misset_random)     /* draw a random misset instead */                    \
+    X(LONG, misset_seed)       /* the original's internal (negated) seed */          \
+    X(VEC3, sample_size_m)     /* crystal size along a, b, c; 0 = use N_cells */     \
+    X(VEC3, N_cells)           /* cells along a, b, c */
 
 typedef struct {
-    double a[3], b[3], c[3];                /* metres, at phi = 0 and no mosaic rotation */
-    double a_star[3], b_star[3], c_star[3]; /* 1/Angstrom */
-    double cell[6];                         /* Angstrom and radians */
-    double reciprocal_cell[6];              /* 1/Angstrom and radians */
-    double volume_A3;
-    double misset[3];                       /* the misset applied (radians) */
-    double N[3];
-    double size[3];                         /* crystal size along a, b, c in metres */
-} nb_crystal;
+    NB_CRYSTAL_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_crystal_spec;
 
-void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out);
+#define NB_CRYSTAL_VECTORS_FIELDS(X)                                                 \
+    X(VEC3, a_m)               /* real axes at phi = 0, no mosaic rotation */        \
+    X(VEC3, b_m)               /* (as a_m) */                                        \
+    X(VEC3, c_m)               /* (as a_m) */                                        \
+    X(VEC3, a_star_per_A)      /* reciprocal axes */                                 \
+    X(VEC3, b_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, c_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, cell_lengths_A)    /* |a|, |b|, |c| */                                   \
+    X(VEC3, cell_angles_rad)   /* alpha, beta, gamma */                              \
+    X(VEC3, reciprocal_lengths_per_A) /* |a*|, |b*|, |c*| */                         \
+    X(VEC3, reciprocal_angles_rad)    /* alpha*, beta*, gamma* */                    \
+    X(REAL, volume_A3)         /* cell volume */                                     \
+    X(VEC3, misset_rad)        /* the misset applied; 0 when none */                 \
+    X(VEC3, N_cells)           /* cells along a, b, c (at least 1) */                \
+    X(VEC3, size_m)            /* crystal size along a, b, c */
+
+typedef struct {
+    NB_CRYSTAL_VECTORS_FIELDS(NB_DECLARE_FIELD)
+} nb_crystal_vectors;
+
+/* (The struct takes the stage's name, so the function is the _compute.) */
+void nb_crystal_vectors_compute(const nb_crystal_spec *in, nb_random_state *rng,
+                                nb_crystal_vectors *out);
 
 /* The misset angles (x, y, z rotations, radians) of a random orientation. */
 void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double misset[3]);
 
 /* ---- sources ----------------------------------------------------------- */
 
+#define NB_SOURCE_SPEC_FIELDS(X)                                                     \
+    X(REAL, wavelength_m)      /* central wavelength lambda0 */                      \
+    X(VEC3, beam)              /* beam direction, sample to detector */              \
+    X(VEC3, polar)             /* E vector: vertical divergence turns about it */    \
+    X(VEC3, vert)              /* B vector: horizontal divergence turns about it */  \
+    X(INT, hdiv_steps)         /* horizontal divergence points */                    \
+    X(INT, vdiv_steps)         /* vertical divergence points */                      \
+    X(INT, dispersion_steps)   /* wavelengths per direction */                       \
+    X(REAL, hdiv_range_rad)    /* full horizontal divergence */                      \
+    X(REAL, hdiv_step_rad)     /* between horizontal points */                       \
+    X(REAL, vdiv_range_rad)    /* full vertical divergence */                        \
+    X(REAL, vdiv_step_rad)     /* between vertical points */                         \
+    X(REAL, dispersion_range)  /* full spectral width, fraction of lambda0 */        \
+    X(REAL, dispersion_step)   /* fraction of lambda0 */                             \
+    X(BOOL, round_div)         /* keep only directions inside the ellipse */         \
+    X(REAL, source_distance_m) /* sample to source */
+
 typedef struct {
-    double lambda0;
-    double beam[3], polar[3], vert[3];
-    int hdivsteps, vdivsteps, dispsteps;
-    double hdivrange, hdivstep, vdivrange, vdivstep, dispersion, dispstep;
-    int round_div;
-    double source_distance;
-} nb_source_grid;
+    NB_SOURCE_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_source_spec;
 
 /* Number of sources the grid makes (directions inside the divergence ellipse times wavelengths). */
-int nb_source_count(const nb_source_grid *grid, int *divergence_steps);
+int nb_source_count(const nb_source_spec *spec, int *divergence_steps);
 
 /* Fill direction (n x 3, unit vectors from the sample towards each source),
- * wavelength (n) and weight (n); n must come from nb_source_count. */
-void nb_sources_from_grid(const nb_source_grid *grid, double *direction, double *wavelength,
+ * wavelength_m (n) and weight (n); n must come from nb_source_count. */
+void nb_sources_from_grid(const nb_source_spec *spec, double *direction, double *wavelength_m,
                           double *weight);
 
 /* Sources from a file's rows (n x 5: X Y Z weight wavelength, NaN = default):
- * missing values take the grid's defaults, positions become unit directions. */
-void nb_sources_from_table(const nb_source_grid *grid, const double *table, int n,
-                           double *direction, double *wavelength, double *weight);
+ * missing values take the spec's defaults, positions become unit directions. */
+void nb_sources_from_table(const nb_source_spec *spec, const double *table, int n,
+                           double *direction, double *wavelength_m, double *weight);
 
 /* ---- mosaic_rotations -------------------------------------------------- */
 
-/* n row-major 3x3 rotations; the first is always the identity. */
-void nb_mosaic_rotations(double spread, int n, long *seed, nb_random_state *rng, double *umats);
+#define NB_MOSAIC_SPEC_FIELDS(X)                                                     \
+    X(REAL, spread_rad)        /* largest rotation of a domain */                    \
+    X(INT, domains)            /* number of domains, the unrotated first included */ \
+    X(LONG, seed)              /* the original's internal (negated) seed */
 
-/* The same draws as nb_mosaic_rotations, as unit axes (n x 3) and angles (n, radians,
- * rounded to float as the original does; the first is 0). */
-void nb_mosaic_axes(double spread, int n, long *seed, nb_random_state *rng, double *axes,
-                    double *angles);
+typedef struct {
+    NB_MOSAIC_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_mosaic_spec;
+
+/* domains row-major 3x3 rotations; the first is always the identity. */
+void nb_mosaic_rotations(const nb_mosaic_spec *spec, nb_random_state *rng, double *umats);
+
+/* The same draws as nb_mosaic_rotations, as unit axes (domains x 3) and angles
+ * (domains, radians, rounded to float as the original does; the first is 0). */
+void nb_mosaic_axes(const nb_mosaic_spec *spec, nb_random_state *rng, double *axes,
+                    double *angles_rad);
 
 /* ---- render ------------------------------------------------------------ */
 
-typedef int (*nb_progress_fn)(void *user, long rows_done, long rows_total);
+#define NB_RENDER_PARAMS_FIELDS(X)                                                   \
+    X(BOOL, c_parity)          /* the original's loop, quirks included */            \
+    X(INT, fpixels)            /* image width */                                     \
+    X(INT, spixels)            /* image height */                                    \
+    X(REAL, pixel_size_m)      /* pixel edge */                                      \
+    X(INT, oversample)         /* sub-pixels per pixel edge */                       \
+    X(BOOL, oversample_thick)  /* capture fraction per sub-pixel */                  \
+    X(BOOL, oversample_polar)  /* polarization per sub-pixel */                      \
+    X(BOOL, oversample_omega)  /* solid angle per sub-pixel */                       \
+    X(VEC3, fdet)              /* fast axis */                                       \
+    X(VEC3, sdet)              /* slow axis */                                       \
+    X(VEC3, odet)              /* detector normal */                                 \
+    X(VEC3, pix0_m)            /* corner of the first pixel */                       \
+    X(VEC3, beam)              /* beam direction */                                  \
+    X(VEC3, polar)             /* E vector */                                        \
+    X(VEC3, spindle)           /* phi rotation axis */                               \
+    X(REAL, distance_m)        /* sample to detector plane along the beam */         \
+    X(REAL, close_distance_m)  /* sample to detector plane along odet */             \
+    X(BOOL, curved_detector)   /* every pixel at the same distance */                \
+    X(BOOL, point_pixel)       /* solid angle 1 / r^2 */                             \
+    X(BOOL, nopolar)           /* polarization factor 1 */                           \
+    X(REAL, polarization)      /* Kahn factor */                                     \
+    X(INT, thickness_steps)    /* sensor layers */                                   \
+    X(REAL, thickness_step_m)  /* layer depth */                                     \
+    X(REAL, thickness_m)       /* sensor depth; 0 = capture fraction 1 */            \
+    X(REAL, mu_per_m)          /* sensor attenuation */                              \
+    X(INT, roi_xmin)           /* first fast pixel rendered (ROI bounds included) */ \
+    X(INT, roi_xmax)           /* last fast pixel of the ROI */                      \
+    X(INT, roi_ymin)           /* first slow pixel of the ROI */                     \
+    X(INT, roi_ymax)           /* last slow pixel of the ROI */                      \
+    X(INT, phi_steps)          /* crystal rotation steps */                          \
+    X(REAL, phi0_rad)          /* first phi angle */                                 \
+    X(REAL, phi_step_rad)      /* phi increment */                                   \
+    X(REAL, mosaic_spread_rad) /* 0 = the mosaic rotations are not applied */        \
+    X(VEC3, a_m)               /* real axes at phi = 0 */                            \
+    X(VEC3, b_m)               /* (as a_m) */                                        \
+    X(VEC3, c_m)               /* (as a_m) */                                        \
+    X(VEC3, a_star_per_A)      /* reciprocal axes */                                 \
+    X(VEC3, b_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, c_star_per_A)      /* (as a_star_per_A) */                               \
+    X(VEC3, N_cells)           /* cells along a, b, c */                             \
+    X(INT, shape)              /* nb_shape */                                        \
+    X(REAL, fudge)             /* spot size factor of the non-square shapes */       \
+    X(REAL, default_F)         /* F outside the grid */                              \
+    X(BOOL, interpolate)       /* tricubic F (needs a grid) */                       \
+    X(REAL, dmin_m)            /* resolution limit; 0 = none */                      \
+    X(REAL, r_e_sqr_m2)        /* Thomson cross section */                           \
+    X(REAL, fluence_per_m2)    /* incident photons */                                \
+    X(REAL, water_background_per_sr) /* photons per steradian from water */          \
+    X(REAL, water_size_m)      /* water thickness; nonzero keeps F_latt = 0 terms */
 
 typedef struct {
-    int c_parity;
-    /* detector */
-    int fpixels, spixels;
-    double pixel_size;
-    int oversample;
-    int oversample_thick, oversample_polar, oversample_omega;
-    double fdet[3], sdet[3], odet[3], pix0[3];
-    double beam[3], polar_vector[3], spindle[3];
-    double distance, close_distance;
-    int curved_detector, point_pixel;
-    int nopolar;
-    double polarization;
-    int thicksteps;
-    double thickstep, thick, mu;
-    int roi_xmin, roi_xmax, roi_ymin, roi_ymax;
-    const uint8_t *mask;      /* NULL or spixels*fpixels; 0 = skip pixel */
-    /* sources */
-    int nsources;
-    const double *source_direction;
-    const double *source_wavelength;
-    const double *source_weight;
-    /* crystal orientation */
-    int phisteps;
-    double phi0, phistep;
-    int mosaic_domains;
-    double mosaic_spread;
-    const double *mosaic_umats;
-    double a0[3], b0[3], c0[3];
-    double a_star[3], b_star[3], c_star[3];
-    double Na, Nb, Nc;
-    int shape;
-    double fudge;
-    /* structure factors */
-    const double *Fhkl;       /* dense (h_max-h_min+1, k..., l...) grid, or NULL */
-    int h_min, h_max, k_min, k_max, l_min, l_max;
-    long hkls;
-    double default_F;
-    int interpolate;
-    double dmin;
-    /* scale */
-    double r_e_sqr, fluence;
-    double I_bg;
-    double water_size;
-    int threads;              /* OpenMP threads; 0 = the OpenMP default */
-    /* cancellation and progress: called between rows from one thread; a nonzero return cancels */
-    nb_progress_fn progress;
-    void *progress_user;
+    NB_RENDER_PARAMS_FIELDS(NB_DECLARE_FIELD)
 } nb_render_params;
 
+typedef struct {                       /* the arrays a render reads; borrowed, not owned */
+    int nsources;
+    const double *source_direction;    /* nsources x 3 unit vectors towards the sources */
+    const double *source_wavelength_m; /* nsources */
+    const double *source_weight;       /* nsources */
+    int mosaic_domains;
+    const double *mosaic_umats;        /* mosaic_domains x 9, row-major */
+    const double *Fhkl;                /* dense (h_max-h_min+1, k..., l...) grid, or NULL */
+    int h_min, h_max, k_min, k_max, l_min, l_max;
+    long hkls;                         /* reflections read; 0 = default_F everywhere */
+    const uint8_t *mask;               /* NULL or spixels x fpixels; 0 = skip the pixel */
+} nb_render_arrays;
+
+/* Called between blocks of rows from one thread; a nonzero return cancels. */
+typedef int (*nb_progress_fn)(void *user, long rows_done, long rows_total);
+
+typedef struct {                 /* how a render runs, not what it computes */
+    int threads;                 /* 0 = the OpenMP default */
+    nb_progress_fn progress;     /* may be NULL */
+    void *progress_user;
+} nb_render_control;
+
+#define NB_RENDER_INFO_FIELDS(X)                                                     \
+    X(REAL, omega_sum_sr)      /* sum of the solid angles evaluated */               \
+    X(LONG, steps)             /* terms per pixel the sum is divided by */           \
+    X(BOOL, interpolation_switched_off) /* c_parity: the run turned it off */        \
+    X(LONG, first_executed)    /* c_parity: the pixel that started from the */       \
+                               /* unrotated crystal, or -1 */                        \
+    X(LONG, switch_pixel)      /* c_parity: the last pixel rendered with */          \
+                               /* interpolation on, or -1 */
+
 typedef struct {
-    double omega_sum;
-    long steps;
-    int interpolation_switched_off;   /* c_parity: the run turned interpolation off */
-    long first_executed;  /* c_parity: the pixel that started from the unrotated crystal, or -1 */
-    long switch_pixel;    /* c_parity: the last pixel rendered with interpolation on, or -1 */
+    NB_RENDER_INFO_FIELDS(NB_DECLARE_FIELD)
 } nb_render_info;
 
 /* Render into image (spixels*fpixels doubles, zero-initialised by the caller); the
- * original stores each pixel as a float, which is a rounding the caller applies. */
-nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *info);
+ * original stores each pixel as a float, which is a rounding the caller applies.
+ * control may be NULL (default threads, no progress). */
+nb_status nb_render(const nb_render_params *p, const nb_render_arrays *a,
+                    const nb_render_control *control, double *image, nb_render_info *info);
 
 /* ---- trace_pixel ------------------------------------------------------ */
 
@@ -210,45 +348,77 @@ nb_status nb_render(const nb_render_params *p, double *image, nb_render_info *in
  * phi step, mosaic domain).  Quantities a term did not evaluate are NaN: Miller
  * indices and both F when its source fails the dmin cut, F_cell when the lattice
  * factor was zero. */
-typedef struct {
-    int layer, subS, subF, source, phi_step, domain;
-    double position[3];          /* sub-pixel position in the lab frame (metres) */
-    double diffracted[3];        /* unit vector from the sample to the sub-pixel */
-    double scattering[3];        /* (diffracted - incident) / wavelength (1/metre) */
-    double axes[9];              /* the crystal's a, b, c at this phi step and domain (metres) */
-    double hkl[3], hkl0[3];      /* fractional and nearest whole Miller indices */
-    double F_latt, F_cell;
-    double omega, polar, capture; /* the factors as the pixel applies them at this term */
-    double I;                    /* the pixel's running sum after this term */
-} nb_trace_term;
+#define NB_TRACE_TERM_FIELDS(X)                                                      \
+    X(INT, layer)              /* sensor layer */                                    \
+    X(INT, subS)               /* sub-pixel, slow */                                 \
+    X(INT, subF)               /* sub-pixel, fast */                                 \
+    X(INT, source)             /* source index */                                    \
+    X(INT, phi_step)           /* phi step index */                                  \
+    X(INT, domain)             /* mosaic domain */                                   \
+    X(VEC3, position)          /* sub-pixel in the lab frame, m */                   \
+    X(VEC3, diffracted)        /* unit vector from the sample to the sub-pixel */    \
+    X(VEC3, scattering)        /* (diffracted - incident) / wavelength, 1/m */       \
+    X(MAT3, axes)              /* the crystal's a, b, c (rows, m) at this term */    \
+    X(VEC3, hkl)               /* fractional Miller indices */                       \
+    X(VEC3, hkl0)              /* nearest whole Miller indices */                    \
+    X(REAL, F_latt)            /* lattice factor */                                  \
+    X(REAL, F_cell)            /* structure factor */                                \
+    X(REAL, omega)             /* solid angle (sr) as applied at this term */        \
+    X(REAL, polar)             /* polarization factor as applied */                  \
+    X(REAL, capture)           /* capture fraction as applied */                     \
+    X(REAL, I)                 /* the pixel's running sum after this term */
 
 typedef struct {
-    nb_trace_term *terms;        /* room for capacity rows */
-    long capacity;               /* at least nb_trace_terms(p), else NB_BAD_ARGUMENT */
+    NB_TRACE_TERM_FIELDS(NB_DECLARE_FIELD)
+} nb_trace_term;
+
+/* The factors are those the legacy pixel applies once to its whole sum; NaN when
+ * corrected, or when an -oversample_* flag applies that factor per term instead. */
+#define NB_TRACE_FINAL_FIELDS(X)                                                     \
+    X(REAL, I)                 /* the final sum */                                   \
+    X(REAL, background)        /* corrected: sum of the factors; else NaN */         \
+    X(REAL, omega)             /* solid angle (sr) of the whole pixel */             \
+    X(REAL, polar)             /* polarization factor of the whole pixel */          \
+    X(REAL, capture)           /* capture fraction of the whole pixel */             \
+    X(REAL, scale)             /* r_e^2 * fluence (unitless) */                      \
+    X(LONG, steps)             /* terms the sum is divided by */                     \
+    X(REAL, value)             /* the pixel as the render gives it */
+
+typedef struct {
+    nb_trace_term *terms;      /* room for capacity rows */
+    long capacity;             /* at least nb_trace_terms(), else NB_BAD_ARGUMENT */
     long count;
-    double I;                    /* the final sum */
-    double background;           /* corrected: sum of the factors (water background); else NaN */
-    double omega, polar, capture; /* c_parity: the factors applied to the whole pixel; else NaN */
-    double scale;                /* r_e^2 * fluence */
-    long steps;
-    double value;                /* the pixel as the render gives it */
+    NB_TRACE_FINAL_FIELDS(NB_DECLARE_FIELD)
 } nb_trace;
 
 /* The number of terms a trace of one pixel holds. */
-long nb_trace_terms(const nb_render_params *p);
+long nb_trace_terms(const nb_render_params *p, const nb_render_arrays *a);
 
 /* Every intermediate quantity of one pixel.  With c_parity, entry says whether the
  * pixel is the run's first to rotate the crystal and interpolate whether
  * interpolation is still on when the pixel starts (nb_render_info tells both). */
-nb_status nb_trace_pixel(const nb_render_params *p, int fpixel, int spixel, int entry,
-                         int interpolate, nb_trace *trace);
+nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, int fpixel,
+                         int spixel, int entry, int interpolate, nb_trace *trace);
 
 /* ---- add_noise --------------------------------------------------------- */
 
+#define NB_NOISE_SPEC_FIELDS(X)                                                      \
+    X(BOOL, c_parity)          /* both modes draw from the legacy generator here */  \
+    X(INT, roi_xmin)           /* first fast pixel with noise (bounds included) */   \
+    X(INT, roi_xmax)           /* last fast pixel of the ROI */                      \
+    X(INT, roi_ymin)           /* first slow pixel of the ROI */                     \
+    X(INT, roi_ymax)           /* last slow pixel of the ROI */                      \
+    X(REAL, adc_offset)        /* added to every photon count */                     \
+    X(LONG, seed)              /* the original's internal (negated) seed */
+
+typedef struct {
+    NB_NOISE_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_noise_spec;
+
 /* Poisson photon counts plus adc offset, clipped to 0..65535, for the pixels
- * inside the ROI (bounds included); others are left untouched in out. */
-void nb_add_noise(const float *image, int fpixels, int spixels, int roi_xmin, int roi_xmax,
-                  int roi_ymin, int roi_ymax, double adc_offset, long *seed,
+ * inside the ROI; others are left untouched in out.  photons is the sum of the
+ * counts drawn, overloads the number clipped at 65535. */
+void nb_add_noise(const nb_noise_spec *spec, const float *image, int fpixels, int spixels,
                   nb_random_state *rng, uint16_t *out, double *photons, long *overloads);
 
 #ifdef __cplusplus

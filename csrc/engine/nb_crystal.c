@@ -31,11 +31,12 @@ static void reciprocal_from_cell(int c_parity, double cell[6], double *V_cell, d
     double alpha, beta, gamma, half, skew, V_star, as, bs, cs;
     double cos_as, cos_bs, cos_gs, sin_gs;
 
-    if (b <= 0.0) b = cell[1] = a;
-    if (c <= 0.0) c = cell[2] = a;
-    if (cell[3] <= 0.0) cell[3] = M_PI / 2;
-    if (cell[4] <= 0.0) cell[4] = M_PI / 2;
-    if (cell[5] <= 0.0) cell[5] = M_PI / 2;
+    /* negated tests: a length or angle not given (NaN) takes its default too */
+    if (!(b > 0.0)) b = cell[1] = a;
+    if (!(c > 0.0)) c = cell[2] = a;
+    if (!(cell[3] > 0.0)) cell[3] = M_PI / 2;
+    if (!(cell[4] > 0.0)) cell[4] = M_PI / 2;
+    if (!(cell[5] > 0.0)) cell[5] = M_PI / 2;
     alpha = cell[3];
     beta = cell[4];
     gamma = cell[5];
@@ -98,20 +99,22 @@ void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double miss
     nb_umat_to_xyz_angles(umat, misset);
 }
 
-void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_crystal *out)
+void nb_crystal_vectors_compute(const nb_crystal_spec *in, nb_random_state *rng,
+                                nb_crystal_vectors *out)
 {
     double a_star[3] = {0, 0, 0}, b_star[3] = {0, 0, 0}, c_star[3] = {0, 0, 0};
     double cell[6], V_cell = 0.0, V_star, misset[3] = {0, 0, 0};
     double bxc[3], cxa[3], axb[3], a[3], b[3], c[3];
-    int apply_misset = in->has_misset;
+    int has_cell = !isnan(in->cell_lengths_A[0]), apply_misset = !isnan(in->misset_rad[0]);
     int i;
 
     memset(out, 0, sizeof(*out));
-    memcpy(cell, in->cell, sizeof cell);
-    if (in->has_cell) reciprocal_from_cell(in->c_parity, cell, &V_cell, a_star, b_star, c_star);
+    memcpy(cell, in->cell_lengths_A, 3 * sizeof(double));
+    memcpy(cell + 3, in->cell_angles_rad, 3 * sizeof(double));
+    if (has_cell) reciprocal_from_cell(in->c_parity, cell, &V_cell, a_star, b_star, c_star);
 
-    if (in->has_matrix) {
-        double scale = 1e-10 / in->lambda0;
+    if (!isnan(in->matrix[0])) {
+        double scale = 1e-10 / in->wavelength_m;
         for (i = 0; i < 3; ++i) {
             a_star[i] = scale * in->matrix[3 * i + 0];
             b_star[i] = scale * in->matrix[3 * i + 1];
@@ -119,7 +122,7 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
         }
     }
 
-    if (in->has_misset) memcpy(misset, in->misset, sizeof misset);
+    if (apply_misset) memcpy(misset, in->misset_rad, sizeof misset);
     if (in->misset_random) {
         nb_random_misset(in->c_parity, in->misset_seed, rng, misset);
         apply_misset = 1;
@@ -129,13 +132,13 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
         nb_rotate_xyz(b_star, b_star, misset[0], misset[1], misset[2]);
         nb_rotate_xyz(c_star, c_star, misset[0], misset[1], misset[2]);
     }
-    memcpy(out->misset, misset, sizeof misset);
+    memcpy(out->misset_rad, misset, sizeof misset);
 
     nb_cross(a_star, b_star, axb);
     nb_cross(b_star, c_star, bxc);
     nb_cross(c_star, a_star, cxa);
     V_star = nb_dot(a_star, bxc);
-    if (in->has_cell) {
+    if (has_cell) {
         /* a user cell fixes the lengths whatever the matrix said */
         nb_rescale(bxc, cell[0] / V_cell, bxc);
         nb_rescale(cxa, cell[1] / V_cell, cxa);
@@ -155,35 +158,35 @@ void nb_crystal_vectors(const nb_crystal_input *in, nb_random_state *rng, nb_cry
     nb_scale(axb, V_star, c_star);
 
     out->volume_A3 = V_cell;
-    out->cell[0] = nb_norm(a);
-    out->cell[1] = nb_norm(b);
-    out->cell[2] = nb_norm(c);
-    out->cell[3] = cell_angle(b, c, nb_norm(a_star), V_cell);
-    out->cell[4] = cell_angle(a, c, nb_norm(b_star), V_cell);
-    out->cell[5] = cell_angle(a, b, nb_norm(c_star), V_cell);
-    out->reciprocal_cell[0] = nb_norm(a_star);
-    out->reciprocal_cell[1] = nb_norm(b_star);
-    out->reciprocal_cell[2] = nb_norm(c_star);
-    out->reciprocal_cell[3] = cell_angle(b_star, c_star, nb_norm(a), V_star);
-    out->reciprocal_cell[4] = cell_angle(a_star, c_star, nb_norm(b), V_star);
-    out->reciprocal_cell[5] = cell_angle(a_star, b_star, nb_norm(c), V_star);
-    memcpy(out->a_star, a_star, sizeof a_star);
-    memcpy(out->b_star, b_star, sizeof b_star);
-    memcpy(out->c_star, c_star, sizeof c_star);
+    out->cell_lengths_A[0] = nb_norm(a);
+    out->cell_lengths_A[1] = nb_norm(b);
+    out->cell_lengths_A[2] = nb_norm(c);
+    out->cell_angles_rad[0] = cell_angle(b, c, nb_norm(a_star), V_cell);
+    out->cell_angles_rad[1] = cell_angle(a, c, nb_norm(b_star), V_cell);
+    out->cell_angles_rad[2] = cell_angle(a, b, nb_norm(c_star), V_cell);
+    out->reciprocal_lengths_per_A[0] = nb_norm(a_star);
+    out->reciprocal_lengths_per_A[1] = nb_norm(b_star);
+    out->reciprocal_lengths_per_A[2] = nb_norm(c_star);
+    out->reciprocal_angles_rad[0] = cell_angle(b_star, c_star, nb_norm(a), V_star);
+    out->reciprocal_angles_rad[1] = cell_angle(a_star, c_star, nb_norm(b), V_star);
+    out->reciprocal_angles_rad[2] = cell_angle(a_star, b_star, nb_norm(c), V_star);
+    memcpy(out->a_star_per_A, a_star, sizeof a_star);
+    memcpy(out->b_star_per_A, b_star, sizeof b_star);
+    memcpy(out->c_star_per_A, c_star, sizeof c_star);
 
-    nb_scale(a, 1e-10, out->a);
-    nb_scale(b, 1e-10, out->b);
-    nb_scale(c, 1e-10, out->c);
+    nb_scale(a, 1e-10, out->a_m);
+    nb_scale(b, 1e-10, out->b_m);
+    nb_scale(c, 1e-10, out->c_m);
 
     {
-        const double *axes[3] = {out->a, out->b, out->c};
+        const double *axes[3] = {out->a_m, out->b_m, out->c_m};
         for (i = 0; i < 3; ++i) {
             double length = nb_norm(axes[i]);
-            double n = in->N[i];
-            if (in->sample_size[i] > 0) n = ceil(in->sample_size[i] / length);
+            double n = in->N_cells[i];
+            if (in->sample_size_m[i] > 0) n = ceil(in->sample_size_m[i] / length);
             if (n <= 1.0) n = 1.0;
-            out->N[i] = n;
-            out->size[i] = length * n;
+            out->N_cells[i] = n;
+            out->size_m[i] = length * n;
         }
     }
 }

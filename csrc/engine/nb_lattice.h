@@ -85,7 +85,7 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
                                        int h0, int k0, int l0)
 {
     double F_latt = 1.0, rad_star_sqr = 0.0;
-    double Na = p->Na, Nb = p->Nb, Nc = p->Nc;
+    double Na = p->N_cells[0], Nb = p->N_cells[1], Nc = p->N_cells[2];
     if (p->shape == NB_SHAPE_SQUARE && !p->c_parity) {
         if (Na > 1) F_latt *= nb_interference(h, h0, Na);
         if (Nb > 1) F_latt *= nb_interference(k, k0, Nb);
@@ -99,9 +99,10 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
         return F_latt;
     }
     {
-        double dx = (h - h0) * p->a_star[0] + (k - k0) * p->b_star[0] + (l - l0) * p->c_star[0];
-        double dy = (h - h0) * p->a_star[1] + (k - k0) * p->b_star[1] + (l - l0) * p->c_star[1];
-        double dz = (h - h0) * p->a_star[2] + (k - k0) * p->b_star[2] + (l - l0) * p->c_star[2];
+        const double *as = p->a_star_per_A, *bs = p->b_star_per_A, *cs = p->c_star_per_A;
+        double dx = (h - h0) * as[0] + (k - k0) * bs[0] + (l - l0) * cs[0];
+        double dy = (h - h0) * as[1] + (k - k0) * bs[1] + (l - l0) * cs[1];
+        double dz = (h - h0) * as[2] + (k - k0) * bs[2] + (l - l0) * cs[2];
         rad_star_sqr = (dx * dx + dy * dy + dz * dz) * Na * Na * Nb * Nb * Nc * Nc;
     }
     if (p->shape == NB_SHAPE_ROUND) {
@@ -119,25 +120,26 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
     return Na * Nb * Nc * (rad_star_sqr * p->fudge < 0.3969);
 }
 
-static inline double nb_nearest_F(const nb_render_params *p, int h0, int k0, int l0)
+static inline double nb_nearest_F(const nb_render_params *p, const nb_render_arrays *a, int h0,
+                                  int k0, int l0)
 {
-    if (p->hkls && h0 <= p->h_max && h0 >= p->h_min && k0 <= p->k_max && k0 >= p->k_min &&
-        l0 <= p->l_max && l0 >= p->l_min) {
-        long kn = p->k_max - p->k_min + 1, ln = p->l_max - p->l_min + 1;
-        return p->Fhkl[((long)(h0 - p->h_min) * kn + (k0 - p->k_min)) * ln + (l0 - p->l_min)];
+    if (a->hkls && h0 <= a->h_max && h0 >= a->h_min && k0 <= a->k_max && k0 >= a->k_min &&
+        l0 <= a->l_max && l0 >= a->l_min) {
+        long kn = a->k_max - a->k_min + 1, ln = a->l_max - a->l_min + 1;
+        return a->Fhkl[((long)(h0 - a->h_min) * kn + (k0 - a->k_min)) * ln + (l0 - a->l_min)];
     }
     return p->default_F;
 }
 
 /* Whether the 4x4x4 interpolation stencil around (h, k, l) leaves the grid. */
-static inline int nb_stencil_outside(const nb_render_params *p, double h, double k, double l)
+static inline int nb_stencil_outside(const nb_render_arrays *a, double h, double k, double l)
 {
-    int h_range = p->h_max - p->h_min + 1, k_range = p->k_max - p->k_min + 1;
-    int l_range = p->l_max - p->l_min + 1;
+    int h_range = a->h_max - a->h_min + 1, k_range = a->k_max - a->k_min + 1;
+    int l_range = a->l_max - a->l_min + 1;
     /* a non-finite index (degenerate geometry) must never reach the stencil */
     if (!isfinite(h) || !isfinite(k) || !isfinite(l)) return 1;
-    return (h - p->h_min + 3) > h_range || (h - 2 < p->h_min) || (k - p->k_min + 3) > k_range ||
-           (k - 2 < p->k_min) || (l - p->l_min + 3) > l_range || (l - 2 < p->l_min);
+    return (h - a->h_min + 3) > h_range || (h - 2 < a->h_min) || (k - a->k_min + 3) > k_range ||
+           (k - 2 < a->k_min) || (l - a->l_min + 3) > l_range || (l - 2 < a->l_min);
 }
 
 /* Cubic Lagrange interpolation through four points. */
@@ -155,10 +157,10 @@ static inline double nb_lagrange4(const double xa[4], const double ya[4], double
 }
 
 /* Tricubic interpolation of F on the stencil starting one below floor(h, k, l). */
-static inline double nb_tricubic_F(const nb_render_params *p, double h, double k, double l)
+static inline double nb_tricubic_F(const nb_render_arrays *a, double h, double k, double l)
 {
     int hf = (int)floor(h), kf = (int)floor(k), lf = (int)floor(l);
-    long kn = p->k_max - p->k_min + 1, ln = p->l_max - p->l_min + 1;
+    long kn = a->k_max - a->k_min + 1, ln = a->l_max - a->l_min + 1;
     double hx[4], kx[4], lx[4], along_k[4], along_l[4];
     int i, j, m;
     for (i = 0; i < 4; ++i) {
@@ -171,8 +173,8 @@ static inline double nb_tricubic_F(const nb_render_params *p, double h, double k
         for (i = 0; i < 4; ++i) {
             for (j = 0; j < 4; ++j) {
                 const double *row =
-                    p->Fhkl + ((long)(hf - 1 + i - p->h_min) * kn + (kf - 1 + j - p->k_min)) * ln +
-                    (lf - 1 - p->l_min);
+                    a->Fhkl + ((long)(hf - 1 + i - a->h_min) * kn + (kf - 1 + j - a->k_min)) * ln +
+                    (lf - 1 - a->l_min);
                 for (m = 0; m < 4; ++m) along_l[m] = row[m];
                 along_k[j] = nb_lagrange4(lx, along_l, l);
             }

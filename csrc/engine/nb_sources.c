@@ -6,47 +6,48 @@
 #include "nb_vector.h"
 
 /* Whether divergence grid point (h, v) lies inside the divergence ellipse. */
-static int inside_divergence(const nb_source_grid *g, int h, int v, double *hdiv, double *vdiv)
+static int inside_divergence(const nb_source_spec *spec, int h, int v, double *hdiv, double *vdiv)
 {
+    double hstep = spec->hdiv_step_rad, hrange = spec->hdiv_range_rad;
+    double vstep = spec->vdiv_step_rad, vrange = spec->vdiv_range_rad;
     double test;
-    *hdiv = g->hdivstep * h - g->hdivrange / 2.0;
-    *vdiv = g->vdivstep * v - g->vdivrange / 2.0;
-    test = (*hdiv * *hdiv - g->hdivstep * g->hdivstep / 4.0 * (1 - g->hdivsteps % 2)) / g->hdivrange /
-           g->hdivrange;
-    test += (*vdiv * *vdiv - g->vdivstep * g->vdivstep / 4.0 * (1 - g->vdivsteps % 2)) /
-            g->vdivrange / g->vdivrange;
-    return !(g->round_div && test * 4.0 > 1.1);
+    *hdiv = hstep * h - hrange / 2.0;
+    *vdiv = vstep * v - vrange / 2.0;
+    test = (*hdiv * *hdiv - hstep * hstep / 4.0 * (1 - spec->hdiv_steps % 2)) / hrange / hrange;
+    test += (*vdiv * *vdiv - vstep * vstep / 4.0 * (1 - spec->vdiv_steps % 2)) / vrange / vrange;
+    return !(spec->round_div && test * 4.0 > 1.1);
 }
 
-int nb_source_count(const nb_source_grid *g, int *divergence_steps)
+int nb_source_count(const nb_source_spec *spec, int *divergence_steps)
 {
     int h, v, n = 0;
     double hdiv, vdiv;
-    for (h = 0; h < g->hdivsteps; ++h)
-        for (v = 0; v < g->vdivsteps; ++v)
-            if (inside_divergence(g, h, v, &hdiv, &vdiv)) ++n;
+    for (h = 0; h < spec->hdiv_steps; ++h)
+        for (v = 0; v < spec->vdiv_steps; ++v)
+            if (inside_divergence(spec, h, v, &hdiv, &vdiv)) ++n;
     if (divergence_steps) *divergence_steps = n;
-    return n * g->dispsteps;
+    return n * spec->dispersion_steps;
 }
 
-void nb_sources_from_grid(const nb_source_grid *g, double *direction, double *wavelength,
+void nb_sources_from_grid(const nb_source_spec *spec, double *direction, double *wavelength_m,
                           double *weight)
 {
-    int h, v, d, n = 0, total = nb_source_count(g, NULL);
+    int h, v, d, n = 0, total = nb_source_count(spec, NULL);
     double hdiv, vdiv, w = 1.0 / total;
 
-    for (h = 0; h < g->hdivsteps; ++h) {
-        for (v = 0; v < g->vdivsteps; ++v) {
+    for (h = 0; h < spec->hdiv_steps; ++h) {
+        for (v = 0; v < spec->vdiv_steps; ++v) {
             double position[3], tilted[3];
-            if (!inside_divergence(g, h, v, &hdiv, &vdiv)) continue;
-            position[0] = -g->source_distance * g->beam[0];
-            position[1] = -g->source_distance * g->beam[1];
-            position[2] = -g->source_distance * g->beam[2];
+            if (!inside_divergence(spec, h, v, &hdiv, &vdiv)) continue;
+            position[0] = -spec->source_distance_m * spec->beam[0];
+            position[1] = -spec->source_distance_m * spec->beam[1];
+            position[2] = -spec->source_distance_m * spec->beam[2];
             /* vertical divergence about the E vector, then horizontal about the normal */
-            nb_rotate_axis(position, tilted, g->polar, vdiv);
-            nb_rotate_axis(tilted, position, g->vert, hdiv);
-            for (d = 0; d < g->dispsteps; ++d) {
-                wavelength[n] = g->lambda0 * (1.0 + g->dispstep * d - g->dispersion / 2.0);
+            nb_rotate_axis(position, tilted, spec->polar, vdiv);
+            nb_rotate_axis(tilted, position, spec->vert, hdiv);
+            for (d = 0; d < spec->dispersion_steps; ++d) {
+                wavelength_m[n] = spec->wavelength_m *
+                                  (1.0 + spec->dispersion_step * d - spec->dispersion_range / 2.0);
                 nb_unitize(position, direction + 3 * n);
                 weight[n] = w;
                 ++n;
@@ -55,38 +56,40 @@ void nb_sources_from_grid(const nb_source_grid *g, double *direction, double *wa
     }
 }
 
-void nb_sources_from_table(const nb_source_grid *g, const double *table, int n, double *direction,
-                           double *wavelength, double *weight)
+void nb_sources_from_table(const nb_source_spec *spec, const double *table, int n,
+                           double *direction, double *wavelength_m, double *weight)
 {
     int i, k;
     for (i = 0; i < n; ++i) {
         const double *row = table + 5 * i;
         double position[3];
         for (k = 0; k < 3; ++k)
-            position[k] = isnan(row[k]) ? -g->source_distance * g->beam[k] : row[k];
+            position[k] = isnan(row[k]) ? -spec->source_distance_m * spec->beam[k] : row[k];
         weight[i] = isnan(row[3]) ? 1.0 : row[3];
-        wavelength[i] = isnan(row[4]) ? g->lambda0 : row[4];
+        wavelength_m[i] = isnan(row[4]) ? spec->wavelength_m : row[4];
         nb_unitize(position, direction + 3 * i);
     }
 }
 
-void nb_mosaic_axes(double spread, int n, long *seed, nb_random_state *rng, double *axes,
-                    double *angles)
+void nb_mosaic_axes(const nb_mosaic_spec *spec, nb_random_state *rng, double *axes,
+                    double *angles_rad)
 {
+    long seed = spec->seed;
     int i;
-    for (i = 0; i < n; ++i) {
-        nb_random_axis_angle(rng, seed, (float)spread, axes + 3 * i, angles + i);
+    for (i = 0; i < spec->domains; ++i) {
+        nb_random_axis_angle(rng, &seed, (float)spec->spread_rad, axes + 3 * i, angles_rad + i);
         /* the first domain is always the unrotated crystal */
-        if (i == 0) angles[0] = 0.0;
+        if (i == 0) angles_rad[0] = 0.0;
     }
 }
 
-void nb_mosaic_rotations(double spread, int n, long *seed, nb_random_state *rng, double *umats)
+void nb_mosaic_rotations(const nb_mosaic_spec *spec, nb_random_state *rng, double *umats)
 {
+    long seed = spec->seed;
     int i;
-    for (i = 0; i < n; ++i) {
+    for (i = 0; i < spec->domains; ++i) {
         double axis[3], angle;
-        nb_random_axis_angle(rng, seed, (float)spread, axis, &angle);
+        nb_random_axis_angle(rng, &seed, (float)spec->spread_rad, axis, &angle);
         if (i == 0) {
             int k;
             for (k = 0; k < 9; ++k) umats[k] = (k % 4 == 0) ? 1.0 : 0.0;

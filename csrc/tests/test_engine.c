@@ -40,22 +40,23 @@ static void test_legacy_generator(void)
     }
 }
 
-static void default_detector(nb_detector_input *in, double twotheta)
+static void default_detector(nb_detector_spec *in, double twotheta)
 {
     memset(in, 0, sizeof *in);
     in->convention = NB_CONVENTION_MOSFLM;
     in->pivot = NB_PIVOT_AUTO;
-    in->pixel_size = 1e-4;
+    in->pixel_size_m = 1e-4;
     in->fpixels = in->spixels = 64;
-    in->distance = 0.1;
-    in->close_distance = in->Xbeam = in->Ybeam = in->Xclose = in->Yclose = NAN;
-    in->ORGX = in->ORGY = NAN;
-    in->twotheta = twotheta;
+    in->distance_m = 0.1;
+    in->close_distance_m = in->Xbeam_m = in->Ybeam_m = in->Xclose_m = in->Yclose_m = NAN;
+    in->ORGX_px = in->ORGY_px = NAN;
+    in->twotheta_rad = twotheta;
+    in->pix0_m[0] = in->pix0_m[1] = in->pix0_m[2] = NAN;
 }
 
 static void test_geometry(void)
 {
-    nb_detector_input in;
+    nb_detector_spec in;
     nb_detector_geometry g;
     double impact[3];
     int i;
@@ -64,61 +65,67 @@ static void test_geometry(void)
     CHECK(g.fpixels == 64 && g.spixels == 64, "size %d x %d", g.fpixels, g.spixels);
     CHECK(fabs(dot(g.fdet, g.sdet)) < 1e-15 && fabs(dot(g.fdet, g.odet)) < 1e-15,
           "detector axes not orthogonal");
-    for (i = 0; i < 3; ++i) impact[i] = g.distance * g.beam[i] - g.pix0[i];
+    for (i = 0; i < 3; ++i) impact[i] = g.distance_m * g.beam[i] - g.pix0_m[i];
     /* corrected: the reported beam centre is where the beam meets the plane */
     CHECK(fabs(dot(impact, g.odet)) < 1e-15, "impact %g m off the plane", dot(impact, g.odet));
-    CHECK(fabs(dot(impact, g.fdet) - g.Fbeam) < 1e-15, "Fbeam %g", g.Fbeam);
-    CHECK(fabs(dot(impact, g.sdet) - g.Sbeam) < 1e-15, "Sbeam %g", g.Sbeam);
+    CHECK(fabs(dot(impact, g.fdet) - g.Fbeam_m) < 1e-15, "Fbeam %g", g.Fbeam_m);
+    CHECK(fabs(dot(impact, g.sdet) - g.Sbeam_m) < 1e-15, "Sbeam %g", g.Sbeam_m);
 }
 
 typedef struct {
     nb_detector_geometry g;
     nb_render_params p;
+    nb_render_arrays a;
+    nb_render_control control;
     double direction[3], wavelength, weight, umat[9];
 } scene;
 
 static void small_scene(scene *s, int threads)
 {
-    nb_detector_input in;
+    nb_detector_spec in;
     default_detector(&in, 0.0);
     in.fpixels = in.spixels = 16;
     nb_detector_geometry_compute(&in, &s->g);
     memset(&s->p, 0, sizeof s->p);
     s->p.fpixels = s->p.spixels = 16;
-    s->p.pixel_size = s->g.pixel_size;
+    s->p.pixel_size_m = s->g.pixel_size_m;
     s->p.oversample = 1;
     memcpy(s->p.fdet, s->g.fdet, sizeof s->p.fdet);
     memcpy(s->p.sdet, s->g.sdet, sizeof s->p.sdet);
     memcpy(s->p.odet, s->g.odet, sizeof s->p.odet);
-    memcpy(s->p.pix0, s->g.pix0, sizeof s->p.pix0);
+    memcpy(s->p.pix0_m, s->g.pix0_m, sizeof s->p.pix0_m);
     memcpy(s->p.beam, s->g.beam, sizeof s->p.beam);
-    memcpy(s->p.polar_vector, s->g.polar, sizeof s->p.polar_vector);
+    memcpy(s->p.polar, s->g.polar, sizeof s->p.polar);
     memcpy(s->p.spindle, s->g.spindle, sizeof s->p.spindle);
-    s->p.distance = s->g.distance;
-    s->p.close_distance = s->g.close_distance;
+    s->p.distance_m = s->g.distance_m;
+    s->p.close_distance_m = s->g.close_distance_m;
     s->p.nopolar = 1;
-    s->p.thicksteps = 1;
+    s->p.thickness_steps = 1;
     s->p.roi_xmax = s->p.roi_ymax = 15;
+    s->p.phi_steps = 1;
+    s->p.a_m[0] = s->p.b_m[1] = s->p.c_m[2] = 40e-10;
+    s->p.a_star_per_A[0] = s->p.b_star_per_A[1] = s->p.c_star_per_A[2] = 1.0 / 40.0;
+    s->p.N_cells[0] = s->p.N_cells[1] = s->p.N_cells[2] = 3.0;
+    s->p.default_F = 10.0;
+    s->p.r_e_sqr_m2 = 7.94079248018965e-30;
+    s->p.fluence_per_m2 = 1e24;
+
+    memset(&s->a, 0, sizeof s->a);
     s->direction[0] = -1.0;
     s->direction[1] = s->direction[2] = 0.0;
     s->wavelength = 1e-10;
     s->weight = 1.0;
-    s->p.nsources = 1;
-    s->p.source_direction = s->direction;
-    s->p.source_wavelength = &s->wavelength;
-    s->p.source_weight = &s->weight;
-    s->p.phisteps = 1;
+    s->a.nsources = 1;
+    s->a.source_direction = s->direction;
+    s->a.source_wavelength_m = &s->wavelength;
+    s->a.source_weight = &s->weight;
     memset(s->umat, 0, sizeof s->umat);
     s->umat[0] = s->umat[4] = s->umat[8] = 1.0;
-    s->p.mosaic_domains = 1;
-    s->p.mosaic_umats = s->umat;
-    s->p.a0[0] = s->p.b0[1] = s->p.c0[2] = 40e-10;
-    s->p.a_star[0] = s->p.b_star[1] = s->p.c_star[2] = 1.0 / 40.0;
-    s->p.Na = s->p.Nb = s->p.Nc = 3.0;
-    s->p.default_F = 10.0;
-    s->p.r_e_sqr = 7.94079248018965e-30;
-    s->p.fluence = 1e24;
-    s->p.threads = threads;
+    s->a.mosaic_domains = 1;
+    s->a.mosaic_umats = s->umat;
+
+    memset(&s->control, 0, sizeof s->control);
+    s->control.threads = threads;
 }
 
 static void test_render_pixel_formula(void)
@@ -130,21 +137,21 @@ static void test_render_pixel_formula(void)
     int i;
     small_scene(&s, 1);
     memset(image, 0, sizeof image);
-    CHECK(nb_render(&s.p, image, &info) == NB_OK, "render failed");
+    CHECK(nb_render(&s.p, &s.a, &s.control, image, &info) == NB_OK, "render failed");
     for (i = 0; i < 3; ++i)
-        pos[i] = 0.5e-4 * s.p.fdet[i] + 0.5e-4 * s.p.sdet[i] + s.p.pix0[i];
+        pos[i] = 0.5e-4 * s.p.fdet[i] + 0.5e-4 * s.p.sdet[i] + s.p.pix0_m[i];
     airpath = sqrt(dot(pos, pos));
     for (i = 0; i < 3; ++i) diffracted[i] = pos[i] / airpath;
     for (i = 0; i < 3; ++i) S[i] = (diffracted[i] + s.direction[i]) / s.wavelength;
-    omega = s.p.pixel_size * s.p.pixel_size / airpath / airpath * s.p.close_distance / airpath;
+    omega = s.p.pixel_size_m * s.p.pixel_size_m / airpath / airpath * s.p.close_distance_m / airpath;
     {
-        const double *axes[3] = {s.p.a0, s.p.b0, s.p.c0};
+        const double *axes[3] = {s.p.a_m, s.p.b_m, s.p.c_m};
         for (i = 0; i < 3; ++i) {
             double h = dot(axes[i], S), d = h - ceil(h - 0.5);
             latt *= d == 0.0 ? 3.0 : sin(3.0 * M_PI * d) / sin(M_PI * d);
         }
     }
-    expected = s.p.r_e_sqr * s.p.fluence * 100.0 * latt * latt * omega;
+    expected = s.p.r_e_sqr_m2 * s.p.fluence_per_m2 * 100.0 * latt * latt * omega;
     CHECK(fabs(image[0] - expected) <= 1e-12 * fabs(expected), "pixel %.17g != %.17g",
           image[0], expected);
     CHECK(info.steps == 1, "steps %ld", info.steps);
@@ -157,10 +164,10 @@ static void test_threads_do_not_change_the_image(void)
     nb_render_info info;
     small_scene(&s, 1);
     s.p.oversample = 2;
-    CHECK(nb_render(&s.p, one, &info) == NB_OK, "render failed");
+    CHECK(nb_render(&s.p, &s.a, &s.control, one, &info) == NB_OK, "render failed");
     small_scene(&s, 3);
     s.p.oversample = 2;
-    CHECK(nb_render(&s.p, three, &info) == NB_OK, "render failed");
+    CHECK(nb_render(&s.p, &s.a, &s.control, three, &info) == NB_OK, "render failed");
     CHECK(memcmp(one, three, sizeof one) == 0, "images differ with the thread count");
 }
 
@@ -177,19 +184,20 @@ static void test_trace_matches_the_render(void)
         small_scene(&s, 2);
         s.p.oversample = 2;
         s.p.c_parity = parity;
-        CHECK(nb_trace_terms(&s.p) == 4, "%ld terms", nb_trace_terms(&s.p));
+        CHECK(nb_trace_terms(&s.p, &s.a) == 4, "%ld terms", nb_trace_terms(&s.p, &s.a));
         memset(image, 0, sizeof image);
-        CHECK(nb_render(&s.p, image, &info) == NB_OK, "render failed");
+        CHECK(nb_render(&s.p, &s.a, &s.control, image, &info) == NB_OK, "render failed");
         CHECK(info.first_executed == (parity ? 0 : -1), "first executed %ld",
               info.first_executed);
         trace.terms = terms;
         trace.capacity = 3;
-        CHECK(nb_trace_pixel(&s.p, 0, 0, 0, 0, &trace) == NB_BAD_ARGUMENT,
+        CHECK(nb_trace_pixel(&s.p, &s.a, 0, 0, 0, 0, &trace) == NB_BAD_ARGUMENT,
               "a trace with room for 3 of 4 rows");
         trace.capacity = 4;
         for (pixel = 0; pixel < 256; ++pixel) {
-            CHECK(nb_trace_pixel(&s.p, pixel % 16, pixel / 16, pixel == info.first_executed, 0,
-                                 &trace) == NB_OK, "trace failed");
+            CHECK(nb_trace_pixel(&s.p, &s.a, pixel % 16, pixel / 16,
+                                 pixel == info.first_executed, 0, &trace) == NB_OK,
+                  "trace failed");
             CHECK(trace.count == 4, "%ld rows", trace.count);
             CHECK(trace.value == image[pixel], "pixel %d: trace %.17g, render %.17g", pixel,
                   trace.value, image[pixel]);
@@ -214,9 +222,9 @@ static void test_progress_cancels(void)
     nb_render_info info;
     int calls = 0;
     small_scene(&s, 1);
-    s.p.progress = stop_at_once;
-    s.p.progress_user = &calls;
-    CHECK(nb_render(&s.p, image, &info) == NB_CANCELLED, "not cancelled");
+    s.control.progress = stop_at_once;
+    s.control.progress_user = &calls;
+    CHECK(nb_render(&s.p, &s.a, &s.control, image, &info) == NB_CANCELLED, "not cancelled");
     CHECK(calls == 1, "progress called %d times", calls);
 }
 

@@ -1,13 +1,36 @@
 """Type stub of the compiled C engine (csrc/bindings/module.cpp).  Private: use
-nanobragg.simulate, or the stage wrappers in nanobragg.engines.c."""
+nanobragg.simulate, or the stage wrappers in nanobragg.engines.c.
 
-from collections.abc import Callable
-from typing import Any
+Stage inputs (``spec``, ``params``) are any objects with the attributes that
+``FIELDS`` names for their struct (the frozen stage dataclasses); None for a
+number or vector means "not given" (NaN).  Stage outputs are dicts keyed by the
+same names.  Lengths are in metres and angles in radians unless a name says
+otherwise."""
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 has_openmp: bool
+FIELDS: dict[str, tuple[str, ...]]
+"""Field names of every struct, in declaration order, by struct name."""
+CODES: dict[str, dict[str, int]]
+"""The enum codes: convention, pivot and shape names to their C values."""
+
+class _Sources(Protocol):
+    direction: npt.ArrayLike  # (n, 3) unit vectors from the sample towards each source
+    wavelength_m: npt.ArrayLike  # (n,)
+    weight: npt.ArrayLike  # (n,)
+
+class _Mosaic(Protocol):
+    umats: npt.ArrayLike  # (m, 3, 3) row-major rotations, m >= 1
+
+class _StructureFactors(Protocol):
+    values: npt.ArrayLike  # dense (h, k, l) grid of F
+    hkl_min: Sequence[int]  # Miller indices of values[0, 0, 0]
+    count: int  # reflections read; 0 = default_F everywhere
 
 class LegacyRandom:
     """The legacy generator's shared shuffle table and Gaussian spare."""
@@ -16,23 +39,20 @@ class LegacyRandom:
     def copy(self) -> LegacyRandom: ...
     def uniform(self, seed: int, n: int) -> tuple[npt.NDArray[np.float64], int]: ...
 
-def detector_geometry(params: dict[str, Any]) -> dict[str, Any]: ...
-def crystal_vectors(params: dict[str, Any], rng: LegacyRandom) -> dict[str, Any]: ...
-def sources(params: dict[str, Any], table: npt.ArrayLike | None = None) -> dict[str, Any]: ...
-def mosaic_rotations(spread: float, n: int, seed: int,
-                     rng: LegacyRandom) -> npt.NDArray[np.float64]: ...
-def mosaic_axes(spread: float, n: int, seed: int,
+def detector_geometry(spec: object) -> dict[str, Any]: ...
+def crystal_vectors(spec: object, rng: LegacyRandom) -> dict[str, Any]: ...
+def random_misset(c_parity: bool, seed: int, rng: LegacyRandom) -> npt.NDArray[np.float64]: ...
+def sources(spec: object, table: npt.ArrayLike | None = None) -> dict[str, Any]: ...
+def mosaic_rotations(spec: object, rng: LegacyRandom) -> npt.NDArray[np.float64]: ...
+def mosaic_axes(spec: object,
                 rng: LegacyRandom) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
-def random_misset(c_parity: int, seed: int, rng: LegacyRandom) -> tuple[float, float, float]: ...
-def render(params: dict[str, Any], source_direction: npt.ArrayLike,
-           source_wavelength: npt.ArrayLike, source_weight: npt.ArrayLike,
-           mosaic_umats: npt.ArrayLike, Fhkl: npt.ArrayLike | None, mask: npt.ArrayLike | None,
-           progress: Callable[[int, int], Any] | None
+def render(params: object, sources: _Sources, mosaic: _Mosaic,
+           structure_factors: _StructureFactors | None, mask: npt.ArrayLike | None,
+           threads: int = 0, progress: Callable[[int, int], object] | None = None
            ) -> tuple[npt.NDArray[np.float64], dict[str, Any]]: ...
-def trace_pixel(params: dict[str, Any], source_direction: npt.ArrayLike,
-                source_wavelength: npt.ArrayLike, source_weight: npt.ArrayLike,
-                mosaic_umats: npt.ArrayLike, Fhkl: npt.ArrayLike | None,
-                mask: npt.ArrayLike | None, fpixel: int, spixel: int, entry: bool,
-                interpolate: bool) -> dict[str, Any]: ...
-def add_noise(image: npt.ArrayLike, roi: list[int], adc_offset: float, seed: int,
+def trace_pixel(params: object, sources: _Sources, mosaic: _Mosaic,
+                structure_factors: _StructureFactors | None, mask: npt.ArrayLike | None,
+                fpixel: int, spixel: int, entry: bool,
+                interpolate: bool) -> dict[str, dict[str, Any]]: ...
+def add_noise(image: npt.ArrayLike, spec: object,
               rng: LegacyRandom) -> tuple[npt.NDArray[np.uint16], float, int]: ...

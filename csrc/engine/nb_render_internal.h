@@ -1,0 +1,95 @@
+/* What the parts of the render share (private to csrc/engine).  The render is
+ * split along the same seams as the torch engine's:
+ *   nb_scene.c            what every pixel shares (nb_scene)
+ *   nb_subpixel.c         one sub-pixel's position and factors
+ *   nb_render_corrected.c the corrected pixel
+ *   nb_render_legacy.c    the legacy pixel, every quirk of the original's loop
+ *   nb_trace.c            the trace rows both pixels write, and nb_trace_pixel
+ *   nb_render.c           the passes over the image (nb_render) */
+#ifndef NB_RENDER_INTERNAL_H
+#define NB_RENDER_INTERNAL_H
+
+#include "nanobragg.h"
+
+/* Crystal axes for every (phi step, mosaic domain), for one starting state. */
+typedef struct {
+    double *axes; /* [phi_steps][mosaic_domains][3 axes][3], metres */
+} axis_table;
+
+typedef struct {
+    const nb_render_params *p;
+    const nb_render_arrays *a;
+    long steps;                 /* terms each pixel's sum is divided by */
+    double subpixel_size_m;
+    double Fbeam_m, Sbeam_m;    /* where the beam meets the detector plane, from pix0 */
+    double polar_axis[3];       /* the polarization axis as the original ends up using it */
+    axis_table rotated;         /* each phi step rotated from the phi = 0 crystal */
+    axis_table carried;         /* c_parity: phi = 0 steps keep the previous rotation */
+    axis_table unrotated_entry; /* c_parity: the very first phi loop of the run */
+    double *source_factor;      /* per source: weight * nsources / total weight */
+    int interpolate;            /* interpolation asked for, and a grid to interpolate */
+    int blocked;                /* corrected mode can use blocked_bragg_sum */
+} nb_scene;
+
+/* What a pixel tells the passes over the image. */
+typedef struct {
+    int executed_phi_loop;      /* a source passed the dmin cut, so the crystal was rotated */
+    int interpolation_left_grid;
+    double omega_sum_sr;
+} pixel_report;
+
+/* Where a term of a pixel's sum sits in its loops, and the vectors it shares
+ * with the other terms of its sub-pixel and source. */
+typedef struct {
+    int layer, subS, subF, source;
+    const double *position;     /* m */
+    const double *diffracted;   /* unit vector */
+    const double *scattering;   /* 1/m */
+} term_site;
+
+/* Inline into the marked function every call to its own file's functions: the
+ * legacy kernel's loops are too large for the compiler to copy on its own into a
+ * trace-free version for the render (the corrected kernel's it copies unaided). */
+#if defined(__GNUC__)
+#define NB_FLATTEN __attribute__((flatten))
+#else
+#define NB_FLATTEN
+#endif
+
+/* nb_scene.c.  nb_scene_close frees a scene, opened or not. */
+nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_arrays *a);
+void nb_scene_close(nb_scene *c);
+
+static inline const double *axes_at(const axis_table *t, const nb_scene *c, int phi, int mos)
+{
+    return t->axes + ((long)phi * c->a->mosaic_domains + mos) * 9;
+}
+
+/* nb_subpixel.c */
+void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF, int subS,
+                       double Odet, double pos[3]);
+double solid_angle(const nb_render_params *p, double airpath);
+double capture_fraction(const nb_render_params *p, int layer, const double diffracted[3]);
+double polarization_factor(double kahn, double incident[3], double diffracted[3],
+                           double axis[3]);
+int beyond_dmin(const nb_render_params *p, const double scattering[3]);
+
+/* nb_render_corrected.c */
+int blocked_sum_applies(const nb_scene *c);
+double render_pixel_corrected(const nb_scene *c, int fpixel, int spixel, pixel_report *report,
+                              nb_trace *trace);
+
+/* nb_render_legacy.c: entry selects the crystal state the first phi loop starts
+ * from; interpolate is the run-wide interpolation switch as this pixel finds it. */
+double render_pixel_legacy(const nb_scene *c, int fpixel, int spixel, const axis_table *entry,
+                           int interpolate, pixel_report *report, nb_trace *trace);
+
+/* nb_trace.c: trace_row takes a trace (never NULL); the others a row from it. */
+nb_trace_term *trace_row(nb_trace *t, const term_site *site, int phi, int mos);
+void trace_indices(nb_trace_term *row, const double *axes, double h, double k, double l,
+                   int h0, int k0, int l0, double F_latt);
+void trace_factors(nb_trace_term *row, double omega, double polar, double capture, double I);
+void trace_cut_source(nb_trace *t, const nb_scene *c, const term_site *site, double omega,
+                      double polar, double capture, double I);
+
+#endif
