@@ -3,6 +3,8 @@ float64 in the corrected mode, on random configurations with small detectors."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -84,11 +86,13 @@ def test_corrected_images_agree(config):
     t = nb.simulate(config, backend="torch", dtype="float64")
     for stage in ("geometry", "crystal", "sources"):
         want, got = getattr(c, stage), getattr(t, stage)
-        for key, value in want.items():
+        for field in dataclasses.fields(want):
+            key, value = field.name, getattr(want, field.name)
             if isinstance(value, (int, np.integer)):
-                assert got[key] == value, f"{stage}.{key}"
+                assert getattr(got, key) == value, f"{stage}.{key}"
             else:
-                assert close(got[key], value, 1e-12), f"{stage}.{key}: {got[key]} != {value}"
+                assert close(getattr(got, key), value, 1e-12), \
+                    f"{stage}.{key}: {getattr(got, key)} != {value}"
     assert close(t.mosaic_umats, c.mosaic_umats, 1e-12)
     assert t.steps == c.steps
     difference = np.abs(t.image_float64 - c.image_float64).max()

@@ -323,9 +323,9 @@ def test_distance_ratio_before_twotheta(engine, c_parity):
     """The reported distance and beam centre are where the beam meets the detector."""
     config = small_config(detector={"twotheta_deg": 20.0})
     g = nb.simulate(config, backend=engine, c_parity=c_parity).geometry
-    impact = g["distance"] * np.asarray(g["beam"]) - np.asarray(g["pix0"])
-    on_plane = abs(float(np.dot(impact, g["odet"]))) < 1e-12
-    at_centre = (abs(float(np.dot(impact, g["fdet"])) - g["Fbeam"]) < 1e-12
-                 and abs(float(np.dot(impact, g["sdet"])) - g["Sbeam"]) < 1e-12)
+    impact = g.distance_m * np.asarray(g.beam) - np.asarray(g.pix0_m)
+    on_plane = abs(float(np.dot(impact, g.odet))) < 1e-12
+    at_centre = (abs(float(np.dot(impact, g.fdet)) - g.Fbeam_m) < 1e-12
+                 and abs(float(np.dot(impact, g.sdet)) - g.Sbeam_m) < 1e-12)
     assert on_plane is (not c_parity)
     assert at_centre

@@ -50,8 +50,8 @@ def test_trace_adds_up_to_the_rendered_pixel(engine, c_parity, pixel):
     final = trace.final
     assert final["value"] == pytest.approx(image[pixel], rel=1e-12)
     setup = trace.setup["render"]
-    assert len(trace) == (setup["thicksteps"] * setup["oversample"] ** 2
-                          * len(trace.setup["sources"]["wavelength"]) * setup["phisteps"]
+    assert len(trace) == (setup["thickness_steps"] * setup["oversample"] ** 2
+                          * len(trace.setup["sources"]["wavelength_m"]) * setup["phi_steps"]
                           * len(trace.setup["mosaic_rotations"]["umats"]))
     # loop order: layer, sub-pixel slow, fast, source, phi step, domain
     order = np.lexsort([trace.terms[name] for name in reversed(INDEX_COLUMNS)])
@@ -61,9 +61,9 @@ def test_trace_adds_up_to_the_rendered_pixel(engine, c_parity, pixel):
         rebuilt = (final["scale"] * final["I"] / final["steps"] * final["omega"]
                    * final["polar"] * final["capture"])
     else:
-        per_pixel = setup["oversample"] ** 2 * len(trace.setup["sources"]["wavelength"])
+        per_pixel = setup["oversample"] ** 2 * len(trace.setup["sources"]["wavelength_m"])
         rebuilt = (final["scale"] * final["I"] / final["steps"]
-                   + setup["I_bg"] * final["background"] / per_pixel)
+                   + setup["water_background_per_sr"] * final["background"] / per_pixel)
         counted = ~np.isnan(trace.terms["F_cell"])
         terms = trace.terms
         assert np.sum(terms["F_cell"][counted] ** 2 * terms["F_latt"][counted] ** 2
@@ -167,10 +167,10 @@ def test_nan_marks_what_a_term_did_not_evaluate(engine, c_parity):
 def test_traces_of_one_tracer_are_independent_of_each_other_and_of_the_run(engine):
     tracer = PixelTracer(prepare(rich_config(), engine, False))
     a, b = tracer.trace(3, 4), tracer.trace(3, 4)
-    pix0 = (float(b.setup["render"]["pix0"][0]), float(b.setup["geometry"]["pix0"][0]))
-    a.setup["render"]["pix0"][0] += 1.0
-    a.setup["geometry"]["pix0"][0] += 1.0
-    assert (b.setup["render"]["pix0"][0], b.setup["geometry"]["pix0"][0]) == pix0
+    pix0 = (float(b.setup["render"]["pix0_m"][0]), float(b.setup["geometry"]["pix0_m"][0]))
+    a.setup["render"]["pix0_m"][0] += 1.0
+    a.setup["geometry"]["pix0_m"][0] += 1.0
+    assert (b.setup["render"]["pix0_m"][0], b.setup["geometry"]["pix0_m"][0]) == pix0
     again = tracer.trace(3, 4)
     assert first_divergence(b, again, rtol=0.0) is None
     assert again.final["value"] == b.final["value"]
@@ -184,7 +184,7 @@ def test_trace_text_is_stable_and_names_every_quantity():
     for name in TERM_COLUMNS[len(INDEX_COLUMNS):]:
         assert f"\n  {name}" in text
     assert "\nterm 191: layer 1 subS 1 subF 1 source 3 phi_step 1 domain 2\n" in text
-    assert "\ngeometry.distance = 0.06\n" in text and text.endswith("\n")
+    assert "\ngeometry.distance_m = 0.06\n" in text and text.endswith("\n")
 
 
 def test_bad_trace_requests_are_clear_errors():
