@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nanobragg.config import Config, as_float
+from nanobragg.config import Config, as_float, is_tensor
 from nanobragg.engines import Route
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.legacy_random import LegacyRandom
@@ -143,7 +143,7 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype,
                     threads=threads, memory_budget=memory_budget, compile=compile)
     output = render(setup, progress=progress)
-    image_tensor = output.image if setup.route.names["render"] == "torch" else None
+    image_tensor = output.image if is_tensor(output.image) else None
     image64 = np.asarray(to_numpy(output.image), dtype=np.float64)
     with np.errstate(over="ignore"):
         image = image64.astype(np.float32)
