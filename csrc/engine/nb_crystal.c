@@ -72,7 +72,7 @@ static void reciprocal_from_cell(int c_parity, double cell[6], double *V_cell, d
     c_star[1] = cs * (cos_as - cos_bs * cos_gs) / sin_gs;
     a_star[2] = 0.0;
     b_star[2] = 0.0;
-    /* triclinic_cstar_z: the original's z component is off by sin(gamma)/sin(gamma*)
+    /* quirk triclinic_cstar_z: the original's z component is off by sin(gamma)/sin(gamma*)
      * relative to 1/c (c is along z here), which bends the cell angles */
     c_star[2] = c_parity ? cs * *V_cell / (a * b * c * sin_gs) : 1.0 / c;
 }
@@ -88,7 +88,7 @@ static double cell_angle(const double u[3], const double v[3], double w_length, 
 
 void nb_random_misset(int c_parity, long seed, nb_random_state *rng, double misset[3])
 {
-    /* random_misset_cap_in_radians: the original draws a rotation of up to
+    /* quirk random_misset_cap_in_radians: the original draws a rotation of up to
      * "90" about a random axis, passing 90 radians where it meant degrees;
      * the corrected mode draws uniformly from all orientations. */
     double umat[9];

@@ -142,7 +142,7 @@ static void orientation_and_pivot(const nb_detector_spec *in, nb_detector_geomet
     memcpy(twotheta_axis, in->twotheta_axis, 3 * sizeof(double));
     convention_axes(in->convention, g, twotheta_axis);
 
-    /* pivot_forced_by_convention: the original ignores the requested pivot for
+    /* quirk pivot_forced_by_convention: the original ignores the requested pivot for
      * every named convention. */
     if (in->convention != NB_CONVENTION_CUSTOM && (in->c_parity || in->pivot == NB_PIVOT_AUTO))
         g->pivot = convention_pivot(in->convention);
@@ -152,14 +152,14 @@ static void orientation_and_pivot(const nb_detector_spec *in, nb_detector_geomet
     nb_unitize(g->beam, g->beam);
     nb_unitize(g->fdet, g->fdet);
     nb_unitize(g->sdet, g->sdet);
-    /* odet_replaced_when_not_unit: the original replaces a given odet whose
+    /* quirk odet_replaced_when_not_unit: the original replaces a given odet whose
      * length is not exactly 1 by fdet x sdet; corrected, only a zero odet is. */
     if (in->c_parity ? nb_unitize(g->odet, g->odet) != 1.0 : nb_unitize(g->odet, g->odet) == 0.0) {
         nb_cross(g->fdet, g->sdet, g->odet);
         nb_unitize(g->odet, g->odet);
     }
     if (!in->c_parity) {
-        /* polar_vector_not_orthogonalised: the E vector must lie across the beam */
+        /* quirk polar_vector_not_orthogonalised: the E vector must lie across the beam */
         double along = nb_dot(g->polar, g->beam);
         int i;
         for (i = 0; i < 3; ++i) g->polar[i] -= along * g->beam[i];
@@ -186,6 +186,8 @@ static double detector_origin(const nb_detector_spec *in, nb_detector_geometry *
     if (isnan(close_distance)) close_distance = fabs(ratio * distance);
     distance = close_distance / ratio;
 
+    /* quirk pix0_vector_ignored: the original recomputes pix0 about the pivot even when
+     * one was given; corrected, a given pix0 is the origin */
     if (!in->c_parity && !isnan(in->pix0_m[0])) {
         memcpy(g->pix0_m, in->pix0_m, sizeof g->pix0_m);
     } else if (g->pivot == NB_PIVOT_SAMPLE) {
@@ -223,7 +225,7 @@ static void derived_centres(const nb_detector_spec *in, nb_detector_geometry *g,
     g->Sclose_m = -nb_dot(g->pix0_m, g->sdet);
     close_distance = nb_dot(g->pix0_m, g->odet);
     if (!in->c_parity) {
-        /* distance_ratio_before_twotheta: the beam meets the detector plane as it
+        /* quirk distance_ratio_before_twotheta: the beam meets the detector plane as it
          * finally stands, two-theta included */
         ratio = nb_dot(g->beam, g->odet);
         if (ratio == 0.0) ratio = DBL_MIN;

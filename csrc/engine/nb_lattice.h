@@ -111,7 +111,7 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
         return Na * Nb * Nc * 0.723601254558268 * nb_sinc3(M_PI * sqrt(hrad_sqr * p->fudge));
     }
     if (!p->c_parity) {
-        /* spot_radius_units: the distance to the reciprocal lattice point in units
+        /* quirk spot_radius_units: the distance to the reciprocal lattice point in units
          * of the spot size along each axis, the same measure as the round shape */
         rad_star_sqr = (h - h0) * (h - h0) * Na * Na + (k - k0) * (k - k0) * Nb * Nb +
                        (l - l0) * (l - l0) * Nc * Nc;

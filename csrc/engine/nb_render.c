@@ -107,7 +107,7 @@ static nb_status legacy_passes(const nb_scene *c, const nb_render_control *contr
     pass_record no_omega = *record;
 
     if (!run_pass(c, control, PASS_LEGACY_CARRIED, 0, image, record)) return NB_CANCELLED;
-    /* phi_carryover: only the first pixel that rotates the crystal starts
+    /* quirk phi_carryover: only the first pixel that rotates the crystal starts
      * from the unrotated crystal; every later one inherits a rotation. */
     first_executed = first_flagged(record->executed, 0, n);
     if (c->interpolate) switch_pixel = first_flagged(record->left_grid, 0, n);
@@ -123,7 +123,7 @@ static nb_status legacy_passes(const nb_scene *c, const nb_render_control *contr
     }
     info->first_executed = first_executed;
     info->switch_pixel = switch_pixel;
-    /* interpolation_switch_off: every pixel after the first one whose
+    /* quirk interpolation_switch_off: every pixel after the first one whose
      * stencil left the grid is rendered without interpolation. */
     if (switch_pixel >= 0) {
         info->interpolation_switched_off = 1;

@@ -107,6 +107,8 @@ static double corrected_terms(const nb_scene *c, const term_site *site, const so
             if (c->interpolate && !nb_stencil_outside(c->a, h, k, l)) {
                 F_cell = nb_tricubic_F(c->a, h, k, l);
             } else {
+                /* quirk interpolation_switch_off: a stencil off the grid takes the nearest
+                 * F for this term only */
                 if (c->interpolate) report->interpolation_left_grid = 1;
                 F_cell = nb_nearest_F(p, c->a, h0, k0, l0);
             }
@@ -138,12 +140,16 @@ static void corrected_source(const nb_scene *c, const term_site *subpixel, doubl
     f.omega = omega;
     f.capture = capture;
     f.polar = 1.0;
+    /* quirk nopolar_overridden_by_oversample_polar: -nopolar means 1, whatever the
+     * oversample flags */
     if (!p->nopolar) {
         memcpy(axis, c->polar_axis, sizeof axis);
         memcpy(dir, site.diffracted, sizeof dir);
         f.polar = polarization_factor(p->polarization, incident, dir, axis);
     }
+    /* quirk source_weight_unused: each source's terms are weighted by w n / sum(w) */
     f.factor = f.polar * omega * capture * c->source_factor[site.source];
+    /* quirk dmin_kills_background: the background counts every source, cut or not */
     sums->background += f.factor;
     if (beyond_dmin(p, scattering)) {
         trace_cut_source(trace, c, &site, omega, f.polar, capture, sums->bragg);
@@ -166,10 +172,14 @@ static double corrected_pixel(const nb_scene *c, int fpixel, int spixel, pixel_r
         double Odet = layer * p->thickness_step_m;
         for (subS = 0; subS < p->oversample; ++subS) {
             for (subF = 0; subF < p->oversample; ++subF) {
+                /* quirk oversample_thick_without_thickness: without a sensor every
+                 * photon is captured */
                 double pos[3], diffracted[3], airpath, omega, capture = 1.0;
                 term_site site = {layer, subS, subF, 0, pos, diffracted, NULL};
                 subpixel_position(c, fpixel, spixel, subF, subS, Odet, pos);
                 airpath = nb_unitize(pos, diffracted);
+                /* quirk factors_from_first_subpixel: this sub-pixel's own solid angle and
+                 * capture fraction (and each source's polarization) scale only its terms */
                 omega = solid_angle(p, airpath);
                 report->omega_sum_sr += omega;
                 if (p->thickness_m > 0.0) capture = capture_fraction(p, layer, diffracted);
@@ -185,6 +195,8 @@ static double corrected_pixel(const nb_scene *c, int fpixel, int spixel, pixel_r
         trace->background = sums.background;
         trace->omega = trace->polar = trace->capture = NAN;
     }
+    /* quirk water_background_scaling: I_bg times the mean of the factors over sub-pixels
+     * and sources, scaled once and independent of the sampling */
     return (p->r_e_sqr_m2 * p->fluence_per_m2 * sums.bragg / c->steps +
             p->water_background_per_sr * sums.background /
                 ((double)p->oversample * p->oversample * c->a->nsources));

@@ -37,7 +37,8 @@ static void legacy_terms(const nb_scene *c, legacy_state *st, const term_site *s
                 continue;
             }
             if (st->interpolate && nb_stencil_outside(c->a, h, k, l)) {
-                /* interpolation_switch_off */
+                /* quirk interpolation_switch_off: the first stencil off the grid turns
+                 * interpolation off for the rest of the run, not just for this term */
                 st->interpolate = 0;
                 report->interpolation_left_grid = 1;
             }
@@ -45,8 +46,10 @@ static void legacy_terms(const nb_scene *c, legacy_state *st, const term_site *s
                 F_cell = nb_tricubic_F(c->a, h, k, l);
             else
                 F_cell = nb_nearest_F(p, c->a, h0, k0, l0);
+            /* quirk source_weight_unused: every source counts alike, whatever its weight */
             st->I += F_cell * F_cell * F_latt * F_latt;
-            /* running_sum_factors */
+            /* quirk running_sum_factors: the flags' factors scale the whole running sum,
+             * every earlier term again */
             if (p->oversample_thick) st->I *= st->capture;
             if (p->oversample_polar) st->I *= st->polar;
             if (p->oversample_omega) st->I *= st->omega;
@@ -71,14 +74,20 @@ static void legacy_source(const nb_scene *c, legacy_state *st, const term_site *
     for (i = 0; i < 3; ++i) incident[i] = -a->source_direction[3 * site.source + i];
     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
     site.scattering = scattering;
+    /* quirk dmin_kills_background: a source past the cut leaves before the polarization
+     * is computed; where every source is cut it stays 0 and zeroes the background too */
     if (beyond_dmin(p, scattering)) {
         trace_cut_source(trace, c, &site, st->omega, st->polar, st->capture, st->I);
         return;
     }
+    /* quirk factors_from_first_subpixel: the first source past the cut sets the
+     * polarization for the whole pixel; quirk nopolar_overridden_by_oversample_polar:
+     * -oversample_polar recomputes it at every source even with -nopolar */
     if (st->polar == 0.0 || p->oversample_polar)
         st->polar = polarization_factor(p->polarization, incident, diffracted, st->polar_axis);
     legacy_terms(c, st, &site, report, trace);
     report->executed_phi_loop = 1;
+    /* quirk phi_carryover: every later phi loop starts from the rotation this one left */
     st->table = &c->carried;
 }
 
@@ -92,6 +101,8 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
 
     st.table = entry;
     st.interpolate = interpolate;
+    /* quirk water_background_scaling: the background starts the sum, so r_e^2 fluence /
+     * steps (and the running-sum factors) scale it again with the Bragg terms */
     st.I = p->water_background_per_sr;
     st.polar = p->nopolar ? 1.0 : 0.0;
     st.omega = st.capture = 0.0;
@@ -107,6 +118,8 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                 airpath = nb_unitize(pos, diffracted);
                 if (st.omega == 0.0 || p->oversample_omega) st.omega = solid_angle(p, airpath);
                 report->omega_sum_sr += st.omega;
+                /* quirk oversample_thick_without_thickness: -oversample_thick evaluates the
+                 * capture fraction without a sensor too, exp(0) - exp(0) = 0 */
                 if (st.capture == 0.0 || p->oversample_thick)
                     st.capture = capture_fraction(p, layer, diffracted);
                 for (source = 0; source < c->a->nsources; ++source) {
@@ -117,7 +130,7 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
         }
     }
     test = p->r_e_sqr_m2 * p->fluence_per_m2 * st.I / c->steps;
-    /* factors_from_first_subpixel: one solid angle, polarization and (last-layer)
+    /* quirk factors_from_first_subpixel: one solid angle, polarization and (last-layer)
      * capture fraction for the whole pixel */
     if (!p->oversample_thick) test *= st.capture;
     if (!p->oversample_polar) test *= st.polar;

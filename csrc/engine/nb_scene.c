@@ -49,7 +49,7 @@ static int build_carryover_tables(nb_scene *c, const double (*at_phi)[9],
         free(entry);
         return 0;
     }
-    /* phi_carryover: a step whose angle is exactly 0 keeps whatever rotation
+    /* quirk phi_carryover: a step whose angle is exactly 0 keeps whatever rotation
      * the previous step (possibly of the previous loop) left behind. */
     for (k = 0; k < p->phi_steps; ++k)
         if (p->phi0_rad + p->phi_step_rad * k != 0.0) last_nonzero = k;

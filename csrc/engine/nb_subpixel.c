@@ -42,7 +42,7 @@ void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF, int 
     for (i = 0; i < 3; ++i)
         pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0_m[i];
     if (p->curved_detector && p->c_parity) {
-        /* every pixel at the same distance; curved_detector_lab_axes: the lab y and z
+        /* every pixel at the same distance; quirk curved_detector_lab_axes: the lab y and z
          * coordinates of the flat pixel act as the angles about sdet and fdet */
         double start[3], turned[3];
         nb_scale(p->beam, p->distance_m, start);

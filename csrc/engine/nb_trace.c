@@ -82,6 +82,8 @@ nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, i
         trace->count = 0;
         trace->scale = p->r_e_sqr_m2 * p->fluence_per_m2;
         trace->steps = c.steps;
+        /* quirk phi_carryover, quirk interpolation_switch_off: the pixel starts from the
+         * state the render's passes leave it in (entry table, interpolation on or off) */
         if (p->c_parity)
             trace->value = render_pixel_legacy(&c, fpixel, spixel,
                                                entry ? &c.unrotated_entry : &c.carried,

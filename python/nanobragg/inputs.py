@@ -38,7 +38,7 @@ def load_structure_factors(config: Config, *,
         return read_hkl(sf.hkl_path, default_F=sf.default_F, c_parity=c_parity), sf.hkl_path
     if os.path.exists(sf.dump_path):
         if not c_parity:
-            # fdump_silent_reuse: the original gives no sign that it did this.
+            # quirk fdump_silent_reuse: the original gives no sign that it did this.
             warnings.warn(f"no HKL file given: reading structure factors from {sf.dump_path}",
                           FdumpReuseWarning, stacklevel=3)
         return read_fdump(sf.dump_path), sf.dump_path
@@ -85,7 +85,7 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
         matrix = read_mosflm_matrix(crystal.matrix_path)
     if config.structure_factors.stol_path is not None:
         if not c_parity:
-            # stol_file_unused: the original reads the file and never uses it
+            # quirk stol_file_unused: the original reads the file and never uses it
             raise ValueError(
                 f"structure_factors.stol_path: {config.structure_factors.stol_path!r} is not "
                 "simulated: nanoBragg reads an -stol file but renders no background from it "

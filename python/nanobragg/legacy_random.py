@@ -18,7 +18,8 @@ LegacyRandom = _core.LegacyRandom
 
 def random_misset(c_parity: bool, seed: int, rng: LegacyRandom) -> np.ndarray:
     """Rotations about x, y and z (radians) of a random orientation
-    (random_misset_cap_in_radians decides how it is drawn)."""
+    (quirk random_misset_cap_in_radians: the C library's nb_random_misset draws it as the
+    mode says)."""
     return np.asarray(_core.random_misset(c_parity, seed, rng), dtype=np.float64)
 
 

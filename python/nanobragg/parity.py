@@ -4,6 +4,11 @@
 bit for bit; ``c_parity=False`` applies each fix.  Every entry has a file
 ``bugs/<name>.md`` (what the original does, why it is wrong, the fix, and an
 in-process reproduction) and tests showing both modes.
+
+Each entry lists its sites (:class:`Site`): every function that implements the quirk or
+the correction that replaces it, in both engines for a quirk of an engine stage.  Each of
+those functions carries the comment ``quirk <name>``; ``tests/test_quirk_sites.py`` holds
+the two to each other.
 """
 
 from __future__ import annotations
@@ -12,14 +17,34 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Site:
+    """A function that implements a quirk, or the correction that replaces it."""
+
+    path: str
+    """The file, from the repository root (``csrc/engine/nb_geometry.c``)."""
+    function: str
+    """The function whose body carries ``quirk <name>`` (Python: ``Class.method`` for a
+    method; a function also holds the functions defined inside it)."""
+
+
+@dataclass(frozen=True)
 class Quirk:
     name: str
     stage: str
-    """Where it lives: cli, io, detector_geometry, crystal_vectors, sources, render."""
+    """Where it lives: an engine stage (detector_geometry, crystal_vectors, sources,
+    mosaic_rotations, render, add_noise), implemented by both engines, or the shared
+    Python code that runs before them (cli, io, sampling, seeds)."""
     legacy: str
     """What the original does (c_parity=True)."""
     corrected: str
     """What c_parity=False does instead."""
+    sites: tuple[Site, ...]
+    """Every function that carries ``quirk <name>``."""
+
+
+_C = "csrc/engine/"
+_TORCH = "python/nanobragg/engines/torch/"
+_PY = "python/nanobragg/"
 
 
 _QUIRKS = (
@@ -27,145 +52,237 @@ _QUIRKS = (
           "A phi step whose angle is exactly 0 does not rotate the crystal and keeps the "
           "rotation left by the previous loop iteration (the last phi step of the previous "
           "source, sub-pixel or pixel); only the first pixel sees the unrotated crystal.",
-          "Every phi step rotates the phi = 0 crystal by its own angle."),
+          "Every phi step rotates the phi = 0 crystal by its own angle.",
+          sites=(Site(_C + "nb_scene.c", "build_carryover_tables"),
+                 Site(_C + "nb_render.c", "legacy_passes"),
+                 Site(_C + "nb_render_legacy.c", "legacy_source"),
+                 Site(_C + "nb_trace.c", "nb_trace_pixel"),
+                 Site(_TORCH + "scene.py", "axes_tables"),
+                 Site(_TORCH + "render.py", "_legacy_passes"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "trace.py", "trace_pixel"),
+                 Site(_TORCH + "trace.py", "_term_columns"),
+                 Site(_PY + "trace.py", "PixelTracer._state"))),
     Quirk("factors_from_first_subpixel", "render",
           "Solid angle and polarization are computed once per pixel (first sub-pixel, first "
           "source passing the dmin cut) and the capture fraction of the last sensor layer "
           "multiplies the sum of all layers.",
           "Solid angle per sub-pixel, polarization per sub-pixel and source, capture fraction "
-          "per layer and sub-pixel, each multiplying its own terms."),
+          "per layer and sub-pixel, each multiplying its own terms.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
+                 Site(_C + "nb_render_legacy.c", "legacy_source"),
+                 Site(_C + "nb_render_corrected.c", "corrected_pixel"),
+                 Site(_TORCH + "legacy.py", "held_factors"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "corrected.py", "render_corrected"))),
     Quirk("running_sum_factors", "render",
           "With -oversample_omega/-oversample_polar/-oversample_thick the factor multiplies "
           "the running sum after every term, scaling earlier terms many times.",
           "The factor multiplies only the new term (the flags then change nothing, since "
-          "corrected factors are always per sub-pixel)."),
+          "corrected factors are always per sub-pixel).",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+                 Site(_TORCH + "legacy.py", "running_sum"))),
     Quirk("interpolation_switch_off", "render",
           "The first pixel (in loop order) whose 4x4x4 interpolation stencil leaves the HKL "
           "grid switches tricubic interpolation off for the rest of the run.",
           "Terms whose stencil leaves the grid use the nearest structure factor; "
-          "interpolation stays on for all others."),
+          "interpolation stays on for all others.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+                 Site(_C + "nb_render.c", "legacy_passes"),
+                 Site(_C + "nb_render_corrected.c", "corrected_terms"),
+                 Site(_C + "nb_trace.c", "nb_trace_pixel"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "render.py", "_legacy_passes"),
+                 Site(_TORCH + "corrected.py", "render_corrected"),
+                 Site(_TORCH + "trace.py", "trace_pixel"),
+                 Site(_PY + "trace.py", "PixelTracer._state"))),
     Quirk("dmin_kills_background", "render",
           "A pixel whose every source is beyond -dmin never computes its polarization factor, "
           "which stays 0 and zeroes the water background there.",
-          "The dmin cut removes Bragg terms only; the background is always kept."),
+          "The dmin cut removes Bragg terms only; the background is always kept.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_source"),
+                 Site(_C + "nb_render_corrected.c", "corrected_source"),
+                 Site(_TORCH + "legacy.py", "held_factors"),
+                 Site(_TORCH + "corrected.py", "render_corrected"))),
     Quirk("water_background_scaling", "render",
           "The water background already contains r_e^2 * fluence, is multiplied by "
           "r_e^2 * fluence again and divided by the number of steps.",
           "Background = I_bg times the pixel's mean solid angle, polarization and capture, "
-          "independent of the sampling."),
+          "independent of the sampling.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
+                 Site(_C + "nb_render_corrected.c", "corrected_pixel"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "legacy.py", "running_sum"),
+                 Site(_TORCH + "corrected.py", "render_corrected"))),
     Quirk("nopolar_overridden_by_oversample_polar", "render",
           "-oversample_polar recomputes the polarization factor even with -nopolar.",
-          "-nopolar always means a polarization factor of 1."),
+          "-nopolar always means a polarization factor of 1.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_source"),
+                 Site(_C + "nb_render_corrected.c", "corrected_source"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "legacy.py", "held_factors"),
+                 Site(_TORCH + "corrected.py", "render_corrected"))),
     Quirk("oversample_thick_without_thickness", "render",
           "-oversample_thick with no sensor thickness computes a capture fraction of "
           "exp(0) - exp(0) = 0 and returns an empty image.",
-          "No thickness means a capture fraction of 1."),
+          "No thickness means a capture fraction of 1.",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
+                 Site(_C + "nb_render_corrected.c", "corrected_pixel"),
+                 Site(_TORCH + "subpixel.py", "subpixels"),
+                 Site(_TORCH + "legacy.py", "held_factors"))),
     Quirk("source_weight_unused", "render",
           "The weight column of a source file is read and ignored.",
-          "Each source's terms are weighted by weight * n / sum(weights)."),
+          "Each source's terms are weighted by weight * n / sum(weights).",
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+                 Site(_C + "nb_render_corrected.c", "corrected_source"),
+                 Site(_TORCH + "legacy.py", "render_legacy"),
+                 Site(_TORCH + "corrected.py", "render_corrected"))),
     Quirk("random_misset_cap_in_radians", "crystal_vectors",
           "-misset random draws a rotation of up to '90' about a random axis, passing 90 "
           "radians where 90 degrees was meant.",
-          "A rotation drawn uniformly from all orientations with the same generator."),
+          "A rotation drawn uniformly from all orientations with the same generator.",
+          sites=(Site(_C + "nb_crystal.c", "nb_random_misset"),
+                 Site(_TORCH + "crystal.py", "crystal_vectors"),
+                 Site(_PY + "legacy_random.py", "random_misset"))),
     Quirk("odet_replaced_when_not_unit", "detector_geometry",
           "A detector normal (-odet_vector) whose length is not exactly 1 is replaced by "
           "fdet x sdet.",
-          "The given normal is normalised; only a zero vector is replaced."),
+          "The given normal is normalised; only a zero vector is replaced.",
+          sites=(Site(_C + "nb_geometry.c", "orientation_and_pivot"),
+                 Site(_TORCH + "geometry.py", "orientation_and_pivot"))),
     Quirk("pivot_forced_by_convention", "detector_geometry",
           "MOSFLM, DENZO and ADXV always pivot about the beam spot, XDS and DIALS about the "
           "sample; -pivot only matters for CUSTOM vectors.",
-          "An explicit pivot is honoured in every convention."),
+          "An explicit detector.pivot is honoured in every convention (a command line "
+          "still keeps -pivot under CUSTOM only, see specs/flags.md).",
+          sites=(Site(_C + "nb_geometry.c", "orientation_and_pivot"),
+                 Site(_TORCH + "geometry.py", "orientation_and_pivot"),
+                 Site(_PY + "flags/mapping.py", "_to_config"))),
     Quirk("pix0_vector_ignored", "detector_geometry",
           "-pix0_vector only switches to the CUSTOM convention; the detector origin is "
-          "always recomputed from the beam centre and distance.",
-          "A given pix0 vector (metres) is the detector origin."),
+          "always recomputed about the pivot (from the beam centre and distance, or the "
+          "near point and close distance).",
+          "A given pix0 vector (metres) is the detector origin.",
+          sites=(Site(_C + "nb_geometry.c", "detector_origin"),
+                 Site(_TORCH + "geometry.py", "detector_origin"))),
     Quirk("substring_flag_matching", "cli",
           "Flags are recognised by substring, so a flag containing another flag's name "
           "triggers both (-misset_seed also reads -misset, -twotheta_axis sets -twotheta, "
           "-printout_pixel turns -printout on).",
-          "Flags match their exact names."),
+          "Flags match their exact names.",
+          sites=(Site(_PY + "flags/table.py", "Flag.c_matches"),
+                 Site(_PY + "flags/legacy.py", "parse_parity"),
+                 Site(_PY + "flags/strict.py", "parse_strict"))),
     Quirk("vector_flags_select_custom", "cli",
           "Any detector or beam vector flag silently switches to the CUSTOM convention.",
           "The switch stays (a named convention's beam-centre rules cannot apply to arbitrary "
-          "vectors) but a ConventionWarning names the flag and the convention replaced."),
+          "vectors) but a ConventionWarning names the flag and the convention replaced when "
+          "an earlier flag selected that convention (the default MOSFLM is replaced without "
+          "one).",
+          sites=(Site(_PY + "flags/record.py", "set_vector"),)),
     Quirk("twotheta_header_ignored", "cli",
           "The TWOTHETA value of an -img/-mask header is read into a variable that is never "
           "used.",
-          "The header's TWOTHETA sets the detector two-theta (a -twotheta flag still wins)."),
-    Quirk("misset_seed_ignores_seed", "cli",
+          "The header's TWOTHETA sets the detector two-theta (a -twotheta flag still wins).",
+          sites=(Site(_PY + "flags/headers.py", "_ingest_header"),)),
+    Quirk("misset_seed_ignores_seed", "seeds",
           "The random-misset seed defaults to the clock even when -seed is given, so "
           "-misset random is not reproducible without -misset_seed.",
-          "An unset misset seed follows the noise seed."),
+          "An unset misset seed follows the noise seed.",
+          sites=(Site(_PY + "seeds.py", "legacy_seeds"),)),
     Quirk("triclinic_cstar_z", "crystal_vectors",
           "The z component of c* built from a cell is c* V / (a b c sin gamma*) instead of "
           "1/c; lengths are imposed afterwards but the angles of a triclinic cell come out "
           "wrong (60 70 80 becomes 59.6 69.7 79.7).",
-          "c*_z = 1/c: the cell has exactly the requested lengths and angles."),
+          "c*_z = 1/c: the cell has exactly the requested lengths and angles.",
+          sites=(Site(_C + "nb_crystal.c", "reciprocal_from_cell"),
+                 Site(_TORCH + "crystal.py", "reciprocal_from_cell"))),
     Quirk("spot_radius_units", "render",
           "Gaussian and top-hat spots measure the distance to the lattice point as "
           "|dh a* + dk b* + dl c*|^2 in 1/A^2 times Na^2 Nb^2 Nc^2, so the spot size depends "
           "on the cell edge and on N^6.",
           "The distance is (dh Na)^2 + (dk Nb)^2 + (dl Nc)^2, as for round crystals: spots of "
-          "width 1/N along each axis whatever the cell."),
+          "width 1/N along each axis whatever the cell.",
+          sites=(Site(_C + "nb_lattice.h", "nb_lattice_factor"),
+                 Site(_TORCH + "lattice.py", "lattice_factor"))),
     Quirk("thicksteps_overcount", "sampling",
           "A sensor of thickness T in n layers is made of n layers T/(n - 1) deep, n/(n - 1) "
           "times thicker than asked (and 1 layer becomes 2).",
-          "n layers of T/n."),
+          "n layers of T/n.",
+          sites=(Site(_PY + "sampling.py", "thickness_sweep"),)),
     Quirk("step_overrides_count", "sampling",
-          "Giving a step and a count (no range) for phi, divergence or dispersion makes 2 "
-          "steps, whatever the count.",
+          "Giving a step and a count (no range) for phi or divergence makes 2 steps, "
+          "whatever the count (a dispersion step cannot be given).",
           "The count is kept: the range is step x count for phi, step x (count - 1) for "
-          "divergence and dispersion."),
+          "divergence.",
+          sites=(Site(_PY + "sampling.py", "phi_sweep"), Site(_PY + "sampling.py", "range_sweep"))),
     Quirk("off_centre_grid", "sampling",
-          "A divergence or dispersion range with a step has ceil(range/step) points starting "
-          "at -range/2, so the grid stops short of +range/2 and is not centred on the beam.",
-          "As many whole steps as fit in the range, centred."),
+          "A divergence range with a step has ceil(range/step) points starting at -range/2, "
+          "so the grid stops short of +range/2 and is not centred on the beam (a dispersion "
+          "step cannot be given).",
+          "As many whole steps as fit in the range, centred.",
+          sites=(Site(_PY + "sampling.py", "range_sweep"),)),
     Quirk("transparent_sensor_captures_nothing", "sampling",
           "-detector_abs inf (or 0) with a sensor thickness gives an absorption coefficient "
           "of 0, so every capture fraction is 0 and the image is empty (the outcome depends "
           "on the order of -detector_abs and -detector_thick).",
-          "No absorption means the sensor is not modelled: one layer, capture fraction 1."),
+          "No absorption means the sensor is not modelled: one layer, capture fraction 1.",
+          sites=(Site(_PY + "sampling.py", "resolve_sampling"),
+                 Site(_PY + "flags/record.py", "detector_abs"))),
     Quirk("polar_vector_not_orthogonalised", "detector_geometry",
           "A custom polarization vector is used as given even when it is not perpendicular "
           "to the beam, which tilts the divergence grid and the Kahn factor's E-B plane.",
           "The component along the beam is removed first (a vector parallel to the beam is "
-          "an error in both modes)."),
+          "an error in both modes).",
+          sites=(Site(_C + "nb_geometry.c", "orientation_and_pivot"),
+                 Site(_TORCH + "geometry.py", "orientation_and_pivot"))),
     Quirk("curved_detector_lab_axes", "render",
           "-curved_det turns the beam point about sdet by the flat pixel's lab y coordinate "
           "and about fdet by its lab z coordinate (over the distance), whatever the "
           "convention: in MOSFLM the slow offset moves pixels along fast and vice versa, in "
           "XDS and DIALS the beam axis itself is used.",
           "The angles are the pixel's fast offset (about sdet) and slow offset (about "
-          "fdet) from the beam centre, over the distance."),
+          "fdet) from the beam centre, over the distance.",
+          sites=(Site(_C + "nb_subpixel.c", "subpixel_position"),
+                 Site(_TORCH + "subpixel.py", "subpixels"))),
     Quirk("header_close_distance_overrides", "cli",
           "A CLOSE_DISTANCE in the header of an -img or -mask file fixes the detector "
           "distance even when -distance is given on the command line: the original then "
           "derives the distance from the header's close distance.",
           "An explicit -distance wins over the header's CLOSE_DISTANCE (an explicit "
-          "-close_distance still wins over both)."),
+          "-close_distance still wins over both).",
+          sites=(Site(_PY + "flags/headers.py", "_ingest_header"),
+                 Site(_PY + "flags/strict.py", "parse_strict"))),
     Quirk("distance_ratio_before_twotheta", "detector_geometry",
           "The detector distance along the beam and the direct-beam position are derived "
           "with the obliquity of the detector before its two-theta swing: with two-theta "
           "the reported distance and beam centre (and the SMV header, the curved detector "
           "and the automatic oversampling that use them) are not where the beam meets the "
           "detector.",
-          "They are derived from the detector as it finally stands."),
+          "They are derived from the detector as it finally stands.",
+          sites=(Site(_C + "nb_geometry.c", "derived_centres"),
+                 Site(_TORCH + "geometry.py", "derived_centres"))),
     Quirk("divergence_count_spans_one_radian", "sampling",
           "A divergence step count without a range or a step spreads the steps over "
           "1 radian (57 degrees) of divergence.",
-          "A count alone is an error naming the field: give a range or a step."),
+          "A count alone is an error naming the field: give a range or a step.",
+          sites=(Site(_PY + "sampling.py", "range_sweep"),
+                 Site(_PY + "sampling.py", "resolve_sampling"))),
     Quirk("stol_file_unused", "io",
           "-stol/-4stol/-Q files are read and checked (a missing or empty one stops the "
           "run) and then never used: no background comes from them.",
-          "Giving one is an error that says so, instead of a silently different image."),
+          "Giving one is an error that says so, instead of a silently different image.",
+          sites=(Site(_PY + "inputs.py", "load_inputs"),)),
     Quirk("fdump_silent_reuse", "io",
           "Without -hkl, structure factors are silently read from Fdump.bin left by any "
           "earlier run in the working folder.",
-          "The file is still read, with a warning naming it."),
+          "The file is still read, with a warning naming it.",
+          sites=(Site(_PY + "inputs.py", "load_structure_factors"),)),
     Quirk("hkl_stream_of_fours", "io",
           "HKL files are read as a stream of numbers four at a time, ignoring line breaks, "
           "so extra columns shift every later entry.",
-          "One reflection per line; extra columns are ignored."),
+          "One reflection per line; extra columns are ignored.",
+          sites=(Site(_PY + "io/hkl.py", "read_hkl"), Site(_PY + "io/hkl.py", "_read_parity"))),
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}

@@ -52,7 +52,7 @@ def _count(value: int | None) -> int:
 
 def phi_sweep(osc: float, step: float, steps: int, *, c_parity: bool = True) -> Sweep:
     if not c_parity and steps > 0 and step > 0.0 and osc < 0.0:
-        # step_overrides_count: the original turns "step and count" into 2 steps
+        # quirk step_overrides_count: the original turns "step and count" into 2 steps
         return Sweep(step * steps, step, steps)
     if steps < 0:
         if osc < 0.0:
@@ -79,10 +79,10 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
     """Divergence and dispersion: points at both ends of the range."""
     if not c_parity and step > 0.0:
         if steps > 0 and span < 0.0:
-            # step_overrides_count: keep the user's count
+            # quirk step_overrides_count: keep the user's count
             return Sweep(step * (steps - 1), step, steps)
         if steps <= 0 and span > 0.0:
-            # off_centre_grid: ceil(range/step) points from -range/2 stop short of
+            # quirk off_centre_grid: ceil(range/step) points from -range/2 stop short of
             # +range/2; corrected, whole steps that fit, centred
             count = math.floor(span / step + 1e-9) + 1
             return Sweep(step * (count - 1), step, count)
@@ -96,6 +96,8 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
         return Sweep(span, step, math.ceil(span / step))
     if span < 0.0:
         if step <= 0.0:
+            # quirk divergence_count_spans_one_radian: a count alone spans default_span,
+            # 1 radian of divergence (corrected, resolve_sampling refuses counts above 1)
             return Sweep(default_span, default_span / steps, steps)
         return Sweep(step, step, 2)
     if step <= 0.0:
@@ -107,7 +109,7 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
 
 def thickness_sweep(thick: float, step: float, steps: int, *, c_parity: bool = True) -> Sweep:
     if steps > 0 and thick > 0.0 and step <= 0.0 and not c_parity:
-        # thicksteps_overcount: the original makes each of n layers thick/(n - 1) deep,
+        # quirk thicksteps_overcount: the original makes each of n layers thick/(n - 1) deep,
         # so the sensor is n/(n - 1) times too thick; corrected, n layers fill it.
         return Sweep(thick, thick / steps, steps)
     if steps <= 0:
@@ -171,7 +173,7 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
                     _count(crystal.phi_steps), c_parity=c_parity)
     if not c_parity:
-        # divergence_count_spans_one_radian: a count alone makes the original sweep
+        # quirk divergence_count_spans_one_radian: a count alone makes the original sweep
         # 1 radian (57 degrees) of divergence
         for axis in ("hdiv", "vdiv"):
             steps = getattr(beam, f"{axis}_steps")
@@ -191,7 +193,7 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
                             c_parity=c_parity)
     mu = detector_mu(det.attenuation_length_um, thick.range)
     if not c_parity and mu == 0.0:
-        # transparent_sensor_captures_nothing: an infinite attenuation length (the
+        # quirk transparent_sensor_captures_nothing: an infinite attenuation length (the
         # original's "do not model absorption") gives capture fractions of 0 there
         thick = Sweep(0.0, 0.0, 1)
     spread, domains = mosaic_choice(_angle(_plain(crystal.mosaic_spread_deg)),

@@ -15,7 +15,7 @@ def legacy_seeds(config: Config, *, c_parity: bool = True,
 
     An unset noise seed comes from the clock (``clock``: seconds, default now).  An
     unset misset seed is the clock reading too in the original, even when a noise seed
-    is given (misset_seed_ignores_seed); corrected, it follows the noise seed.
+    is given (quirk misset_seed_ignores_seed); corrected, it follows the noise seed.
     """
     reading = -int(time.time() if clock is None else clock)
     out = config.output

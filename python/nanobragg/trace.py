@@ -175,8 +175,9 @@ class PixelTracer:
                      final=final, state=dataclasses.asdict(state))
 
     def _state(self, pixel: int) -> PixelState:
-        """With c_parity: whether this pixel is the first to rotate the crystal (it then
-        starts from the unrotated crystal) and whether interpolation is still on."""
+        """With c_parity (quirk phi_carryover, quirk interpolation_switch_off): whether
+        this pixel is the first to rotate the crystal (it then starts from the unrotated
+        crystal) and whether interpolation is still on."""
         if not self.c_parity:
             return CORRECTED_STATE
         if self._run_state is None:

@@ -50,6 +50,8 @@ def _ingest_header(rec: Record, path: str, *, mask: bool, strict: bool) -> None:
                    _mm_for_metres(rec.pixel_m * image.height)]
     if (value := get("DISTANCE")) is not None:
         rec.distance = value
+    # quirk header_close_distance_overrides: the original lets this decide the distance
+    # over an explicit -distance; parse_strict drops it then
     if (value := get("CLOSE_DISTANCE")) is not None:
         rec.close_distance = value
     if (value := get("WAVELENGTH")) is not None:
@@ -71,8 +73,8 @@ def _ingest_header(rec: Record, path: str, *, mask: bool, strict: bool) -> None:
     if (value := get("OSC_RANGE")) is not None:
         rec.osc = value
     if (value := get("TWOTHETA")) is not None:
-        # the original stores it in a variable it never reads: no effect (quirk
-        # twotheta_header_ignored); strict mode applies it, without touching the pivot
+        # quirk twotheta_header_ignored: the original stores it in a variable it never
+        # reads, no effect; strict mode applies it, without touching the pivot
         rec.header_twotheta = value
         if strict:
             rec.twotheta = value

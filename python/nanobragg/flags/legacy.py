@@ -116,6 +116,8 @@ def parse_parity(argv: Sequence[str]) -> Record:
                 raise UsageError(f"{arg}: needs {need} value(s), the command line ends first")
         matched = fired = False
         short: list[Flag] = []
+        # quirk substring_flag_matching: every rule whose name the argument contains
+        # fires, in the table's order, until one stops the others
         for flag in FLAGS:
             if not flag.c_matches(arg):
                 continue

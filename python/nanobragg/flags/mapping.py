@@ -103,7 +103,8 @@ def _to_config(rec: Record) -> Config:
     det.orgx_px = rec.ORGX
     det.orgy_px = rec.ORGY
     det.convention = rec.convention
-    # the other conventions impose their own pivot after the parse
+    # quirk pivot_forced_by_convention: the other conventions impose their own pivot
+    # after the original's parse; the Config records that in both modes
     det.pivot = rec.pivot if rec.convention == "custom" else None
     det.rotx_deg, det.roty_deg, det.rotz_deg = rec.rot
     det.twotheta_deg = rec.twotheta

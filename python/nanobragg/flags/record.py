@@ -235,6 +235,8 @@ def set_vector(key: str) -> Action:
 
     def act(rec: Record, vals: Sequence[str], cv: Conv) -> None:
         vec = (cv.f(vals[0]), cv.f(vals[1]), cv.f(vals[2]))
+        # quirk vector_flags_select_custom: the switch stays in both modes; strict mode
+        # names it when it replaces a convention that a flag selected
         if cv.strict and rec.convention != "custom" and rec.convention_flag is not None:
             name = rec.convention.upper()
             # stacklevel: this action, the parse, config_from_argv, its caller
@@ -281,7 +283,8 @@ def detector_abs(rec: Record, vals: Sequence[str], cv: Conv) -> None:
     text = vals[0]
     length = cv.f(text)
     if "inf" in text or length == 0.0:
-        # no absorption; the sensor thickness given so far is dropped too
+        # quirk transparent_sensor_captures_nothing: no absorption; the sensor thickness
+        # given so far is dropped too, so only a later -detector_thick keeps a sensor
         rec.thick = 0.0
         rec.attenuation = math.inf if "inf" in text else length
     else:

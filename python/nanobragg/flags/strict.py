@@ -37,6 +37,7 @@ def parse_strict(argv: Sequence[str]) -> Record:
     i = 0
     while i < n:
         arg = argv[i]
+        # quirk substring_flag_matching: a flag is its exact name, nothing it contains
         flag = FLAG_BY_NAME.get(arg)
         if flag is None:
             if arg.startswith("-"):
@@ -57,7 +58,7 @@ def parse_strict(argv: Sequence[str]) -> Record:
     ingest_headers(rec, mask_path, img_path, strict=True)
     given = {flag.name for _, flag, _ in tokens}
     if "-distance" in given and "-close_distance" not in given:
-        # header_close_distance_overrides: a header's CLOSE_DISTANCE would decide the
+        # quirk header_close_distance_overrides: a header's CLOSE_DISTANCE would decide the
         # distance over an explicit -distance; the command line wins
         rec.close_distance = None
     for arg, flag, values in tokens:

@@ -86,6 +86,7 @@ class Flag:
                 if arg == needle[1:]:
                     return True
             elif needle in arg:
+                # quirk substring_flag_matching: a needle anywhere in the argument matches
                 return True
         return False
 

@@ -155,6 +155,8 @@ def read_hkl(
         before allocating them.
     """
     data = read_bytes(path)
+    # quirk hkl_stream_of_fours: the original reads a stream of numbers four at a time;
+    # corrected, one reflection per line
     if c_parity:
         return _read_parity(path, data, float(default_F), warn, max_cells)
     return _read_lines(path, data, float(default_F), warn, max_cells)
@@ -272,7 +274,8 @@ def _read_parity(
     fast: bool = True,
 ) -> StructureFactors:
     tokens = data.split() if fast and _CLEAN_STREAM.fullmatch(data) is not None else None
-    # counting pass: fscanf("%lg%lg%lg%lg") until a group is incomplete
+    # quirk hkl_stream_of_fours: line breaks mean nothing; the counting pass takes
+    # fscanf("%lg%lg%lg%lg") groups until one is incomplete
     if tokens is not None:
         count = len(tokens) // 4
         groups = np.array([float(t) for t in tokens[: 4 * count]], dtype=np.float64)

@@ -34,10 +34,15 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
     (for traces; the square-crystal shortcut is then not taken)."""
     sp = subpixels(sc, fast, slow)
     scattering = scattering_vectors(sc, sp)
+    # quirk nopolar_overridden_by_oversample_polar: -nopolar means 1, whatever the
+    # oversample flags
     if sc.nopolar:
         polar = torch.ones(scattering.shape[:-1], dtype=sc.at.dtype, device=sc.at.device)
     else:
         polar = polarization(sc, sp, scattering)
+    # quirk factors_from_first_subpixel: each sub-pixel's solid angle and capture fraction
+    # and each source's polarization scale only their own terms; quirk source_weight_unused:
+    # each source's terms are weighted by w n / sum(w)
     factor = polar * sp.omega[..., None] * sp.capture[..., None] * sc.source_factor
     passes = ~beyond_dmin(sc, scattering)
     if sc.lattice.shape == CrystalShape.SQUARE and not sc.interpolate and record is None:
@@ -48,6 +53,8 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
         F_latt = lattice_factor(sc.lattice, hkl, hkl0)
         F_cell = nearest_F(sc.grid, hkl0)
         if sc.interpolate:
+            # quirk interpolation_switch_off: a stencil off the grid takes the nearest F
+            # for that term only
             usable = ~stencil_outside(sc.grid, hkl)
             F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
         each = F_cell * F_cell * F_latt * F_latt
@@ -56,8 +63,11 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
             record.update(axes=sc.axes["rotated"], hkl=hkl, hkl0=hkl0, F_latt=F_latt,
                           F_cell=F_cell, terms=each)
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
+    # quirk dmin_kills_background: the background counts every source, cut or not
     background = factor.flatten(1).sum(dim=1)
     per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
+    # quirk water_background_scaling: I_bg times the mean of the factors over sub-pixels
+    # and sources, scaled once and independent of the sampling
     values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
     if record is not None:
         record.update(subpixels=sp, scattering=scattering, polar=polar, factor=factor,

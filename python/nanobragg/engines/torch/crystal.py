@@ -53,7 +53,8 @@ def reciprocal_from_cell(cell: list[torch.Tensor], *, c_parity: bool):
     cos_gs = _clamp_cos((torch.cos(alpha) * torch.cos(beta) - torch.cos(gamma))
                         / (torch.sin(alpha) * torch.sin(beta)))
     zero = torch.zeros_like(a)
-    # triclinic_cstar_z
+    # quirk triclinic_cstar_z: the original's z component is off by sin(gamma)/sin(gamma*)
+    # relative to 1/c (c is along z here), which bends the cell angles
     c_star_z = c_s * V_cell / (a * b * c * sin_gs) if c_parity else 1.0 / c
     a_star = torch.stack((a_s, zero, zero))
     b_star = torch.stack((b_s * cos_gs, b_s * sin_gs, zero))
@@ -100,6 +101,8 @@ def crystal_vectors(spec: CrystalSpec, rng: Any, *, at: Placement) -> CrystalVec
     if spec.misset_rad is not None:
         misset = at.tensor(spec.misset_rad)
     if spec.misset_random:
+        # quirk random_misset_cap_in_radians: drawn by the C library from the legacy
+        # generator, capped as the mode says
         misset = at.tensor(random_misset(spec.c_parity, spec.misset_seed, rng))
     if misset is not None:
         a_star, b_star, c_star = (rotate_xyz(v, misset[0], misset[1], misset[2])

@@ -109,7 +109,8 @@ def orientation_and_pivot(spec: DetectorSpec, at: Placement) -> Orientation:
         beam, fdet, sdet, odet, twotheta_axis, polar, spindle = (at.tensor(v) for v in (
             spec.beam, spec.fdet, spec.sdet, spec.odet, spec.twotheta_axis, spec.polar,
             spec.spindle))
-    # quirk pivot_forced_by_convention
+    # quirk pivot_forced_by_convention: the original ignores the requested pivot for every
+    # named convention
     if convention != Convention.CUSTOM and (spec.c_parity or spec.pivot == Pivot.AUTO):
         pivot = CONVENTION_PIVOT.get(convention, Pivot.BEAM)
     else:
@@ -118,11 +119,12 @@ def orientation_and_pivot(spec: DetectorSpec, at: Placement) -> Orientation:
     fdet, _ = unitize(fdet)
     sdet, _ = unitize(sdet)
     odet_unit, odet_length = unitize(odet)
-    # quirk odet_replaced_when_not_unit
+    # quirk odet_replaced_when_not_unit: the original replaces a given odet whose length is
+    # not exactly 1 by fdet x sdet; corrected, only a zero odet is
     replace = bool(odet_length != 1.0) if spec.c_parity else bool(odet_length == 0.0)
     odet = unitize(cross(fdet, sdet))[0] if replace else odet_unit
     if not spec.c_parity:
-        # quirk polar_vector_not_orthogonalised
+        # quirk polar_vector_not_orthogonalised: the E vector must lie across the beam
         polar = polar - dot(polar, beam) * beam
     polar, _ = unitize(polar)
     spindle, _ = unitize(spindle)
@@ -148,6 +150,8 @@ def detector_origin(spec: DetectorSpec, centre: Centre, axes: Orientation,
     def rotated(v: torch.Tensor) -> torch.Tensor:
         return rotate_axis(rotate_xyz(v, rotx, roty, rotz), axes.twotheta_axis, twotheta)
 
+    # quirk pix0_vector_ignored: the original recomputes pix0 about the pivot even when one
+    # was given; corrected, a given pix0 is the origin
     given = spec.pix0_m is not None
     if not spec.c_parity and given:
         pix0 = at.tensor(spec.pix0_m)

@@ -99,7 +99,7 @@ def lattice_factor(lat: Lattice, hkl: torch.Tensor, hkl0: torch.Tensor) -> torch
                         torch.zeros_like(r))
         return volume * 0.723601254558268 * _sinc3(x)
     if lat.c_parity:
-        # spot_radius_units: the original measures the spot radius in 1/Angstrom
+        # quirk spot_radius_units: the original measures the spot radius in 1/Angstrom
         r = lat.reciprocal
         delta = (d[..., 0:1] * r[0] + d[..., 1:2] * r[1]) + d[..., 2:3] * r[2]
         rad_star_sqr = ((delta[..., 0] * delta[..., 0] + delta[..., 1] * delta[..., 1]

@@ -83,6 +83,8 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
         omega = _held_from_first_nonzero(flat_omega, torch.ones_like(flat_omega, dtype=torch.bool),
                                          0.0).reshape(shape)
     if sc.oversample_thick:
+        # quirk oversample_thick_without_thickness: each sub-pixel's own capture fraction,
+        # 0 where there is no sensor
         capture = sp.capture
     elif sc.thick == 0.0:
         capture = torch.ones_like(sp.capture)
@@ -90,9 +92,13 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
         per_layer = sp.capture.flatten(2)
         capture = _held_from_first_nonzero(per_layer, torch.ones_like(per_layer, dtype=torch.bool),
                                            0.0).reshape(shape)
+    # quirk dmin_kills_background: until a source passes the cut the polarization is 0,
+    # and where none does it zeroes the background too
     before = 1.0 if sc.nopolar else 0.0
     flat_polar, flat_passes = polar.flatten(1), passes.flatten(1)
     if sc.oversample_polar:
+        # quirk nopolar_overridden_by_oversample_polar: recomputed at every passing source,
+        # -nopolar or not
         held_polar = _held_from_last(flat_polar, flat_passes, before)
     elif sc.nopolar:
         held_polar = torch.ones_like(flat_polar)
@@ -104,10 +110,10 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
 def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor,
                 skip: torch.Tensor) -> torch.Tensor | None:
     """quirk running_sum_factors: with -oversample_thick/_polar/_omega the original
-    multiplies its running sum, from the water background on, by the held factors after
-    every counted term: I = (I + term) * factor.  The sum after each term, (pixels, terms)
-    in loop order, or None when no such flag is set.  Each step is the map I -> I a + b;
-    an inclusive scan composes them (log2(terms) passes)."""
+    multiplies its running sum, from the water background on (quirk water_background_scaling),
+    by the held factors after every counted term: I = (I + term) * factor.  The sum after
+    each term, (pixels, terms) in loop order, or None when no such flag is set.  Each step
+    is the map I -> I a + b; an inclusive scan composes them (log2(terms) passes)."""
     running = []
     if sc.oversample_thick:
         running.append(held.capture[..., None, None])
@@ -134,7 +140,7 @@ def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor,
 def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpolate: bool,
                   entry: bool = False, record: dict[str, Any] | None = None) -> ChunkResult:
     """The original's pixel, quirks included.  entry: the first source to pass the
-    resolution cut uses the crystal as the run started (phi_carryover).  record: a
+    resolution cut uses the crystal as the run started (quirk phi_carryover).  record: a
     dict that receives every intermediate tensor (for traces)."""
     sp = subpixels(sc, fast, slow)
     P = fast.shape[0]
@@ -169,20 +175,26 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
         usable = active & ~off_grid
         F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
         left = outside.flatten(1).any(dim=1)
+    # quirk source_weight_unused: every source's terms count alike, whatever its weight
     terms = torch.where(skip, torch.zeros_like(F_latt), F_cell * F_cell * F_latt * F_latt)
 
     if sc.nopolar and not sc.oversample_polar:
         polar = torch.ones(passes.shape, dtype=sc.at.dtype, device=sc.at.device)
     else:
-        # quirk nopolar_overridden_by_oversample_polar
+        # quirk nopolar_overridden_by_oversample_polar: -oversample_polar computes the
+        # factor even with -nopolar
         polar = polarization(sc, sp, scattering)
     held = held_factors(sc, sp, polar, passes)
     running = running_sum(sc, held, terms, skip)
+    # quirk water_background_scaling: the background starts the sum, so r_e^2 fluence /
+    # steps (and the running-sum factors) scale it again with the Bragg terms
     if running is None:
         intensity = sc.I_bg + terms.flatten(1).sum(dim=1)
     else:
         intensity = running[:, -1]
 
+    # quirk factors_from_first_subpixel: the factors held after the last term scale the
+    # whole pixel
     omega_end, capture_end, polar_end = held.at_end()
     value = sc.scale * intensity / sc.steps
     if not sc.oversample_thick:

@@ -54,6 +54,8 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
         omega = 1.0 / airpath / airpath
     else:
         omega = sc.pixel_size * sc.pixel_size / airpath / airpath * sc.close_distance / airpath
+    # quirk oversample_thick_without_thickness: the original evaluates the capture fraction
+    # without a sensor too (0 there); corrected, no sensor captures every photon
     if sc.c_parity or sc.thick > 0.0:
         parallax = dot(diffracted, sc.odet)
         depth = layers[None, :, None, None]

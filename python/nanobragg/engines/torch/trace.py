@@ -38,6 +38,8 @@ def trace_pixel(inputs: RenderInputs, slow: int, fast: int, state: PixelState, *
     with torch.no_grad():
         fast_t = torch.tensor([fast], device=at.device)
         slow_t = torch.tensor([slow], device=at.device)
+        # quirk phi_carryover, quirk interpolation_switch_off: the pixel starts from the
+        # state the render's passes leave it in (unrotated entry, interpolation on or off)
         if sc.c_parity:
             render_legacy(sc, fast_t, slow_t, interpolate=state.interpolate and sc.interpolate,
                           entry=state.entry, record=record)
