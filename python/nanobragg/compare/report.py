@@ -76,7 +76,8 @@ def trace_runners(a: Runner, b: Runner, pixel: tuple[int, int], rtol: float) -> 
             raise UsageError(f"--trace: {error}") from error
         except ENGINE_ERRORS as error:
             raise RunnerFailure(f"runner {runner.spec!r}: trace: {error}") from error
-    return PixelTraces(traces[0], traces[1], rtol, first_divergence(*traces, rtol=rtol))
+    trace_a, trace_b = traces
+    return PixelTraces(trace_a, trace_b, rtol, first_divergence(trace_a, trace_b, rtol=rtol))
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ def _differs(value: Any, default: Any) -> bool:
     if value is None or default is None:
         return value is not default
     if isinstance(default, str | bool):
-        return value != default
+        return bool(value != default)
     if isinstance(default, Sequence):
         return tuple(as_floats(value, len(default))) != tuple(float(v) for v in default)
     return as_float(value) != as_float(default)
