@@ -81,9 +81,9 @@ class Trace:
     def to_text(self, digits: int = 12) -> str:
         """Stable, diffable text: one quantity per line, numbers to ``digits``
         significant digits."""
-        lines = [f"# nanobragg trace: pixel slow {self.pixel[0]} fast {self.pixel[1]}, "
-                 f"backend {self.backend}, c_parity {'on' if self.c_parity else 'off'}, "
-                 f"{len(self)} terms"]
+        lines = [(f"# nanobragg trace: pixel slow {self.pixel[0]} fast {self.pixel[1]}, "
+                  f"backend {self.backend}, c_parity {'on' if self.c_parity else 'off'}, "
+                  f"{len(self)} terms")]
         lines += [f"{name} = {_format(value, digits)}" for name, value in self.setup_quantities()]
         lines += [f"state.{key} = {int(value)}" for key, value in self.state.items()]
         for i in range(len(self)):

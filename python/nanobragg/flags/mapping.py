@@ -156,7 +156,8 @@ def _get(config: Config, path: str) -> Any:
 
 def _put(config: Config, path: str, value: Any) -> None:
     m = _FIELD_RE.fullmatch(path)
-    assert m is not None and m.group(3) is None, path
+    assert m is not None, path
+    assert m.group(3) is None, path
     setattr(getattr(config, m.group(1)), m.group(2), value)
 
 
