@@ -60,7 +60,7 @@ def main() -> None:
     print(f"{'workload':8} {'threads':>7} {'mode':>9} {'seconds':>9} {'Mpix-steps/s':>13} "
           f"{'vs original':>11}")
     for name in options.workloads:
-        args = shlex.split(WORKLOADS[name]) + ["-noprogress"]
+        args = [*shlex.split(WORKLOADS[name]), "-noprogress"]
         config = nb.Config.from_cli(args)
         for threads in options.threads:
             original = time_original(binary, args, threads, options.repeat) if binary else None

@@ -73,7 +73,7 @@ def throughput(options) -> None:
     print(f"{'workload':9} {'mode':>9} {'runner':>22} {'seconds':>9} {'Gpix-steps/s':>13} "
           f"{'vs C':>7} {'vs original':>11}")
     for name in options.workloads:
-        args = shlex.split(WORKLOADS[name]) + ["-noprogress"]
+        args = [*shlex.split(WORKLOADS[name]), "-noprogress"]
         original = time_original(binary, args, threads, options.repeat) if binary else None
         for mode in options.modes:
             c_parity = mode == "c_parity"

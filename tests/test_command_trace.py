@@ -31,7 +31,8 @@ def test_printout_pixel_block_is_the_originals(engine, tmp_path, monkeypatch):
     assert run(args, out=out) == 0
     golden = (GOLDEN / "cases" / "noop_flags" / "stdout.txt").read_text()
     expected = render_block(golden)
-    assert expected[0].startswith("  20   30 : stol =") and len(expected) == 15
+    assert expected[0].startswith("  20   30 : stol =")
+    assert len(expected) == 15
     assert render_block(out.getvalue()) == expected
 
 
@@ -48,7 +49,8 @@ def test_printout_without_a_pixel_prints_every_rendered_pixel(engine, c_parity, 
     # fast 1..4 for slow 2..3, in the render's order, one 14-line block each
     assert [tuple(int(v) for v in h.split(":")[0].split()) for h in heads] == \
         [(f, s) for s in (2, 3) for f in (1, 2, 3, 4)]
-    assert len(block) == 14 * len(heads) + 1 and block[-1] == ""
+    assert len(block) == 14 * len(heads) + 1
+    assert block[-1] == ""
 
 
 def test_trace_pixel_prints_the_trace(engine, c_parity, tmp_path, monkeypatch):

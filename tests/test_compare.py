@@ -81,9 +81,12 @@ def test_c_against_torch_writes_the_report_and_files(tmp_path, capsys):
     assert metrics["sum_ratio"] == pytest.approx(1.0, rel=1e-12)
     a, b = summary["runners"]["a"], summary["runners"]["b"]
     assert (a["spec"], a["backend"], b["spec"], b["backend"]) == ("c", "c", "torch", "torch")
-    assert not a["c_parity"] and not b["c_parity"]
+    assert not a["c_parity"]
+    assert not b["c_parity"]
     assert a["shape"] == b["shape"] == [32, 32]
-    assert a["sum"] > 0 and a["max"] > 0 and a["seconds"] >= 0
+    assert a["sum"] > 0
+    assert a["max"] > 0
+    assert a["seconds"] >= 0
     assert len(summary["peaks"]["matches"]) == 10
     assert summary["peaks"]["max_distance"] == 0.0
     assert summary["thresholds"]["failures"] == []
@@ -170,7 +173,8 @@ def test_bad_runner_specs(text):
 
 def test_exe_spec_finds_programs_on_the_path():
     spec = parse_runner_spec("exe:sh")
-    assert spec.kind == "exe" and Path(spec.executable).is_absolute()
+    assert spec.kind == "exe"
+    assert Path(spec.executable).is_absolute()
 
 
 def test_runner_keeps_what_a_trace_needs():
@@ -220,7 +224,8 @@ def test_external_program_with_relative_files(tmp_path, monkeypatch, standin):
     seen = json.loads(record.read_text())
     assert Path(seen["cwd"]) != tmp_path
     assert seen["argv"][seen["argv"].index("-hkl") + 1] == str(tmp_path / "P1.hkl")
-    assert "-backend" not in seen["argv"] and "mine.bin" not in seen["argv"]
+    assert "-backend" not in seen["argv"]
+    assert "mine.bin" not in seen["argv"]
     assert not (tmp_path / "mine.bin").exists()
     assert "a.log" in summary["files"]
     assert "max_I" in (tmp_path / "out" / "a.log").read_text()
@@ -287,7 +292,8 @@ def test_trace_of_agreeing_runners(tmp_path, capsys):
                                 "first_divergence": None}
     a_text = (tmp_path / "out" / "a.trace.txt").read_text()
     assert a_text.startswith("# nanobragg trace: pixel slow 5 fast 7, backend c")
-    assert "a.trace.txt" in summary["files"] and "b.trace.txt" in summary["files"]
+    assert "a.trace.txt" in summary["files"]
+    assert "b.trace.txt" in summary["files"]
 
 
 def test_trace_names_the_first_divergence_of_parity_against_corrected(tmp_path, capsys):
@@ -296,13 +302,14 @@ def test_trace_names_the_first_divergence_of_parity_against_corrected(tmp_path, 
     text = capsys.readouterr().out
     assert status == EXIT_OK
     divergence = summary["trace"]["first_divergence"]
-    assert divergence is not None and divergence["quantity"] in text
+    assert divergence is not None
+    assert divergence["quantity"] in text
     # a later comparison without --trace leaves no stale traces behind
     assert compare(tmp_path, "--no-png", args=PARITY_DIFFERS)[0] == EXIT_OK
     assert not (tmp_path / "out" / "a.trace.txt").exists()
 
 
-@pytest.mark.parametrize("options, message", [
+@pytest.mark.parametrize(("options", "message"), [
     (["--trace", "32", "0"], "--trace: trace pixel slow: 32 is not a pixel index 0..31"),
     (["--trace", "0"], "--trace: expected 2 arguments"),
     (["--trace-rtol", "-1", "--trace", "0", "0"], "--trace-rtol: expected a number >= 0"),
@@ -335,7 +342,8 @@ def test_a_clock_seeded_random_misset_is_one_crystal_for_both_runners(tmp_path, 
     assert summary["metrics"]["correlation"] > 0.999999
     assert summary["trace"]["first_divergence"] is None
     seeds = {(r["seed"], r["misset_seed"]) for r in summary["runners"].values()}
-    assert len(seeds) == 1 and None not in seeds.pop()
+    assert len(seeds) == 1
+    assert None not in seeds.pop()
 
 
 def test_ctrl_c_while_writing_leaves_no_earlier_comparison_behind(tmp_path, monkeypatch,
@@ -348,7 +356,8 @@ def test_ctrl_c_while_writing_leaves_no_earlier_comparison_behind(tmp_path, monk
 
     monkeypatch.setattr(outputs, "_write_previews", interrupted)
     status, summary = compare(tmp_path)
-    assert status == 130 and summary == {}
+    assert status == 130
+    assert summary == {}
     assert "interrupted while writing" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.bin", "b.bin"]
 
@@ -379,7 +388,8 @@ def test_usage_errors(tmp_path, monkeypatch, capsys, argv):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.startswith("nb-compare: ") and err.count("\n") == 1
+    assert err.startswith("nb-compare: ")
+    assert err.count("\n") == 1
     assert not (tmp_path / "nb-compare-out").exists()
 
 
@@ -427,7 +437,8 @@ def test_known_relative_difference_and_sum_ratio():
     assert c.max_rel_diff == pytest.approx(0.2)
     assert c.sum_ratio == pytest.approx(1.25)
     assert c.correlation == pytest.approx(1.0)
-    assert c.max_abs_diff == pytest.approx(4.0) and c.max_abs_diff_pixel == (3, 3)
+    assert c.max_abs_diff == pytest.approx(4.0)
+    assert c.max_abs_diff_pixel == (3, 3)
     assert c.rmse == pytest.approx(np.sqrt(np.mean((0.25 * a) ** 2)))
 
 
@@ -435,7 +446,8 @@ def test_relative_difference_ignores_pixels_below_the_floor():
     a = np.array([[1.0, 1e-9], [0.0, 1.0]])
     b = np.array([[1.01, 3e-9], [0.0, 1.0]])
     c = compare_images(a, b)
-    assert c.max_rel_diff == pytest.approx(0.01 / 1.01) and c.max_rel_diff_pixel == (0, 0)
+    assert c.max_rel_diff == pytest.approx(0.01 / 1.01)
+    assert c.max_rel_diff_pixel == (0, 0)
     assert c.rel_floor == pytest.approx(1.01e-6)
 
 
@@ -455,10 +467,12 @@ def test_empty_images():
     c = compare_images(zeros, zeros)
     assert (c.correlation, c.max_rel_diff, c.max_rel_diff_pixel, c.sum_ratio) == (1.0, 0.0,
                                                                                    None, 1.0)
-    assert c.peaks == () and c.mean_peak_distance is None
+    assert c.peaks == ()
+    assert c.mean_peak_distance is None
     lonely = compare_images(spot((8, 8), 3, 3), zeros)
     assert lonely.sum_ratio == 0.0
-    assert lonely.peaks[0].b is None and lonely.max_peak_distance is None
+    assert lonely.peaks[0].b is None
+    assert lonely.max_peak_distance is None
     assert compare_images(zeros, spot((8, 8), 3, 3)).sum_ratio is None
 
 
@@ -472,7 +486,7 @@ def test_peaks_flat_tops_count_once_and_small_bumps_are_ignored():
 
 
 def test_shapes_must_match():
-    with pytest.raises(ShapeMismatch, match="4 x 4.*4 x 5"):
+    with pytest.raises(ShapeMismatch, match=r"4 x 4.*4 x 5"):
         compare_images(np.zeros((4, 4)), np.zeros((4, 5)))
 
 

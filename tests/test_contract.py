@@ -54,7 +54,7 @@ def test_stage_data_is_frozen():
         geometry.distance_m = 1.0  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name, enum", [("convention", codes.Convention),
+@pytest.mark.parametrize(("name", "enum"), [("convention", codes.Convention),
                                         ("pivot", codes.Pivot),
                                         ("shape", codes.CrystalShape)])
 def test_codes_are_the_c_engine_s(name, enum):
@@ -96,7 +96,7 @@ def test_a_stage_output_feeds_the_other_engine():
 def test_unknown_engines_devices_and_dtypes_list_what_is_available():
     with pytest.raises(ValueError, match=r"backend: 'cuda' is not an engine; available: c \("):
         nb.simulate(rich_config(), backend="cuda")
-    with pytest.raises(ValueError, match="torch .*devices cpu.*dtypes float32, float64"):
+    with pytest.raises(ValueError, match=r"torch .*devices cpu.*dtypes float32, float64"):
         engines.create("gpu")
     with pytest.raises(ValueError, match=r"dtype: 'float16' is not one of float32, float64"):
         nb.simulate(rich_config(), backend="torch", dtype="float16")
@@ -104,11 +104,13 @@ def test_unknown_engines_devices_and_dtypes_list_what_is_available():
         nb.simulate(rich_config(), backend="torch", device="tpu")
     with pytest.raises(ValueError, match="options of the c engine must be COptions"):
         engines.create("c", engines.TorchOptions())
-    assert "c (" in engines.available() and "torch (" in engines.available()
+    assert "c (" in engines.available()
+    assert "torch (" in engines.available()
 
 
 def test_engine_options_are_one_object_per_engine():
     assert CEngine(engines.COptions(threads=1)).options.threads == 1
     engine = TorchEngine(engines.TorchOptions(dtype="float32", memory_budget=1 << 20))
-    assert engine.at.dtype == torch.float32 and engine.at64.dtype == torch.float64
+    assert engine.at.dtype == torch.float32
+    assert engine.at64.dtype == torch.float64
     assert engine.memory_budget == 1 << 20

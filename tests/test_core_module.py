@@ -97,7 +97,8 @@ def test_stub_arguments_match_the_compiled_signature(qualified):
 def test_fields_name_every_struct_of_the_contract_once():
     assert set(_core.FIELDS) == STRUCTS
     for struct, names in _core.FIELDS.items():
-        assert isinstance(names, tuple) and names, struct
+        assert isinstance(names, tuple), struct
+        assert names, struct
         assert all(isinstance(name, str) and name.isidentifier() for name in names), struct
         assert len(set(names)) == len(names), f"{struct} repeats a field"
 

@@ -65,11 +65,12 @@ def test_gradient_on_cuda():
     config.detector.distance_mm = distance
     image = nb.simulate(config, backend="torch", device="cuda").image_tensor
     image.sum().backward()
-    assert distance.grad is not None and torch.isfinite(distance.grad)
+    assert distance.grad is not None
+    assert torch.isfinite(distance.grad)
 
 
 def test_noise_on_cuda_is_reproducible_per_seed():
-    config = nb.Config.from_cli(B2 + ["-seed", "5"], c_parity=False)
+    config = nb.Config.from_cli([*B2, "-seed", "5"], c_parity=False)
     result = nb.simulate(config, backend="torch", device="cuda")
     first, second = result.noise_image()[0], result.noise_image()[0]
     assert np.array_equal(first, second)

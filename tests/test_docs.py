@@ -20,5 +20,6 @@ def test_workflow_examples_run(tmp_path, monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "docs/workflows.md", "exec"), namespace)
     out = capsys.readouterr().out
-    assert "first divergence: terms[" in out and ".F_latt (layer 0" in out
+    assert "first divergence: terms[" in out
+    assert ".F_latt (layer 0" in out
     assert (tmp_path / "legacy_from_python.bin").stat().st_size == 64 * 64 * 4

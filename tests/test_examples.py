@@ -18,7 +18,8 @@ def load(name: str):
 def test_refine_recovers_cell_orientation_and_distance():
     lines = []
     errors = load("refine").refine(steps=6, pixels=48, report=lines.append)
-    assert len(lines) == 7 and lines[0].startswith("step  0")
+    assert len(lines) == 7
+    assert lines[0].startswith("step  0")
     assert errors["cell_A"] < 1e-3
     assert errors["misset_deg"] < 1e-3
     assert errors["distance_mm"] < 1e-3

@@ -64,7 +64,7 @@ def test_gradcheck(name, c_parity):
                                     eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True)
 
 
-@pytest.mark.parametrize("name, step", [("distance", 1e-3), ("wavelength", 1e-6),
+@pytest.mark.parametrize(("name", "step"), [("distance", 1e-3), ("wavelength", 1e-6),
                                         ("misset", 1e-4)])
 def test_gradient_matches_c_engine_finite_difference(name, step):
     """d(sum of image)/d(parameter), torch autograd against central differences of C."""
@@ -104,4 +104,5 @@ def test_empty_roi_with_gradients():
     distance = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
     config = tiny_config(detector={"distance_mm": distance}, sampling={"roi": (5, 4, 0, 2)})
     image = nb.simulate(config, backend="torch").image_tensor
-    assert image.shape == (3, 3) and float(image.abs().sum()) == 0.0
+    assert image.shape == (3, 3)
+    assert float(image.abs().sum()) == 0.0

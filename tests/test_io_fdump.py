@@ -24,7 +24,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fdump")
 
 
-def golden_default_F(args: Path) -> float:  # noqa: N802
+def golden_default_F(args: Path) -> float:
     lines = args.read_text().split("\n")
     return float(lines[lines.index("-default_F") + 1]) if "-default_F" in lines else 0.0
 
@@ -48,16 +48,21 @@ def test_write_matches_golden_fdump_write(tmp_path: Path) -> None:
 def test_read_golden_fdump_reuse() -> None:
     dump = GOLDEN / "cases/fdump_reuse/extra_inputs/Fdump.bin"
     sf = read_fdump(dump)
-    assert sf.hkl_min == (-4, -4, -4) and sf.hkl_max == (4, 4, 4)
-    assert sf.count == 729 and sf.values.shape == (9, 9, 9)
-    assert sf.values.dtype == np.float64 and sf.values.flags.c_contiguous
+    assert sf.hkl_min == (-4, -4, -4)
+    assert sf.hkl_max == (4, 4, 4)
+    assert sf.count == 729
+    assert sf.values.shape == (9, 9, 9)
+    assert sf.values.dtype == np.float64
+    assert sf.values.flags.c_contiguous
     hkl = read_hkl(GOLDEN / "inputs/small.hkl")
     np.testing.assert_array_equal(sf.values, hkl.values)
     np.testing.assert_array_equal(read_fdump(dump, c_parity=False).values, hkl.values)
     # the file's padding slots are zero, as the original leaves them
     raw = dump.read_bytes()
     grid = np.frombuffer(raw[raw.index(b"\f") + 1 :], "<f8").reshape(10, 10, 10)
-    assert not grid[9].any() and not grid[:, 9].any() and not grid[:, :, 9].any()
+    assert not grid[9].any()
+    assert not grid[:, 9].any()
+    assert not grid[:, :, 9].any()
 
 
 def test_also_golden_reuse_file_when_available() -> None:
@@ -75,7 +80,8 @@ def test_layout_and_padding(tmp_path: Path) -> None:
     write_fdump(path, sf)
     raw = path.read_bytes()
     header = b"-1 0 0 2 5 8\n\f"
-    assert raw.startswith(header) and len(raw) == len(header) + 8 * 3 * 4 * 5
+    assert raw.startswith(header)
+    assert len(raw) == len(header) + 8 * 3 * 4 * 5
     grid = np.frombuffer(raw[len(header) :], "<f8").reshape(3, 4, 5)
     np.testing.assert_array_equal(grid[:2, :3, :4], values)
     assert grid.sum() == values.sum()  # all padding is zero
@@ -90,7 +96,8 @@ def test_nonzero_padding_is_dropped(tmp_path: Path) -> None:
     path = tmp_path / "F.bin"
     path.write_bytes(b"0 0 0 0 3 4\n\f" + grid.astype("<f8").tobytes())
     sf = read_fdump(path)
-    assert sf.values.shape == (1, 1, 2) and sf.values.ravel().tolist() == [1.0, 2.0]
+    assert sf.values.shape == (1, 1, 2)
+    assert sf.values.ravel().tolist() == [1.0, 2.0]
 
 
 def test_whitespace_quirk_reproduced(tmp_path: Path) -> None:
@@ -116,7 +123,8 @@ def test_header_whitespace_variants(tmp_path: Path) -> None:
         path = tmp_path / "F.bin"
         path.write_bytes(header + payload)
         sf = read_fdump(path)
-        assert sf.values.shape == (1, 1, 1) and sf.values[0, 0, 0] == 0.0
+        assert sf.values.shape == (1, 1, 1)
+        assert sf.values[0, 0, 0] == 0.0
     with pytest.raises(FormatError, match=r"'\\n\\f'"):
         read_fdump(path, c_parity=False)
 
@@ -138,7 +146,8 @@ def test_malformed_files(tmp_path: Path, content: bytes, match: str, offset: int
     path.write_bytes(content)
     with pytest.raises(FormatError, match=match) as info:
         read_fdump(path)
-    assert info.value.path == str(path) and str(path) in str(info.value)
+    assert info.value.path == str(path)
+    assert str(path) in str(info.value)
     if offset is not None:
         assert info.value.offset == offset
 
@@ -161,7 +170,8 @@ def test_failed_write_leaves_old_file(tmp_path: Path) -> None:
     broken = Broken((0, 0, 0), (0, 0, 0), np.zeros((1, 1, 1)), 1)
     with pytest.raises(RuntimeError):
         write_fdump(path, broken)
-    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["Fdump.bin"]
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["Fdump.bin"]
 
 
 GRIDS = st.tuples(st.integers(-5, 5), st.integers(-5, 5), st.integers(-5, 5)).flatmap(
@@ -208,4 +218,5 @@ def test_garbage_gives_format_error_or_grid(scratch: Path, content: bytes) -> No
             sf = read_fdump(path, c_parity=c_parity)
         except FormatError:
             continue
-        assert sf.values.shape == sf.ranges and sf.count == sf.values.size
+        assert sf.values.shape == sf.ranges
+        assert sf.count == sf.values.size

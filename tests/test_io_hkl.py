@@ -41,7 +41,7 @@ def stored(sf: StructureFactors, default: float) -> dict[tuple[int, int, int], f
     return out
 
 
-def read_parity(path: Path, default_F: float = 0.0) -> tuple[StructureFactors, list[str]]:  # noqa: N803
+def read_parity(path: Path, default_F: float = 0.0) -> tuple[StructureFactors, list[str]]:
     messages: list[str] = []
     sf = read_hkl(path, c_parity=True, default_F=default_F, warn=messages.append)
     return sf, messages
@@ -53,9 +53,12 @@ def read_parity(path: Path, default_F: float = 0.0) -> tuple[StructureFactors, l
 def test_small_hkl_line_mode() -> None:
     path = GOLDEN / "inputs/small.hkl"
     sf = read_hkl(path)
-    assert sf.hkl_min == (-4, -4, -4) and sf.hkl_max == (4, 4, 4)
-    assert sf.values.shape == (9, 9, 9) and sf.count == 729
-    assert sf.values.dtype == np.float64 and sf.values.flags.c_contiguous
+    assert sf.hkl_min == (-4, -4, -4)
+    assert sf.hkl_max == (4, 4, 4)
+    assert sf.values.shape == (9, 9, 9)
+    assert sf.count == 729
+    assert sf.values.dtype == np.float64
+    assert sf.values.flags.c_contiguous
     first = path.read_text().split()
     h, k, l_, f = (float(v) for v in first[:4])
     assert sf.get(int(h), int(k), int(l_)) == f
@@ -64,7 +67,7 @@ def test_small_hkl_line_mode() -> None:
         assert sf.get(int(h), int(k), int(l_)) == float(f)
 
 
-def test_sparse_default_F() -> None:  # noqa: N802
+def test_sparse_default_F() -> None:
     path = GOLDEN / "inputs/sparse.hkl"
     listed = {tuple(int(v) for v in line.split()[:3]) for line in path.read_text().splitlines()}
     sf = read_hkl(path, default_F=3.5)
@@ -76,7 +79,8 @@ def test_sparse_default_F() -> None:  # noqa: N802
         for l_ in range(sf.hkl_min[2], sf.hkl_max[2] + 1)
         if (h, k, l_) not in listed
     ]
-    assert missing and all(sf.get(*hkl) == 3.5 for hkl in missing)
+    assert missing
+    assert all(sf.get(*hkl) == 3.5 for hkl in missing)
     assert np.count_nonzero(read_hkl(path).values == 0.0) >= len(missing)
 
 
@@ -84,18 +88,23 @@ def test_extra_columns_line_mode() -> None:
     path = GOLDEN / "inputs/phases.hkl"
     sf = read_hkl(path, default_F=20)
     assert sf.count == 125
-    assert sf.hkl_min == (-2, -2, -2) and sf.hkl_max == (2, 2, 2)
-    assert sf.get(-2, -2, -2) == 2.04 and sf.get(-2, -2, -1) == 8.51
+    assert sf.hkl_min == (-2, -2, -2)
+    assert sf.hkl_max == (2, 2, 2)
+    assert sf.get(-2, -2, -2) == 2.04
+    assert sf.get(-2, -2, -1) == 8.51
 
 
 def test_line_mode_details(scratch: Path) -> None:
     text = "\n  \n1 2 3 4.5\r\n-1 0 +2 1e2 extra junk\n\n1 2 3 7\n"
     sf = read_hkl(write(scratch, text), default_F=-1)
     assert sf.count == 3  # the duplicate counts, and keeps its last value
-    assert sf.get(1, 2, 3) == 7.0 and sf.get(-1, 0, 2) == 100.0
-    assert sf.get(0, 1, 2) == -1.0 and sf.get(0, 0, 0) == 0.0
+    assert sf.get(1, 2, 3) == 7.0
+    assert sf.get(-1, 0, 2) == 100.0
+    assert sf.get(0, 1, 2) == -1.0
+    assert sf.get(0, 0, 0) == 0.0
     assert sf.get(9, 9, 9, default=5.0) == 5.0
-    assert sf.contains(0, 1, 3) and not sf.contains(2, 2, 3)
+    assert sf.contains(0, 1, 3)
+    assert not sf.contains(2, 2, 3)
 
 
 def test_line_mode_non_integer_index_warns_and_rounds(scratch: Path) -> None:
@@ -103,13 +112,15 @@ def test_line_mode_non_integer_index_warns_and_rounds(scratch: Path) -> None:
     with pytest.warns(HKLWarning, match="line 1") as record:
         sf = read_hkl(path)
     assert len(record) == 3
-    assert sf.hkl_min == (0, -3, 0) and sf.hkl_max == (2, 0, 0)
+    assert sf.hkl_min == (0, -3, 0)
+    assert sf.hkl_max == (2, 0, 0)
     assert sf.get(2, -3, 0) == 1.0
     messages: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_hkl(path, warn=messages.append)
-    assert len(messages) == 3 and "rounded to 2" in messages[0]
+    assert len(messages) == 3
+    assert "rounded to 2" in messages[0]
 
 
 @pytest.mark.parametrize(
@@ -126,8 +137,10 @@ def test_line_mode_errors_name_the_line(scratch: Path, text: str, line: int, wha
     path = write(scratch, text)
     with pytest.raises(FormatError, match=what) as info:
         read_hkl(path)
-    assert info.value.line == line and info.value.path == str(path)
-    assert f"line {line}" in str(info.value) and str(path) in str(info.value)
+    assert info.value.line == line
+    assert info.value.path == str(path)
+    assert f"line {line}" in str(info.value)
+    assert str(path) in str(info.value)
 
 
 @pytest.mark.parametrize("c_parity", [False, True])
@@ -142,7 +155,8 @@ def test_missing_file(tmp_path: Path, c_parity: bool) -> None:
     path = tmp_path / "nope.hkl"
     with pytest.raises(FileNotFoundError) as info:
         read_hkl(path, c_parity=c_parity)
-    assert isinstance(info.value, OSError) and info.value.filename == str(path)
+    assert isinstance(info.value, OSError)
+    assert info.value.filename == str(path)
 
 
 @pytest.mark.parametrize("c_parity", [False, True])
@@ -163,7 +177,9 @@ def test_parity_small_matches_line_mode() -> None:
     sf, messages = read_parity(path)
     assert messages == []
     line = read_hkl(path)
-    assert sf.hkl_min == line.hkl_min and sf.hkl_max == line.hkl_max and sf.count == 729
+    assert sf.hkl_min == line.hkl_min
+    assert sf.hkl_max == line.hkl_max
+    assert sf.count == 729
     np.testing.assert_array_equal(sf.values, line.values)
 
 
@@ -172,13 +188,15 @@ def test_parity_hkl_extra_columns_golden() -> None:
     path = GOLDEN / "inputs/phases.hkl"
     sf, messages = read_parity(path, default_F=20)
     assert sf.count == 187  # stdout: "187 initialized hkls (all others =20)"
-    assert sf.hkl_min == (-168, -2, -177) and sf.hkl_max == (172, 29, 177)
+    assert sf.hkl_min == (-168, -2, -177)
+    assert sf.hkl_max == (172, 29, 177)
     assert stored(sf, 20.0) == {(-2, -2, -2): 2.04}
     golden = GOLDEN / "cases/hkl_extra_columns/stdout.txt"
     expected = [
         line for line in golden.read_text().splitlines() if line.startswith("WARNING: non-int")
     ]
-    assert len(expected) == 234 and messages == expected
+    assert len(expected) == 234
+    assert messages == expected
 
 
 def test_parity_warnings_go_to_warnings_module(scratch: Path) -> None:
@@ -316,8 +334,10 @@ def test_parity_stream_semantics(
 
 def test_parity_special_F_values(scratch: Path) -> None:
     sf, _ = read_parity(write(scratch, b"0 0 0 inf\n1 1 1 nan\n2 2 2 -Infinity\n"))
-    assert sf.get(0, 0, 0) == math.inf and math.isnan(sf.get(1, 1, 1))
-    assert sf.get(2, 2, 2) == -math.inf and sf.get(1, 0, 0) == 0.0
+    assert sf.get(0, 0, 0) == math.inf
+    assert math.isnan(sf.get(1, 1, 1))
+    assert sf.get(2, 2, 2) == -math.inf
+    assert sf.get(1, 0, 0) == 0.0
 
 
 def test_parity_warning_text(scratch: Path) -> None:
@@ -338,7 +358,7 @@ def test_parity_warning_text(scratch: Path) -> None:
     ],
 )
 def test_parity_unusable_ranges(scratch: Path, content: bytes) -> None:
-    with pytest.raises(FormatError, match="HKL indices|grid cells"):
+    with pytest.raises(FormatError, match=r"HKL indices|grid cells"):
         read_parity(write(scratch, content))
 
 
@@ -348,13 +368,17 @@ def test_structure_factors_validation() -> None:
     with pytest.raises(ValueError, match="empty"):
         StructureFactors((0, 0, 0), (-1, 1, 1), np.zeros((0, 2, 2)), 1)
     sf = StructureFactors((0, 0, 0), (1, 1, 1), np.arange(8).reshape(2, 2, 2), 8)
-    assert sf.values.dtype == np.float64 and sf.ranges == (2, 2, 2) and sf.get(1, 1, 1) == 7.0
-    assert sf.hkl_min == (0, 0, 0) and isinstance(sf.hkl_min[0], int)
+    assert sf.values.dtype == np.float64
+    assert sf.ranges == (2, 2, 2)
+    assert sf.get(1, 1, 1) == 7.0
+    assert sf.hkl_min == (0, 0, 0)
+    assert isinstance(sf.hkl_min[0], int)
 
 
 def test_format_error_attributes_and_pickling() -> None:
     err = FormatError("f.hkl", "expected x", line=3)
-    assert str(err) == "f.hkl: line 3: expected x" and isinstance(err, ValueError)
+    assert str(err) == "f.hkl: line 3: expected x"
+    assert isinstance(err, ValueError)
     err2 = pickle.loads(pickle.dumps(FormatError("f.bin", "short", offset=9)))
     assert (err2.path, err2.reason, err2.offset, err2.line) == ("f.bin", "short", 9, None)
 
@@ -391,7 +415,8 @@ def test_readers_never_crash_on_garbage(scratch: Path, content: bytes) -> None:
             sf = read_hkl(path, c_parity=c_parity, warn=lambda m: None, max_cells=10**6)
         except FormatError:
             continue
-        assert sf.values.shape == sf.ranges and sf.count >= 1
+        assert sf.values.shape == sf.ranges
+        assert sf.count >= 1
 
 
 @FUZZ
@@ -531,8 +556,10 @@ def test_scan_int_saturation_and_wrap() -> None:
     assert _cscan.scan_int(b"4294967297", 0) == (1, 10)  # low 32 bits
     assert _cscan.scan_int(b"2147483648", 0) == (-(2**31), 10)
     assert _cscan.scan_int(b"99999999999999999999", 0) == (-1, 20)  # LONG_MAX -> -1
-    assert _cscan.scan_int(b"-", 0) is None and _cscan.scan_int(b"  ", 0) is None
-    assert _cscan.c_double_to_int(-2.9) == -2 and _cscan.c_double_to_int(3e9) == -(2**31)
+    assert _cscan.scan_int(b"-", 0) is None
+    assert _cscan.scan_int(b"  ", 0) is None
+    assert _cscan.c_double_to_int(-2.9) == -2
+    assert _cscan.c_double_to_int(3e9) == -(2**31)
     assert _cscan.c_double_to_int(math.nan) == -(2**31)
 
 
@@ -551,4 +578,5 @@ def test_scan_double_cases() -> None:
     for text in (b"", b" \n", b".", b"-", b"+ 1", b"0x", b"0xg", b"na", b"infin", b"e5", b"x"):
         assert _cscan.scan_double(text, 0) is None, text
     value, end = _cscan.scan_double(b"nan(1)", 0)  # type: ignore[misc]
-    assert math.isnan(value) and end == 3
+    assert math.isnan(value)
+    assert end == 3

@@ -79,26 +79,33 @@ def test_read_golden_image() -> None:
     path = GOLDEN / "cases/roi_noise/int.img"
     image = read_smv(path)
     assert (image.width, image.height, image.header_bytes) == (96, 96, 512)
-    assert image.data is not None and image.data.dtype == np.uint16
+    assert image.data is not None
+    assert image.data.dtype == np.uint16
     expected = np.frombuffer(path.read_bytes()[512:], "<u2").reshape(96, 96)
     np.testing.assert_array_equal(image.data, expected)
-    assert image.data[:20].max() == 0 and image.data[20:71, 10:51].max() > 0  # -roi 10 50 20 70
-    assert image.value("DISTANCE") == 70.0 and image.value("WAVELENGTH") == 1.5
+    # -roi 10 50 20 70
+    assert image.data[:20].max() == 0
+    assert image.data[20:71, 10:51].max() > 0
+    assert image.value("DISTANCE") == 70.0
+    assert image.value("WAVELENGTH") == 1.5
     assert image.value("DIALS_ORIGIN") == -4.9  # atof stops at the comma
     assert len(image.header_text) == 512
 
 
 def test_read_nonsquare_golden_and_inputs() -> None:
     image = read_smv(GOLDEN / "cases/img_header/int.img")
-    assert (image.width, image.height) == (96, 72) and image.data.shape == (72, 96)
+    assert (image.width, image.height) == (96, 72)
+    assert image.data.shape == (72, 96)
     header = read_smv(GOLDEN / "inputs/header.img", with_data=False)
     assert (header.width, header.height, header.data) == (96, 72, None)
     values = {k: header.value(k) for k in ("PIXEL_SIZE", "DISTANCE", "WAVELENGTH", "PHI")}
     assert values == {"PIXEL_SIZE": 0.12, "DISTANCE": 80.0, "WAVELENGTH": 1.3, "PHI": 5.0}
-    assert header.value("CLOSE_DISTANCE") is None and header.value("ORGX") is None
+    assert header.value("CLOSE_DISTANCE") is None
+    assert header.value("ORGX") is None
     mask = read_smv(GOLDEN / "inputs/mask.img")
     assert (mask.width, mask.height) == (64, 64)
-    assert mask.data.min() == 0 and mask.data.max() > 0
+    assert mask.data.min() == 0
+    assert mask.data.max() > 0
     assert mask.value("BEAM_CENTER_Y") == 3.5
 
 
@@ -111,8 +118,9 @@ def test_header_value_semantics() -> None:
     assert header_value(text, "Z") is None
     assert header_value("A=1;\0B=2;", "B") is None  # the header is a C string
     assert header_value("AAA=5", "AA") == 5.0
-    assert header_value("K=1e3;", "K") == 1000.0 and header_value("K=0x10", "K") == 16.0
-    with pytest.raises(ValueError):
+    assert header_value("K=1e3;", "K") == 1000.0
+    assert header_value("K=0x10", "K") == 16.0
+    with pytest.raises(ValueError, match="must not be empty"):
         header_value(text, "")
 
 
@@ -130,7 +138,8 @@ def test_written_file_opens_in_fabio(tmp_path: Path) -> None:
     image = fabio.open(str(path))
     assert image.shape == (7, 12)
     np.testing.assert_array_equal(image.data, data)
-    assert image.header["SIZE1"] == "12" and image.header["SIZE2"] == "7"
+    assert image.header["SIZE1"] == "12"
+    assert image.header["SIZE2"] == "7"
     assert float(image.header["DISTANCE"]) == 100.0
     assert float(image.header["WAVELENGTH"]) == 1.2
     assert image.header["BYTE_ORDER"] == "little_endian"
@@ -169,7 +178,8 @@ def test_other_header_sizes(tmp_path: Path) -> None:
     path = tmp_path / "big.img"
     path.write_bytes(build(header, pixels, 1024))
     image = read_smv(path)
-    assert image.header_bytes == 1024 and len(image.header_text) == 1024
+    assert image.header_bytes == 1024
+    assert len(image.header_text) == 1024
     assert image.data.ravel().tolist() == list(range(6))
     # an odd size: like the original, the pixels start at the even byte below it
     odd = "{\nHEADER_BYTES=513;\nBYTE_ORDER=little_endian;\nSIZE1=3;\nSIZE2=2;\n}\f"
@@ -224,7 +234,7 @@ def test_writer_argument_checks(tmp_path: Path) -> None:
         smv_bytes(data, [("SIZE1", "4")])
     with pytest.raises(ValueError, match="512"):
         format_smv_header([("K" * 600, "1")])
-    with pytest.raises(ValueError, match="0..65535"):
+    with pytest.raises(ValueError, match=r"0\.\.65535"):
         smv_bytes(np.full((2, 2), 70000), [])
     with pytest.raises(ValueError, match="2-D"):
         smv_bytes(np.zeros(4, dtype=np.uint16), [])
@@ -233,9 +243,10 @@ def test_writer_argument_checks(tmp_path: Path) -> None:
     assert smv_bytes(np.ones((2, 2), dtype=np.int64), [])[512:] == np.ones(4, "<u2").tobytes()
     path = tmp_path / "keep.img"
     path.write_bytes(b"old")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"0\.\.65535"):
         write_smv(path, np.full((2, 2), -1), [])
-    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["keep.img"]
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.img"]
 
 
 def test_header_layout() -> None:
@@ -294,7 +305,8 @@ def test_garbage_gives_format_error_or_image(scratch: Path, content: bytes) -> N
         image = read_smv(path)
     except FormatError:
         return
-    assert image.data is not None and image.data.shape == (image.height, image.width)
+    assert image.data is not None
+    assert image.data.shape == (image.height, image.width)
 
 
 @FUZZ

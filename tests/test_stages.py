@@ -114,7 +114,8 @@ def test_options_follow_the_engine_of_the_render():
     # a torch set-up stage before a C render takes the device; numpy whole numbers count
     result = nb.simulate(config, stages={"sources": "torch"}, device=torch.device("cpu"),
                          threads=np.int64(1))
-    assert result.stages["sources"] == "torch" and result.image_tensor is None
+    assert result.stages["sources"] == "torch"
+    assert result.image_tensor is None
 
 
 def test_gradient_flows_through_the_torch_stages_of_a_mixed_run():
@@ -126,7 +127,8 @@ def test_gradient_flows_through_the_torch_stages_of_a_mixed_run():
     result = nb.simulate(config, backend="torch", stages={"sources": "c",
                                                           "detector_geometry": "c"})
     result.image_tensor.sum().backward()
-    assert cell.grad is not None and torch.isfinite(cell.grad).all()
+    assert cell.grad is not None
+    assert torch.isfinite(cell.grad).all()
     assert float(cell.grad.abs().sum()) > 0
 
 

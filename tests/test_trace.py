@@ -113,7 +113,8 @@ def test_parity_trace_follows_the_run_state():
                                                         rel=1e-12)
         assert first_divergence(c_trace, torch_trace, rtol=1e-12) is None
         states.add(tuple(c_trace.state.values()))
-    assert (True, True) in states and (False, False) in states
+    assert (True, True) in states
+    assert (False, False) in states
 
 
 def test_a_broken_stage_is_found_at_its_first_term(monkeypatch, c_parity):
@@ -129,7 +130,8 @@ def test_a_broken_stage_is_found_at_its_first_term(monkeypatch, c_parity):
     first = int(np.flatnonzero(np.nan_to_num(reference.terms["F_latt"]) != 0)[0])
     assert divergence.quantity == f"terms[{first}].F_latt"
     assert divergence.b == pytest.approx(divergence.a * 1.001)
-    assert "layer 0" in divergence.where and "F_latt" in str(divergence)
+    assert "layer 0" in divergence.where
+    assert "F_latt" in str(divergence)
 
 
 def test_first_divergence_walks_setup_terms_and_final_in_order():
@@ -142,7 +144,8 @@ def test_first_divergence_walks_setup_terms_and_final_in_order():
     assert first_divergence(a, b).quantity == "geometry.pix0_m"
     b.setup["geometry"]["pix0_m"] = a.setup["geometry"]["pix0_m"]
     found = first_divergence(a, b)
-    assert found.quantity == "terms[5].hkl" and found.b[1] == found.a[1] + 0.5
+    assert found.quantity == "terms[5].hkl"
+    assert found.b[1] == found.a[1] + 0.5
     b.terms["hkl"][5, 1] -= 0.5
     b.final["value"] *= 1 + 1e-6
     assert first_divergence(a, b).quantity == "final.value"
@@ -159,7 +162,8 @@ def test_nan_marks_what_a_term_did_not_evaluate(engine, c_parity):
     config.structure_factors.dmin_A = 40.0
     trace = nb.trace_pixel(config, 0, 0, backend=engine, c_parity=c_parity)
     cut = np.isnan(trace.terms["F_latt"])
-    assert cut.any() and np.isnan(trace.terms["hkl"][cut]).all()
+    assert cut.any()
+    assert np.isnan(trace.terms["hkl"][cut]).all()
     assert not np.isnan(trace.terms["scattering"]).any()
     assert np.isnan(trace.terms["F_cell"][cut]).all()
 
@@ -184,7 +188,8 @@ def test_trace_text_is_stable_and_names_every_quantity():
     for name in TERM_COLUMNS[len(INDEX_COLUMNS):]:
         assert f"\n  {name}" in text
     assert "\nterm 191: layer 1 subS 1 subF 1 source 3 phi_step 1 domain 2\n" in text
-    assert "\ngeometry.distance_m = 0.06\n" in text and text.endswith("\n")
+    assert "\ngeometry.distance_m = 0.06\n" in text
+    assert text.endswith("\n")
 
 
 def test_bad_trace_requests_are_clear_errors():

@@ -16,9 +16,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
 PIVOTS = ("beam", "sample")
@@ -222,7 +225,7 @@ class Config:
         validate_config(self)
 
 
-def is_tensor(value: Any) -> bool:
+def is_tensor(value: Any) -> TypeGuard[torch.Tensor]:
     """True for a torch tensor, without importing torch."""
     return type(value).__module__.startswith("torch")
 

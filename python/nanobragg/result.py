@@ -108,7 +108,9 @@ class Result:
         """Boolean (slow, fast): pixels inside the ROI and not masked."""
         if self.mask is None:
             return self.roi_mask
-        return self.roi_mask & (np.asarray(self.mask).reshape(self.image.shape) != 0)
+        unmasked = np.asarray(self.mask).reshape(self.image.shape) != 0
+        rendered: np.ndarray = self.roi_mask & unmasked
+        return rendered
 
     @functools.cached_property
     def statistics(self) -> Statistics:

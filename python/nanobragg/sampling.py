@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from nanobragg.config import Config, as_float
 
@@ -199,7 +200,7 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     spread, domains = mosaic_choice(_angle(_plain(crystal.mosaic_spread_deg)),
                                     _count(crystal.mosaic_domains))
     return Sampling(
-        phi0=float(_plain(crystal.phi_deg)) / RTD,
+        phi0=as_float(crystal.phi_deg) / RTD,
         phi=phi,
         hdiv=_sane(hdiv),
         vdiv=_sane(vdiv),
@@ -211,6 +212,6 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     )
 
 
-def _plain(value):
+def _plain(value: Any) -> float | None:
     return None if value is None else as_float(value)
 

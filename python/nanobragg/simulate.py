@@ -184,4 +184,5 @@ def _mask_array(mask: np.ndarray | None, geometry: DetectorGeometry) -> np.ndarr
     if mask.shape != expected:
         raise ValueError(f"detector.mask: shape {mask.shape} does not match the detector "
                          f"{expected} (slow, fast)")
-    return (mask != 0).astype(np.uint8)
+    mask_uint8: np.ndarray = (mask != 0).astype(np.uint8)
+    return mask_uint8

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from nanobragg.config import Config
 from nanobragg.simulate import Setup, prepare, render
@@ -80,9 +81,9 @@ class Trace:
     def to_text(self, digits: int = 12) -> str:
         """Stable, diffable text: one quantity per line, numbers to ``digits``
         significant digits."""
-        lines = [f"# nanobragg trace: pixel slow {self.pixel[0]} fast {self.pixel[1]}, "
-                 f"backend {self.backend}, c_parity {'on' if self.c_parity else 'off'}, "
-                 f"{len(self)} terms"]
+        lines = [(f"# nanobragg trace: pixel slow {self.pixel[0]} fast {self.pixel[1]}, "
+                  f"backend {self.backend}, c_parity {'on' if self.c_parity else 'off'}, "
+                  f"{len(self)} terms")]
         lines += [f"{name} = {_format(value, digits)}" for name, value in self.setup_quantities()]
         lines += [f"state.{key} = {int(value)}" for key, value in self.state.items()]
         for i in range(len(self)):
@@ -271,7 +272,7 @@ def _first_term_divergence(a: Trace, b: Trace, rtol: float, atol: float) -> Dive
     first_row, first_column = n, None
     for column in TERM_COLUMNS:
         x, y = a.terms[column][:n], b.terms[column][:n]
-        bad = ~_close(x, y, rtol, atol)
+        bad: npt.NDArray[np.bool_] | np.bool_ = ~_close(x, y, rtol, atol)
         if bad.ndim > 1:
             bad = bad.reshape(bad.shape[0], -1).any(axis=1)
         rows = np.flatnonzero(bad)
@@ -288,23 +289,25 @@ def _first_term_divergence(a: Trace, b: Trace, rtol: float, atol: float) -> Dive
 
 def _agree(x: Any, y: Any, rtol: float, atol: float) -> bool:
     if isinstance(x, (str, bool)) or isinstance(y, (str, bool)) or x is None or y is None:
-        return x == y
+        return bool(x == y)
     x, y = np.asarray(x), np.asarray(y)
     if x.shape != y.shape:
         return False
     return bool(np.all(_close(x, y, rtol, atol)))
 
 
-def _close(x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+def _close(x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> npt.NDArray[np.bool_]:
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype.kind in "iub" and y.dtype.kind in "iub":
-        return x == y
+        equal: npt.NDArray[np.bool_] = x == y
+        return equal
     x, y = x.astype(np.float64), y.astype(np.float64)
     finite = np.concatenate((np.abs(x[np.isfinite(x)]), np.abs(y[np.isfinite(y)])))
     scale = float(finite.max()) if finite.size else 0.0
     with np.errstate(invalid="ignore"):
         same = np.abs(x - y) <= atol + rtol * scale
-    return same | (np.isnan(x) & np.isnan(y)) | (x == y)
+    close: npt.NDArray[np.bool_] = same | (np.isnan(x) & np.isnan(y)) | (x == y)
+    return close
 
 
 def describe(divergence: Divergence | None) -> str:

@@ -7,7 +7,7 @@ would be accepted.  The engines assume a Config that passed these checks.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 from nanobragg.config import (
     CONVENTIONS,
@@ -31,7 +31,7 @@ MAX_MILLER = 1 << 20
 """Largest |h|, |k|, |l| of a structure-factor grid (keeps every index an int)."""
 
 
-def _fail(field: str, value: Any, accepted: str) -> None:
+def _fail(field: str, value: Any, accepted: str) -> NoReturn:
     raise ValueError(f"{field}: {value!r} is not valid; expected {accepted}")
 
 

@@ -6,12 +6,13 @@ import numpy as np
 
 from nanobragg.config import as_float
 from nanobragg.io import write_float_image, write_pgm, write_smv
+from nanobragg.io.smv import SMVField
 from nanobragg.result import Result
 from nanobragg.sampling import RTD
 from nanobragg.stages.sources import wavelength_m
 
 
-def smv_fields(result: Result) -> list:
+def smv_fields(result: Result) -> list[SMVField]:
     """The original's SMV header keys for this result (values as C ``%g``)."""
     g = result.geometry
     pixel = g.pixel_size_m

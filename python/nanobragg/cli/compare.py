@@ -10,6 +10,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from nanobragg.compare import (
     REL_FLOOR,
@@ -87,7 +88,7 @@ exit status:
 class _Parser(argparse.ArgumentParser):
     """Option errors raise :class:`UsageError` (one line) instead of exiting."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
@@ -158,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         traces = None
         if options.trace is not None:
-            traces = trace_runners(*runners, tuple(options.trace), options.trace_rtol)
+            runner_a, runner_b = runners
+            traces = trace_runners(runner_a, runner_b, tuple(options.trace), options.trace_rtol)
         run_a, run_b = (runner.run() for runner in runners)
         comparison = compare_images(run_a.image, run_b.image, peaks=options.peaks)
     except UsageError as error:

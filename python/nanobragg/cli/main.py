@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -17,12 +18,15 @@ from nanobragg.seeds import with_clock_seeds
 from nanobragg.stages.sources import wavelength_m
 from nanobragg.trace import PixelTracer
 
+if TYPE_CHECKING:
+    from nanobragg.result import Result
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
-def _progress_bar(stream):
+def _progress_bar(stream: TextIO) -> Callable[[int, int], bool]:
     """A one-line progress bar for terminals; returns the render callback."""
     def show(done: int, total: int) -> bool:
         width = 40
@@ -37,7 +41,7 @@ def _progress_bar(stream):
     return show
 
 
-def run(argv: Sequence[str], out=None) -> int:
+def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
     from nanobragg import simulate
     from nanobragg.io import write_fdump
@@ -102,7 +106,7 @@ def run(argv: Sequence[str], out=None) -> int:
     return EXIT_OK
 
 
-def _printout_pixels(result) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
+def _printout_pixels(result: Result) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
     """-printout: a tracer and the pixels to print, in the render's order: every rendered
     pixel, or the -printout_pixel one (fast, slow) when it is rendered; a negative fast
     index means every pixel, as in the original.  None when there is nothing to print."""

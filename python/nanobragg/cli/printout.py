@@ -16,7 +16,8 @@ def _last(values: np.ndarray) -> np.ndarray:
     """The last row with no NaN (the last row when every one has some)."""
     rows = values.reshape(values.shape[0], -1)
     finite = np.flatnonzero(~np.isnan(rows).any(axis=1))
-    return values[finite[-1] if finite.size else -1]
+    last: np.ndarray = values[finite[-1] if finite.size else -1]
+    return last
 
 
 def _factor(trace: Trace, name: str) -> float:

@@ -4,6 +4,7 @@ scripts parsing them keep working."""
 from __future__ import annotations
 
 import math
+from typing import TextIO
 
 from nanobragg.config import Config
 from nanobragg.result import Result
@@ -16,7 +17,7 @@ SHAPE_WORD = {"square": "parallelpiped", "round": "ellipsoidal", "gauss": "gauss
 
 
 class Report:
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
     def line(self, text: str = "") -> None:

@@ -32,7 +32,8 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def _unit_peak(deviations: np.ndarray) -> np.ndarray:
     """Deviations scaled to a largest magnitude of 1, so that no sum of squares under- or
     overflows (and identical images correlate to exactly 1)."""
-    return (deviations / np.abs(deviations).max()).ravel()
+    unit: np.ndarray = (deviations / np.abs(deviations).max()).ravel()
+    return unit
 
 
 def _pixel(index: np.intp, shape: tuple[int, ...]) -> tuple[int, int]:

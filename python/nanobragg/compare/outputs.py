@@ -25,7 +25,7 @@ def previews_available() -> bool:
     return True
 
 
-def write_outputs(folder: str | os.PathLike, report: Report, *, previews: bool = True,
+def write_outputs(folder: str | os.PathLike[str], report: Report, *, previews: bool = True,
                   log_scale: bool = False) -> list[str]:
     """Write ``a.bin``/``b.bin`` (raw float32, as the original's ``-floatfile``), the external
     programs' logs (``a.log``/``b.log``), the pixel traces (``a.trace.txt``/``b.trace.txt``),

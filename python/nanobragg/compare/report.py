@@ -76,7 +76,8 @@ def trace_runners(a: Runner, b: Runner, pixel: tuple[int, int], rtol: float) -> 
             raise UsageError(f"--trace: {error}") from error
         except ENGINE_ERRORS as error:
             raise RunnerFailure(f"runner {runner.spec!r}: trace: {error}") from error
-    return PixelTraces(traces[0], traces[1], rtol, first_divergence(*traces, rtol=rtol))
+    trace_a, trace_b = traces
+    return PixelTraces(trace_a, trace_b, rtol, first_divergence(trace_a, trace_b, rtol=rtol))
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ class Report:
             f"rmse               {c.rmse:.6g}",
             f"max |b - a|        {c.max_abs_diff:.6g} at {_pair(c.max_abs_diff_pixel)}",
             f"max relative diff  {c.max_rel_diff:.6g} at {_pair(c.max_rel_diff_pixel)}",
-            f"{'':19}(|b - a| / max(|a|, |b|) where max(|a|, |b|) > {c.rel_floor:.6g}, "
-            f"{REL_FLOOR:g} x its maximum)",
+            (f"{'':19}(|b - a| / max(|a|, |b|) where max(|a|, |b|) > {c.rel_floor:.6g}, "
+             f"{REL_FLOOR:g} x its maximum)"),
             f"sum ratio b/a      {_number(c.sum_ratio, '%.12f')}",
             *self._peak_lines(),
         ]
@@ -126,21 +127,21 @@ class Report:
             lines.append("thresholds         " + ("; ".join(failures) if failures else "met"))
         if self.traces is not None:
             t = self.traces
-            lines += ["", f"trace of pixel {_pair(t.a.pixel)} ({len(t.a)} and {len(t.b)} terms, "
-                          f"rtol {t.rtol:g}): {describe(t.divergence)}"]
+            lines += ["", (f"trace of pixel {_pair(t.a.pixel)} ({len(t.a)} and {len(t.b)} "
+                           f"terms, rtol {t.rtol:g}): {describe(t.divergence)}")]
         return "\n".join(lines) + "\n"
 
     def _peak_lines(self) -> list[str]:
         c = self.comparison
         if not c.peaks:
             return ["peaks              none in image a"]
-        lines = [f"peaks              {len(c.peaks)} highest in a, each matched to the nearest "
-                 f"in b: distance mean {_number(c.mean_peak_distance, '%.3f')} px, "
-                 f"max {_number(c.max_peak_distance, '%.3f')} px",
-                 f"{'':19}(a peak: the highest pixel of its 3x3 neighbourhood, above "
-                 f"{PEAK_FLOOR:g} x its image's maximum)",
-                 f"{'#':>5}  {'a (slow, fast)':<16}{'height':>14}  {'b (slow, fast)':<16}"
-                 f"{'height':>14}{'distance':>10}"]
+        lines = [(f"peaks              {len(c.peaks)} highest in a, each matched to the "
+                  f"nearest in b: distance mean {_number(c.mean_peak_distance, '%.3f')} px, "
+                  f"max {_number(c.max_peak_distance, '%.3f')} px"),
+                 (f"{'':19}(a peak: the highest pixel of its 3x3 neighbourhood, above "
+                  f"{PEAK_FLOOR:g} x its image's maximum)"),
+                 (f"{'#':>5}  {'a (slow, fast)':<16}{'height':>14}  {'b (slow, fast)':<16}"
+                  f"{'height':>14}{'distance':>10}")]
         for rank, match in enumerate(c.peaks, 1):
             lines.append(f"{rank:>5}  {_pair(match.a):<16}{match.a_height:>14.6g}  "
                          f"{_pair(match.b):<16}{_number(match.b_height):>14}"

@@ -279,7 +279,7 @@ def _run_executable(runner: Runner) -> Run:
     return Run(runner, image, seconds, runner.notes, log=stdout + stderr)
 
 
-def read_float_image(path: str | os.PathLike, shape: tuple[int, int], *,
+def read_float_image(path: str | os.PathLike[str], shape: tuple[int, int], *,
                      label: str = "") -> np.ndarray:
     """A raw little-endian float32 image (the original's ``-floatfile``) as float64.
 

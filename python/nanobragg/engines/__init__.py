@@ -144,7 +144,7 @@ class Route:
 def _check_counts(*, threads: Any, memory_budget: Any) -> None:
     if threads is not None and (isinstance(threads, bool)
                                 or not isinstance(threads, numbers.Integral)
-                                or not 1 <= threads <= MAX_THREADS):
+                                or not 1 <= int(threads) <= MAX_THREADS):
         raise ValueError(f"threads: {threads!r} is not valid; expected a whole number from 1 "
                          f"to {MAX_THREADS}")
     if memory_budget is not None and (isinstance(memory_budget, bool)

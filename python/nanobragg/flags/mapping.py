@@ -157,7 +157,8 @@ def _get(config: Config, path: str) -> Any:
 
 def _put(config: Config, path: str, value: Any) -> None:
     m = _FIELD_RE.fullmatch(path)
-    assert m is not None and m.group(3) is None, path
+    assert m is not None, path
+    assert m.group(3) is None, path
     setattr(getattr(config, m.group(1)), m.group(2), value)
 
 
@@ -260,7 +261,7 @@ def _differs(value: Any, default: Any) -> bool:
     if value is None or default is None:
         return value is not default
     if isinstance(default, str | bool):
-        return value != default
+        return bool(value != default)
     if isinstance(default, Sequence):
         return tuple(as_floats(value, len(default))) != tuple(float(v) for v in default)
     return as_float(value) != as_float(default)

@@ -32,8 +32,8 @@ __all__ = [
     "set_attr",
     "set_attrs",
     "set_const",
-    "set_items",
     "set_ints",
+    "set_items",
     "set_pivot",
     "set_vector",
 ]

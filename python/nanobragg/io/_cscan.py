@@ -36,8 +36,8 @@ import re
 
 __all__ = [
     "C_WHITESPACE",
-    "INT_MIN",
     "INT_MAX",
+    "INT_MIN",
     "atof",
     "atoi",
     "c_double_to_int",

@@ -69,8 +69,8 @@ def clipped_sample_size_mm(config: Config) -> tuple[float, float, float]:
     x, y, z = (float(v) for v in config.crystal.size_mm)
     beamsize = float(config.beam.beamsize_mm)
     if beamsize >= 0:
-        y = beamsize if beamsize < y else y
-        z = beamsize if beamsize < z else z
+        y = min(y, beamsize)
+        z = min(z, beamsize)
     return (x, y, z)
 
 

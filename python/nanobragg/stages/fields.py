@@ -66,6 +66,7 @@ def _replace_fields(data: Any, convert: Any) -> Any:
 def vector(values: Any, n: int = 3, *, pad: float | None = None) -> Any:
     """n numbers: a float64 numpy array, or a float64 tensor when any of them is a tensor
     (its graph kept).  With ``pad``, missing numbers are that value."""
+    items: list[Any]
     if is_tensor(values):
         items = list(values.reshape(-1).unbind())
     elif isinstance(values, (list, tuple)):

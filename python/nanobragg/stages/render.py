@@ -162,8 +162,8 @@ def resolve_roi(config: Config, fpixels: int, spixels: int) -> tuple[int, int, i
     """xmin, xmax, ymin, ymax in pixels, bounds included; unset bounds are the detector's."""
     roi = config.sampling.roi
     xmin, xmax, ymin, ymax = (-1, -1, -1, -1) if roi is None else (int(v) for v in roi)
-    return (0 if xmin < 0 else xmin, fpixels if xmax < 0 else xmax,
-            0 if ymin < 0 else ymin, spixels if ymax < 0 else ymax)
+    return (max(xmin, 0), fpixels if xmax < 0 else xmax,
+            max(ymin, 0), spixels if ymax < 0 else ymax)
 
 
 def choose_oversample(config: Config, crystal: CrystalVectors, geometry: DetectorGeometry, *,

@@ -13,8 +13,8 @@ import numpy as np
 
 INDEX_COLUMNS = ("layer", "subS", "subF", "source", "phi_step", "domain")
 """The loop indices of a term, outermost first."""
-TERM_COLUMNS = INDEX_COLUMNS + ("position", "diffracted", "scattering", "axes", "hkl", "hkl0",
-                                "F_latt", "F_cell", "omega", "polar", "capture", "I")
+TERM_COLUMNS = (*INDEX_COLUMNS, "position", "diffracted", "scattering", "axes", "hkl", "hkl0",
+                "F_latt", "F_cell", "omega", "polar", "capture", "I")
 """Every column of a trace's terms, in loop order of evaluation."""
 FINAL_KEYS = ("I", "background", "omega", "polar", "capture", "scale", "steps", "value")
 UNITS = {"position": "m", "diffracted": "unit", "scattering": "1/m", "axes": "m",

@@ -22,16 +22,18 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from collections.abc import Callable
+from typing import Literal
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 KEEP_BYTES = 256 << 20
 MAP_BYTES = 1 << 20
 
-_mallopt = None
+_mallopt: Callable[[int, int], object] | Literal[False] | None = None
 
 
-def _load():
+def _load() -> Callable[[int, int], object] | Literal[False]:
     global _mallopt
     if _mallopt is None:
         _mallopt = False

@@ -117,4 +117,6 @@ def _square_default_F_sum(sc: Scene, flat: torch.Tensor) -> torch.Tensor:
     if lattice is None:
         return torch.full(flat.shape[:1], float(sc.axes["rotated"].shape[0]),
                           dtype=flat.dtype, device=flat.device) * sc.grid.default_F ** 2
-    return torch.linalg.vecdot(lattice, lattice) * (sc.grid.default_F * sc.grid.default_F)
+    # torch types torch.linalg.vecdot as Any
+    lattice_sqr: torch.Tensor = torch.linalg.vecdot(lattice, lattice)
+    return lattice_sqr * (sc.grid.default_F * sc.grid.default_F)

@@ -34,7 +34,8 @@ def _positive(v: torch.Tensor) -> torch.Tensor:
     return torch.where(v <= 0, torch.full_like(v, DBL_MIN), v)
 
 
-def reciprocal_from_cell(cell: list[torch.Tensor], *, c_parity: bool):
+def reciprocal_from_cell(cell: list[torch.Tensor], *, c_parity: bool
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Reciprocal vectors in the standard setting (a* along x, b* in the xy plane)."""
     a, b, c, alpha, beta, gamma = cell
     half = (alpha + beta + gamma) / 2
@@ -62,7 +63,8 @@ def reciprocal_from_cell(cell: list[torch.Tensor], *, c_parity: bool):
     return V_cell, a_star, b_star, c_star
 
 
-def _cell_angle(u, v, w_length, volume):
+def _cell_angle(u: torch.Tensor, v: torch.Tensor, w_length: torch.Tensor,
+                volume: torch.Tensor) -> torch.Tensor:
     sine = _clamp_unit(w_length * volume / norm(u) / norm(v))
     cosine = _clamp_cos(dot(u, v) / norm(u) / norm(v))
     return torch.atan2(sine, cosine)

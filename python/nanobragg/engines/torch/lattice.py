@@ -122,10 +122,14 @@ class StructureFactorGrid:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.values.shape) if self.values is not None else (0, 0, 0)
+        if self.values is None:
+            return (0, 0, 0)
+        n_h, n_k, n_l = self.values.shape
+        return (n_h, n_k, n_l)
 
 
-def _flat_index(grid: StructureFactorGrid, h, k, l_):
+def _flat_index(grid: StructureFactorGrid, h: torch.Tensor, k: torch.Tensor,
+                l_: torch.Tensor) -> torch.Tensor:
     kn, ln = grid.shape[1], grid.shape[2]
     return ((h - grid.hkl_min[0]) * kn + (k - grid.hkl_min[1])) * ln + (l_ - grid.hkl_min[2])
 
@@ -182,6 +186,7 @@ def tricubic_F(grid: StructureFactorGrid, hkl: torch.Tensor,
     h = (start[..., 0, None, None, None] + offsets[:, None, None]).to(torch.long)
     k = (start[..., 1, None, None, None] + offsets[None, :, None]).to(torch.long)
     l_ = (start[..., 2, None, None, None] + offsets[None, None, :]).to(torch.long)
+    assert grid.values is not None, "a scene interpolates only with a grid of F"
     flat = grid.values.reshape(-1)
     values = flat[_flat_index(grid, h, k, l_).clamp(0, flat.numel() - 1)]
     axis = [start[..., i, None] + offsets for i in range(3)]

@@ -126,7 +126,7 @@ def make_scene(inputs: RenderInputs, *, at: Placement) -> Scene:
                                                      p.c_star_per_A)])
     sf = inputs.structure_factors
     values = None if sf is None else at.tensor(sf.values)
-    grid = StructureFactorGrid(values, (0, 0, 0) if sf is None else tuple(sf.hkl_min),
+    grid = StructureFactorGrid(values, (0, 0, 0) if sf is None else sf.hkl_min,
                                float(p.default_F))
     oversample = int(p.oversample)
     return Scene(

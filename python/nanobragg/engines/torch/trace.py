@@ -26,7 +26,8 @@ Rows = Callable[[Any, int], np.ndarray]
 
 
 def _numpy(value: Any) -> np.ndarray:
-    return value.detach().to(device="cpu", dtype=torch.float64).numpy()
+    array: np.ndarray = value.detach().to(device="cpu", dtype=torch.float64).numpy()
+    return array
 
 
 def trace_pixel(inputs: RenderInputs, slow: int, fast: int, state: PixelState, *,
