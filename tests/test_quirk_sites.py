@@ -123,12 +123,9 @@ def _source(path: str) -> tuple[list[str], list[Function]]:
 
 
 def _scanned_files() -> list[str]:
-    files = []
-    for folder, suffixes in SCANNED:
-        for path in sorted((ROOT / folder).rglob("*")):
-            if path.suffix in suffixes and path.is_file():
-                files.append(path.relative_to(ROOT).as_posix())
-    return files
+    return [path.relative_to(ROOT).as_posix()
+            for folder, suffixes in SCANNED for path in sorted((ROOT / folder).rglob("*"))
+            if path.suffix in suffixes and path.is_file()]
 
 
 def _markers() -> list[tuple[str, int, str]]:
