@@ -85,10 +85,6 @@ def vector(values: Any, n: int = 3, *, pad: float | None = None) -> Any:
     return np.asarray([float(item) for item in items], dtype=np.float64)
 
 
-def optional_vector(values: Any) -> Any:
-    return None if values is None else vector(values)
-
-
 def scaled(value: Any, divisor: float) -> Any:
     """A number, array or tensor divided by ``divisor`` (a tensor keeps its graph)."""
     if is_tensor(value) or isinstance(value, np.ndarray):

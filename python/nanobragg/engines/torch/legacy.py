@@ -137,44 +137,71 @@ def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor,
     return sc.I_bg * a + b
 
 
+def _entry_indices(sc: Scene, scattering: torch.Tensor, passes: torch.Tensor,
+                   hkl: torch.Tensor, record: dict[str, Any] | None) -> torch.Tensor:
+    """quirk phi_carryover: the run's first phi loop starts from the unrotated crystal:
+    the pixel's first source to pass the dmin cut takes its Miller indices from it."""
+    flat = passes.flatten(1)
+    first = torch.zeros_like(flat)
+    rows = torch.arange(flat.shape[0], device=flat.device)
+    first[rows, torch.argmax(flat.to(torch.uint8), dim=1)] = True
+    first = (first & flat).reshape(passes.shape)
+    if record is not None:
+        record.update(entry_axes=sc.axes["entry"], first=first)
+    return torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering), hkl)
+
+
+def _interpolated_F(sc: Scene, hkl: torch.Tensor, F_cell: torch.Tensor,
+                    skip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """quirk interpolation_switch_off: tricubic F until the first counted term whose
+    stencil leaves the grid, the nearest F from there on (for the rest of the run: the
+    pass driver renders the later pixels without interpolation).  Also, per pixel,
+    whether a stencil left the grid."""
+    off_grid = stencil_outside(sc.grid, hkl)
+    outside = off_grid & ~skip
+    active = (torch.cumsum(outside.flatten(1).to(torch.int32), dim=1) == 0)
+    active = active.reshape(outside.shape)
+    # skipped terms leave the switch alone but must not reach the stencil either
+    usable = active & ~off_grid
+    F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
+    return F_cell, outside.flatten(1).any(dim=1)
+
+
+def _pixel_value(sc: Scene, sp: Subpixels, held: HeldFactors,
+                 intensity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pixel in photons and its solid-angle sum.  quirk factors_from_first_subpixel:
+    the factors held after the last term scale the whole pixel (unless oversampled)."""
+    omega_end, capture_end, polar_end = held.at_end()
+    value = sc.scale * intensity / sc.steps
+    if not sc.oversample_thick:
+        value = value * capture_end
+    if not sc.oversample_polar:
+        value = value * polar_end
+    if not sc.oversample_omega:
+        return value * omega_end, omega_end * sp.omega[0].numel()
+    return value, sp.omega.flatten(1).sum(dim=1)
+
+
 def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpolate: bool,
                   entry: bool = False, record: dict[str, Any] | None = None) -> ChunkResult:
     """The original's pixel, quirks included.  entry: the first source to pass the
     resolution cut uses the crystal as the run started (quirk phi_carryover).  record: a
     dict that receives every intermediate tensor (for traces)."""
     sp = subpixels(sc, fast, slow)
-    P = fast.shape[0]
     scattering = scattering_vectors(sc, sp)
     passes = ~beyond_dmin(sc, scattering)
     hkl = miller_indices(sc.axes["carried"], scattering)
     if entry:
-        # quirk phi_carryover: the run's first phi loop starts from the unrotated crystal
-        flat = passes.flatten(1)
-        first = torch.zeros_like(flat)
-        first[torch.arange(P, device=flat.device), torch.argmax(flat.to(torch.uint8), dim=1)] = True
-        first = (first & flat).reshape(passes.shape)
-        hkl = torch.where(first[..., None, None], miller_indices(sc.axes["entry"], scattering),
-                          hkl)
-        if record is not None:
-            record.update(entry_axes=sc.axes["entry"], first=first)
+        hkl = _entry_indices(sc, scattering, passes, hkl, record)
     hkl0 = torch.ceil(hkl - 0.5)
     F_latt = lattice_factor(sc.lattice, hkl, hkl0)
     skip = ~passes[..., None]
     if sc.water_size == 0.0:
         skip = skip | (F_latt == 0)
     F_cell = nearest_F(sc.grid, hkl0)
-    left = torch.zeros(P, dtype=torch.bool, device=fast.device)
+    left = torch.zeros(fast.shape[0], dtype=torch.bool, device=fast.device)
     if interpolate:
-        # quirk interpolation_switch_off: from the first term whose stencil leaves the
-        # grid on, the nearest F for the rest of the run
-        off_grid = stencil_outside(sc.grid, hkl)
-        outside = off_grid & ~skip
-        active = (torch.cumsum(outside.flatten(1).to(torch.int32), dim=1) == 0)
-        active = active.reshape(outside.shape)
-        # skipped terms leave the switch alone but must not reach the stencil either
-        usable = active & ~off_grid
-        F_cell = torch.where(usable, tricubic_F(sc.grid, hkl, usable), F_cell)
-        left = outside.flatten(1).any(dim=1)
+        F_cell, left = _interpolated_F(sc, hkl, F_cell, skip)
     # quirk source_weight_unused: every source's terms count alike, whatever its weight
     terms = torch.where(skip, torch.zeros_like(F_latt), F_cell * F_cell * F_latt * F_latt)
 
@@ -188,24 +215,8 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
     running = running_sum(sc, held, terms, skip)
     # quirk water_background_scaling: the background starts the sum, so r_e^2 fluence /
     # steps (and the running-sum factors) scale it again with the Bragg terms
-    if running is None:
-        intensity = sc.I_bg + terms.flatten(1).sum(dim=1)
-    else:
-        intensity = running[:, -1]
-
-    # quirk factors_from_first_subpixel: the factors held after the last term scale the
-    # whole pixel
-    omega_end, capture_end, polar_end = held.at_end()
-    value = sc.scale * intensity / sc.steps
-    if not sc.oversample_thick:
-        value = value * capture_end
-    if not sc.oversample_polar:
-        value = value * polar_end
-    if not sc.oversample_omega:
-        value = value * omega_end
-        omega_sum = omega_end * sp.omega[0].numel()
-    else:
-        omega_sum = sp.omega.flatten(1).sum(dim=1)
+    intensity = sc.I_bg + terms.flatten(1).sum(dim=1) if running is None else running[:, -1]
+    value, omega_sum = _pixel_value(sc, sp, held, intensity)
     if record is not None:
         record.update(subpixels=sp, scattering=scattering, passes=passes,
                       axes=sc.axes["carried"], hkl=hkl, hkl0=hkl0, F_latt=F_latt,
