@@ -295,6 +295,15 @@ def test_divergence_count_spans_one_radian(engine, c_parity):
             nb.simulate(config, backend=engine, c_parity=False)
 
 
+def test_one_divergence_step_alone(engine, c_parity):
+    """The original tilts the only source by half a radian; corrected, it is the beam."""
+    config = small_config(beam={"hdiv_steps": 1})
+    direction = nb.simulate(config, backend=engine, c_parity=c_parity).sources.direction
+    assert direction.shape == (1, 3)
+    on_axis = bool(np.allclose(direction[0], (-1.0, 0.0, 0.0), rtol=0, atol=1e-15))
+    assert on_axis is (not c_parity)
+
+
 def test_stol_file_unused(engine, c_parity, tmp_path):
     table = tmp_path / "water.stol"
     table.write_text("0.0 2.57\n0.5 1.0\n")

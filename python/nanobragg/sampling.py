@@ -98,7 +98,10 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
     if span < 0.0:
         if step <= 0.0:
             # quirk divergence_count_spans_one_radian: a count alone spans default_span,
-            # 1 radian of divergence (corrected, resolve_sampling refuses counts above 1)
+            # 1 radian of divergence, so one step is a beam tilted by half of it;
+            # corrected, one step is the beam itself (resolve_sampling refuses more)
+            if not c_parity:
+                return Sweep(0.0, 0.0, 1)
             return Sweep(default_span, default_span / steps, steps)
         return Sweep(step, step, 2)
     if step <= 0.0:
