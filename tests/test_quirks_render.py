@@ -7,13 +7,14 @@ legacy mode breaks it in the way the original does.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nanobragg as nb
-from nanobragg.io import StructureFactors
+from nanobragg.io import StructureFactors, write_fdump
 from nanobragg.parity import QUIRKS
 
 
@@ -338,3 +339,14 @@ def test_distance_ratio_before_twotheta(engine, c_parity):
                  and abs(float(np.dot(impact, g.sdet)) - g.Sbeam_m) < 1e-12)
     assert on_plane is (not c_parity)
     assert at_centre
+
+
+@pytest.mark.filterwarnings("ignore::nanobragg.inputs.FdumpReuseWarning")
+def test_fdump_header_whitespace(engine, c_parity, tmp_path):
+    first = struct.unpack("<d", struct.pack("<Q", 0x3FF0000000000009))[0]  # low byte 0x09
+    grid = StructureFactors((0, 0, 0), (0, 0, 1), np.array([[[first, 5.0]]]), 2)
+    config = small_config()
+    config.structure_factors.dump_path = str(tmp_path / "Fdump.bin")
+    write_fdump(config.structure_factors.dump_path, grid)
+    read = nb.simulate(config, backend=engine, c_parity=c_parity).structure_factors.values
+    assert np.array_equal(read, grid.values) is (not c_parity)

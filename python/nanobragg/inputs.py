@@ -41,7 +41,7 @@ def load_structure_factors(config: Config, *,
             # quirk fdump_silent_reuse: the original gives no sign that it did this.
             warnings.warn(f"no HKL file given: reading structure factors from {sf.dump_path}",
                           FdumpReuseWarning, stacklevel=3)
-        return read_fdump(sf.dump_path), sf.dump_path
+        return read_fdump(sf.dump_path, c_parity=c_parity), sf.dump_path
     if sf.default_F == 0.0:
         raise ValueError(
             "structure_factors: no HKL file, no in-memory grid, no "

@@ -266,7 +266,8 @@ _QUIRKS = (
     Quirk("divergence_count_spans_one_radian", "sampling",
           "A divergence step count without a range or a step spreads the steps over "
           "1 radian (57 degrees) of divergence.",
-          "A count alone is an error naming the field: give a range or a step.",
+          "A count above 1 alone is an error naming the field (give a range or a step); a "
+          "count of 1 alone is the beam itself.",
           sites=(Site(_PY + "sampling.py", "range_sweep"),
                  Site(_PY + "sampling.py", "resolve_sampling"))),
     Quirk("stol_file_unused", "io",
@@ -279,6 +280,13 @@ _QUIRKS = (
           "earlier run in the working folder.",
           "The file is still read, with a warning naming it.",
           sites=(Site(_PY + "inputs.py", "load_structure_factors"),)),
+    Quirk("fdump_header_whitespace", "io",
+          "Fdump.bin's header is read with a format that skips every whitespace byte after "
+          "it, so when the first amplitude's lowest byte is a whitespace byte (0x09-0x0d or "
+          "0x20) every amplitude is read shifted by that byte.",
+          "The header ends with exactly the newline and form feed the writer puts there; "
+          "the amplitudes are read from the next byte.",
+          sites=(Site(_PY + "io/fdump.py", "read_fdump"),)),
     Quirk("hkl_stream_of_fours", "io",
           "HKL files are read as a stream of numbers four at a time, ignoring line breaks, "
           "so extra columns shift every later entry.",

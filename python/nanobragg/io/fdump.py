@@ -73,8 +73,9 @@ def read_fdump(
         )
     if c_parity:
         start = skip_space(data, pos)
-        # whitespace skipped beyond the writer's own "\n\f" was data: the numbers
-        # are read shifted and the bytes missing at the end read as zeros
+        # quirk fdump_header_whitespace: whitespace skipped beyond the writer's own
+        # "\n\f" was data: the numbers are read shifted and the bytes missing at the end
+        # read as zeros
         separator = 2 if data[pos : pos + 2] == b"\n\f" else min(1, start - pos)
         tolerated = max(0, start - pos - separator)
     else:

@@ -30,8 +30,11 @@ class Placement:
             return value.to(device=self.device, dtype=self.dtype)
         if isinstance(value, (list, tuple)) and any(is_tensor(v) for v in value):
             return torch.stack([self.tensor(v) for v in value])
-        return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=self.dtype,
-                               device=self.device)
+        array = np.asarray(value, dtype=np.float64)
+        if not array.flags.writeable:
+            # a read-only array (a file's bytes, say) may not back a tensor: copy it
+            array = array.copy()
+        return torch.as_tensor(array, dtype=self.dtype, device=self.device)
 
     def scalar(self, value: float) -> torch.Tensor:
         return torch.tensor(value, dtype=self.dtype, device=self.device)
