@@ -136,10 +136,6 @@ class Route:
         """The engine of a stage; ``trace_pixel`` runs on the render's."""
         return self._engines[self.names["render" if stage == "trace_pixel" else stage]]
 
-    def engines(self) -> dict[str, Engine]:
-        """Each engine of the route by name."""
-        return dict(self._engines)
-
 
 def _check_counts(*, threads: Any, memory_budget: Any) -> None:
     if threads is not None and (isinstance(threads, bool)
