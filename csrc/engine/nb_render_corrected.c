@@ -5,6 +5,7 @@
 
 #include "nb_lattice.h"
 #include "nb_render_internal.h"
+#include "nb_subpixel.h"
 #include "nb_vector.h"
 
 enum { TERM_BLOCK = 32 };

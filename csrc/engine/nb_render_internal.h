@@ -1,7 +1,7 @@
 /* What the parts of the render share (private to csrc/engine).  The render is
  * split along the same seams as the torch engine's:
  *   nb_scene.c            what every pixel shares (nb_scene)
- *   nb_subpixel.c         one sub-pixel's position and factors
+ *   nb_subpixel.h         one sub-pixel's position and factors (inline)
  *   nb_render_corrected.c the corrected pixel
  *   nb_render_legacy.c    the legacy pixel, every quirk of the original's loop
  *   nb_trace.c            the trace rows both pixels write, and nb_trace_pixel
@@ -64,15 +64,6 @@ static inline const double *axes_at(const axis_table *t, const nb_scene *c, int 
 {
     return t->axes + ((long)phi * c->a->mosaic_domains + mos) * 9;
 }
-
-/* nb_subpixel.c */
-void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF, int subS,
-                       double Odet, double pos[3]);
-double solid_angle(const nb_render_params *p, double airpath);
-double capture_fraction(const nb_render_params *p, int layer, const double diffracted[3]);
-double polarization_factor(double kahn, double incident[3], double diffracted[3],
-                           double axis[3]);
-int beyond_dmin(const nb_render_params *p, const double scattering[3]);
 
 /* nb_render_corrected.c */
 int blocked_sum_applies(const nb_scene *c);

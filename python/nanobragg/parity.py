@@ -55,7 +55,7 @@ _QUIRKS = (
           "Every phi step rotates the phi = 0 crystal by its own angle.",
           sites=(Site(_C + "nb_scene.c", "build_carryover_tables"),
                  Site(_C + "nb_render.c", "legacy_passes"),
-                 Site(_C + "nb_render_legacy.c", "legacy_source"),
+                 Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_C + "nb_trace.c", "nb_trace_pixel"),
                  Site(_TORCH + "scene.py", "axes_tables"),
                  Site(_TORCH + "render.py", "_legacy_passes"),
@@ -71,7 +71,6 @@ _QUIRKS = (
           "Solid angle per sub-pixel, polarization per sub-pixel and source, capture fraction "
           "per layer and sub-pixel, each multiplying its own terms.",
           sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
-                 Site(_C + "nb_render_legacy.c", "legacy_source"),
                  Site(_C + "nb_render_corrected.c", "corrected_pixel"),
                  Site(_TORCH + "legacy.py", "held_factors"),
                  Site(_TORCH + "legacy.py", "_pixel_value"),
@@ -81,14 +80,14 @@ _QUIRKS = (
           "the running sum after every term, scaling earlier terms many times.",
           "The factor multiplies only the new term (the flags then change nothing, since "
           "corrected factors are always per sub-pixel).",
-          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_TORCH + "legacy.py", "running_sum"))),
     Quirk("interpolation_switch_off", "render",
           "The first pixel (in loop order) whose 4x4x4 interpolation stencil leaves the HKL "
           "grid switches tricubic interpolation off for the rest of the run.",
           "Terms whose stencil leaves the grid use the nearest structure factor; "
           "interpolation stays on for all others.",
-          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_C + "nb_render.c", "legacy_passes"),
                  Site(_C + "nb_render_corrected.c", "corrected_terms"),
                  Site(_C + "nb_trace.c", "nb_trace_pixel"),
@@ -101,7 +100,7 @@ _QUIRKS = (
           "A pixel whose every source is beyond -dmin never computes its polarization factor, "
           "which stays 0 and zeroes the water background there.",
           "The dmin cut removes Bragg terms only; the background is always kept.",
-          sites=(Site(_C + "nb_render_legacy.c", "legacy_source"),
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_C + "nb_render_corrected.c", "corrected_source"),
                  Site(_TORCH + "legacy.py", "held_factors"),
                  Site(_TORCH + "corrected.py", "render_corrected"))),
@@ -118,7 +117,7 @@ _QUIRKS = (
     Quirk("nopolar_overridden_by_oversample_polar", "render",
           "-oversample_polar recomputes the polarization factor even with -nopolar.",
           "-nopolar always means a polarization factor of 1.",
-          sites=(Site(_C + "nb_render_legacy.c", "legacy_source"),
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_C + "nb_render_corrected.c", "corrected_source"),
                  Site(_TORCH + "legacy.py", "render_legacy"),
                  Site(_TORCH + "legacy.py", "held_factors"),
@@ -134,7 +133,7 @@ _QUIRKS = (
     Quirk("source_weight_unused", "render",
           "The weight column of a source file is read and ignored.",
           "Each source's terms are weighted by weight * n / sum(weights).",
-          sites=(Site(_C + "nb_render_legacy.c", "legacy_terms"),
+          sites=(Site(_C + "nb_render_legacy.c", "legacy_pixel"),
                  Site(_C + "nb_render_corrected.c", "corrected_source"),
                  Site(_TORCH + "legacy.py", "render_legacy"),
                  Site(_TORCH + "corrected.py", "render_corrected"))),
@@ -244,7 +243,7 @@ _QUIRKS = (
           "XDS and DIALS the beam axis itself is used.",
           "The angles are the pixel's fast offset (about sdet) and slow offset (about "
           "fdet) from the beam centre, over the distance.",
-          sites=(Site(_C + "nb_subpixel.c", "subpixel_position"),
+          sites=(Site(_C + "nb_subpixel.h", "subpixel_position"),
                  Site(_TORCH + "subpixel.py", "subpixels"))),
     Quirk("header_close_distance_overrides", "cli",
           "A CLOSE_DISTANCE in the header of an -img or -mask file fixes the detector "

@@ -1,6 +1,11 @@
 /* One sub-pixel: where it lies, and the factors that scale what it collects
  * (solid angle, capture fraction in the sensor, polarization), and the
- * resolution cut of a scattering vector. */
+ * resolution cut of a scattering vector.  Inline functions: they run once per
+ * sub-pixel or source, and a call into another file would cost more than some of
+ * them (1024^2 pixels of one term each spend most of their time here). */
+#ifndef NB_SUBPIXEL_H
+#define NB_SUBPIXEL_H
+
 #include <math.h>
 
 #include "nb_render_internal.h"
@@ -8,7 +13,8 @@
 
 /* Kahn polarization factor.  incident, diffracted and axis are re-normalised in
  * place, as the original does (diffracted is reused by later sources). */
-double polarization_factor(double kahn, double incident[3], double diffracted[3], double axis[3])
+static inline double polarization_factor(double kahn, double incident[3], double diffracted[3],
+                                         double axis[3])
 {
     double cos2theta, cos2theta_sqr, sin2theta_sqr, psi = 0;
     nb_unitize(incident, incident);
@@ -29,8 +35,8 @@ double polarization_factor(double kahn, double incident[3], double diffracted[3]
 }
 
 /* Position of a sub-pixel in the lab frame (metres); Odet is its layer's depth. */
-void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF, int subS,
-                       double Odet, double pos[3])
+static inline void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF,
+                                     int subS, double Odet, double pos[3])
 {
     const nb_render_params *p = c->p;
     /* the sub-pixel index in double: exact, and no int overflow on huge detectors */
@@ -59,14 +65,15 @@ void subpixel_position(const nb_scene *c, int fpixel, int spixel, int subF, int 
 }
 
 /* Solid angle (sr) of a pixel seen at airpath metres. */
-double solid_angle(const nb_render_params *p, double airpath)
+static inline double solid_angle(const nb_render_params *p, double airpath)
 {
     if (p->point_pixel) return 1.0 / airpath / airpath;
     return p->pixel_size_m * p->pixel_size_m / airpath / airpath * p->close_distance_m / airpath;
 }
 
 /* Fraction of the photons along diffracted that the sensor layer absorbs. */
-double capture_fraction(const nb_render_params *p, int layer, const double diffracted[3])
+static inline double capture_fraction(const nb_render_params *p, int layer,
+                                      const double diffracted[3])
 {
     double parallax = nb_dot(diffracted, p->odet);
     return exp(-layer * p->thickness_step_m * p->mu_per_m / parallax) -
@@ -76,10 +83,12 @@ double capture_fraction(const nb_render_params *p, int layer, const double diffr
 /* Whether a scattering vector reaches past the resolution limit: its source then adds
  * nothing.  The square root is only taken when there is a limit (it is most of the
  * per-source cost otherwise). */
-int beyond_dmin(const nb_render_params *p, const double scattering[3])
+static inline int beyond_dmin(const nb_render_params *p, const double scattering[3])
 {
     double stol;
     if (p->dmin_m <= 0.0) return 0;
     stol = 0.5 * nb_norm(scattering);
     return stol > 0.0 && p->dmin_m > 0.5 / stol;
 }
+
+#endif
