@@ -350,3 +350,14 @@ def test_fdump_header_whitespace(engine, c_parity, tmp_path):
     write_fdump(config.structure_factors.dump_path, grid)
     read = nb.simulate(config, backend=engine, c_parity=c_parity).structure_factors.values
     assert np.array_equal(read, grid.values) is (not c_parity)
+
+
+def test_oversample_rounding_noise(engine, c_parity):
+    """3 x size / (wavelength x distance / pixel) is 3 but for the cell's rounding here."""
+    config = small_config(crystal={"cell": (70.0, 80.0, 90.0, 75.0, 85.0, 95.0),
+                                   "N_cells": (5.0, 5.0, 5.0)},
+                          beam={"wavelength_A": 1.5},
+                          detector={"distance_mm": 30.0, "pixel_size_mm": 0.1},
+                          sampling={"oversample": None})
+    assert nb.simulate(config, backend=engine, c_parity=c_parity).oversample == (
+        4 if c_parity else 3)

@@ -86,6 +86,9 @@ static inline double nb_lattice_factor(const nb_render_params *p, double h, doub
 {
     double F_latt = 1.0, rad_star_sqr = 0.0;
     double Na = p->N_cells[0], Nb = p->N_cells[1], Nc = p->N_cells[2];
+    /* quirk lattice_factor_poles: the original's sin(N pi h) / sin(pi h) repeats at
+     * every whole h only for whole N; corrected, the distance to the nearest lattice
+     * point is used, periodic for any N */
     if (p->shape == NB_SHAPE_SQUARE && !p->c_parity) {
         if (Na > 1) F_latt *= nb_interference(h, h0, Na);
         if (Nb > 1) F_latt *= nb_interference(k, k0, Nb);

@@ -205,6 +205,22 @@ _QUIRKS = (
           "width 1/N along each axis whatever the cell.",
           sites=(Site(_C + "nb_lattice.h", "nb_lattice_factor"),
                  Site(_TORCH + "lattice.py", "lattice_factor"))),
+    Quirk("lattice_factor_poles", "render",
+          "The square crystal's lattice factor is sin(N pi h) / sin(pi h) of the fractional "
+          "index h itself, which repeats at every whole h only for whole N: for a "
+          "fractional N (from the Python API; the command line takes whole N) it has poles "
+          "at whole h and its peaks differ from one lattice point to the next.",
+          "The factor is sin(N pi d) / sin(pi d) of the distance d = h - h0 to the nearest "
+          "lattice point: the same for whole N up to a sign that |F_latt|^2 cancels, and "
+          "periodic for any N.",
+          sites=(Site(_C + "nb_lattice.h", "nb_lattice_factor"),
+                 Site(_TORCH + "lattice.py", "interference"))),
+    Quirk("oversample_rounding_noise", "sampling",
+          "The automatic oversampling is ceil(3 x crystal size / (wavelength x distance / "
+          "pixel)), taken of a ratio carrying the rounding of the cell vectors: a ratio of "
+          "3 in exact arithmetic may come out 3.0000000000000004 and give 4 sub-pixels.",
+          "A relative excess below 1e-9 is taken as rounding and ignored.",
+          sites=(Site(_PY + "stages/render.py", "choose_oversample"),)),
     Quirk("thicksteps_overcount", "sampling",
           "A sensor of thickness T in n layers is made of n layers T/(n - 1) deep, n/(n - 1) "
           "times thicker than asked (and 1 layer becomes 2).",

@@ -183,6 +183,8 @@ def choose_oversample(config: Config, crystal: CrystalVectors, geometry: Detecto
             "sampling.oversample: cannot be chosen automatically for this geometry "
             f"(wavelength x distance / pixel size = {reciprocal_pixel!r} m); set it explicitly")
     if not c_parity:
+        # quirk oversample_rounding_noise: a ratio that is whole but for the rounding of
+        # the cell vectors (3.0000000000000004) is rounded up by the original
         recommended -= 1e-9 * recommended
     return max(math.ceil(recommended), 1)
 

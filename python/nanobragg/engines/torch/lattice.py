@@ -75,7 +75,8 @@ def interference(lat: Lattice, axis: int, h: torch.Tensor, h0: torch.Tensor) -> 
         return _chebyshev(h - h0, n)
     if lat.reduced:
         return _sincg(PI * (h - h0), lat.N[axis])
-    # the original's form, periodic in h only for whole N
+    # quirk lattice_factor_poles: the original's form, periodic in h only for
+    # whole N (it has poles at whole h otherwise)
     return _sincg(PI * h, lat.N[axis])
 
 
