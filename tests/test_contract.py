@@ -75,8 +75,8 @@ def test_both_engines_implement_the_interface_with_one_signature(method):
 
 
 def test_a_stage_output_feeds_the_other_engine():
-    """Geometry and crystal from one engine, the next stages and the render on the
-    other: the same image as either alone."""
+    """Each engine takes the other's stage data (tensors into C, numpy into torch) and
+    gives the same quantities; whole runs that mix engines are in test_stages.py."""
     config = rich_config()
     c, t = engines.create("c"), engines.create("torch")
     geometry = {"c": c.detector_geometry(detector_spec(config, c_parity=False)),
@@ -94,9 +94,10 @@ def test_a_stage_output_feeds_the_other_engine():
 
 
 def test_unknown_engines_devices_and_dtypes_list_what_is_available():
-    with pytest.raises(ValueError, match=r"backend: 'cuda' is not an engine; available: c \("):
+    with pytest.raises(ValueError, match=r"backend: 'cuda' is not an engine; the engines are "
+                                         r"c, torch \(nanobragg.engines.available\(\)"):
         nb.simulate(rich_config(), backend="cuda")
-    with pytest.raises(ValueError, match=r"torch .*devices cpu.*dtypes float32, float64"):
+    with pytest.raises(ValueError, match="backend: 'gpu' is not an engine"):
         engines.create("gpu")
     with pytest.raises(ValueError, match=r"dtype: 'float16' is not one of float32, float64"):
         nb.simulate(rich_config(), backend="torch", dtype="float16")
@@ -104,8 +105,19 @@ def test_unknown_engines_devices_and_dtypes_list_what_is_available():
         nb.simulate(rich_config(), backend="torch", device="tpu")
     with pytest.raises(ValueError, match="options of the c engine must be COptions"):
         engines.create("c", engines.TorchOptions())
-    assert "c (" in engines.available()
-    assert "torch (" in engines.available()
+    listed = engines.available()
+    assert "c (C, OpenMP; devices cpu; dtypes float64)" in listed
+    assert "torch (PyTorch, differentiable; devices cpu" in listed
+    assert "dtypes float32, float64" in listed
+
+
+def test_options_check_their_own_values():
+    with pytest.raises(ValueError, match="threads: -5 is not valid"):
+        engines.COptions(threads=-5)
+    with pytest.raises(ValueError, match="memory_budget: 0 is not valid"):
+        engines.TorchOptions(memory_budget=0)
+    with pytest.raises(ValueError, match="compile: 'yes' is not valid"):
+        engines.TorchOptions(compile="yes")
 
 
 def test_engine_options_are_one_object_per_engine():
@@ -114,3 +126,19 @@ def test_engine_options_are_one_object_per_engine():
     assert engine.at.dtype == torch.float32
     assert engine.at64.dtype == torch.float64
     assert engine.memory_budget == 1 << 20
+
+
+@pytest.mark.parametrize("engine", ["c", "torch"])
+def test_a_float32_tensor_field_converts_in_float64(engine):
+    """Units convert in float64 whatever the dtype a tensor comes in: the same image as
+    the plain number it holds."""
+    value = torch.tensor(60.1, dtype=torch.float32, requires_grad=True)
+    config = rich_config()
+    config.detector.distance_mm = value
+    config.detector.rotx_deg = torch.tensor(0.3, dtype=torch.float32)
+    with_tensors = nb.simulate(config, backend=engine)
+    assert detector_spec(config, c_parity=False).distance_m.dtype == torch.float64
+    config.detector.distance_mm = float(value.detach())
+    config.detector.rotx_deg = float(torch.tensor(0.3, dtype=torch.float32))
+    plain = nb.simulate(config, backend=engine)
+    assert np.array_equal(with_tensors.image_float64, plain.image_float64)

@@ -42,7 +42,7 @@ def test_images_do_not_depend_on_thread_count(c_parity):
     assert np.array_equal(one.image, two.image)
     assert np.array_equal(one.image, three.image)
     if c_parity:
-        assert one.notes["interpolation_switched_off"]
+        assert one.render_output.interpolation_switched_off
 
 
 def test_progress_reports_rows_in_order(engine, c_parity):

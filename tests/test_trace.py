@@ -104,7 +104,7 @@ def test_parity_trace_follows_the_run_state():
     engines alike."""
     config = interpolated_config()
     result = nb.simulate(config, c_parity=True)
-    assert result.notes["interpolation_switched_off"]
+    assert result.render_output.interpolation_switched_off
     tracers = [PixelTracer(prepare(config, engine, True)) for engine in ("c", "torch")]
     states = set()
     for slow, fast in [(0, 0), (0, 1), (2, 3), (3, 0), (6, 6)]:

@@ -1,5 +1,5 @@
 """Type stub of the compiled C engine (csrc/bindings/module.cpp).  Private: use
-nanobragg.simulate, or the stage wrappers in nanobragg.engines.c.
+nanobragg.simulate, or the C engine's stages (nanobragg.engines.c.CEngine).
 
 Stage inputs (``spec``, ``params``) are any objects with the attributes that
 ``FIELDS`` names for their struct (the frozen stage dataclasses); None for a

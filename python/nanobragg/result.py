@@ -5,13 +5,18 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nanobragg.config import Config
 from nanobragg.sampling import Sampling
-from nanobragg.stages import CrystalVectors, DetectorGeometry, NoiseSpec, Sources
+from nanobragg.stages import CrystalVectors, DetectorGeometry, NoiseSpec, RenderOutput, Sources
+
+if TYPE_CHECKING:
+    from nanobragg.io import StructureFactors
+    from nanobragg.legacy_random import LegacyRandom
+    from nanobragg.simulate import Setup
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,23 @@ class Result:
     omega_sum: float
     noise_seed: int
     """The original's internal (negative) noise seed."""
-    structure_factors: Any = field(repr=False, default=None)
-    """The :class:`nanobragg.io.StructureFactors` grid used, or None (default_F only)."""
-    rng: Any = field(repr=False, default=None)
+    rng: LegacyRandom = field(repr=False)
     """The legacy generator as the stages before the noise left it."""
+    setup: Setup = field(repr=False)
+    """The prepared run: traces of this image's pixels start from it
+    (:meth:`nanobragg.trace.PixelTracer.of`), its noise from its route's engine."""
+    render_output: RenderOutput = field(repr=False)
+    """What the render stage reported, the image in numpy: with c_parity the run's state
+    (the pixel that started from the unrotated crystal, where interpolation switched off)."""
+    structure_factors: StructureFactors | None = field(repr=False, default=None)
+    """The grid used, or None (default_F only)."""
     image_tensor: Any = None
     """torch backend: the image as the engine computed it (device, dtype, autograd graph)."""
     stages: dict[str, str] = field(default_factory=dict)
     """The engine that ran each stage (see :mod:`nanobragg.stages`)."""
-    setup: Any = field(repr=False, default=None)
-    """The prepared run (:class:`nanobragg.simulate.Setup`): traces of this image's
-    pixels start from it (:meth:`nanobragg.trace.PixelTracer.of`)."""
     notes: dict[str, Any] = field(default_factory=dict)
+    """Facts for the log: where the structure factors came from, how many, the fluence
+    and the misset and mosaic seeds."""
 
     @property
     def roi_mask(self) -> np.ndarray:

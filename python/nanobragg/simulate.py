@@ -7,6 +7,7 @@ both and returns a :class:`~nanobragg.result.Result`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ from nanobragg.stages import (
     to_numpy,
 )
 from nanobragg.stages.crystal import crystal_spec
-from nanobragg.stages.fields import scaled
 from nanobragg.stages.geometry import detector_spec
 from nanobragg.stages.mosaic import mosaic_spec
 from nanobragg.stages.render import (
@@ -39,7 +39,7 @@ from nanobragg.stages.render import (
     render_params,
     resolve_roi,
 )
-from nanobragg.stages.sources import source_spec
+from nanobragg.stages.sources import source_spec, wavelength_m
 from nanobragg.validation import check_total_steps
 
 
@@ -59,9 +59,13 @@ class Setup:
     crystal: CrystalVectors
     sources: Sources
     mosaic: MosaicRotations
-    oversample: int
-    roi: tuple[int, int, int, int]
     render_inputs: RenderInputs
+
+    @property
+    def roi(self) -> tuple[int, int, int, int]:
+        """xmin, xmax, ymin, ymax of the rendered pixels, bounds included."""
+        p = self.render_inputs.params
+        return (p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax)
 
 
 def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
@@ -76,7 +80,7 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
     inputs = load_inputs(config, c_parity=c_parity)
     sampling = resolve_sampling(config, c_parity=c_parity)
     noise_seed, misset_seed, mosaic_seed = legacy_seeds(config, c_parity=c_parity)
-    wavelength = scaled(config.beam.wavelength_A, 1e10)
+    wavelength = wavelength_m(config)
     rng = LegacyRandom()
 
     table_rows = None if inputs.source_table is None else inputs.source_table.shape[0]
@@ -109,8 +113,7 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
                                  mask=_mask_array(inputs.mask, geometry))
     return Setup(route=route, inputs=inputs, sampling=sampling, noise_seed=noise_seed,
                  misset_seed=misset_seed, mosaic_seed=mosaic_seed, rng=rng, geometry=geometry,
-                 crystal=crystal, sources=sources, mosaic=mosaic, oversample=oversample,
-                 roi=roi, render_inputs=render_inputs)
+                 crystal=crystal, sources=sources, mosaic=mosaic, render_inputs=render_inputs)
 
 
 def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None) -> RenderOutput:
@@ -162,14 +165,12 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
         image=image, image_float64=image64, config=config, backend=setup.route.names["render"],
         c_parity=c_parity, geometry=to_numpy(setup.geometry), crystal=to_numpy(setup.crystal),
         sources=to_numpy(setup.sources), mosaic_umats=to_numpy(setup.mosaic).umats,
-        sampling=setup.sampling, oversample=setup.oversample, steps=int(output.steps),
+        sampling=setup.sampling, oversample=params.oversample, steps=int(output.steps),
         roi=setup.roi, mask=setup.inputs.mask, omega_sum=float(output.omega_sum_sr),
-        noise_seed=setup.noise_seed, structure_factors=grid, rng=setup.rng,
-        image_tensor=image_tensor, stages=dict(setup.route.names), setup=setup,
-        notes={"interpolation_switched_off": bool(output.interpolation_switched_off),
-               "first_executed": int(output.first_executed),
-               "switch_pixel": int(output.switch_pixel),
-               "structure_factors": setup.inputs.structure_factor_origin,
+        noise_seed=setup.noise_seed, rng=setup.rng, setup=setup,
+        render_output=dataclasses.replace(output, image=image64), structure_factors=grid,
+        image_tensor=image_tensor, stages=dict(setup.route.names),
+        notes={"structure_factors": setup.inputs.structure_factor_origin,
                "hkls": 0 if grid is None else grid.count,
                "fluence": as_float(params.fluence_per_m2), "misset_seed": setup.misset_seed,
                "mosaic_seed": setup.mosaic_seed},

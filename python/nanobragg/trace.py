@@ -148,8 +148,8 @@ class PixelTracer:
     def of(cls, result: Any) -> PixelTracer:
         """A tracer of a simulate() Result's pixels: its set-up and run state, nothing
         computed again."""
-        return cls(result.setup, run_state=(result.notes["first_executed"],
-                                             result.notes["switch_pixel"]))
+        output = result.render_output
+        return cls(result.setup, run_state=(output.first_executed, output.switch_pixel))
 
     def trace(self, slow: int, fast: int) -> Trace:
         setup = self.setup

@@ -24,7 +24,7 @@ def smv_fields(result: Result) -> list[SMVField]:
         ("SIZE2", "%d" % g.spixels),
         ("PIXEL_SIZE", "%g" % (pixel * 1000.0)),
         ("DISTANCE", "%g" % (g.distance_m * 1000.0)),
-        ("WAVELENGTH", "%g" % (wavelength_m(result.config) * 1e10)),
+        ("WAVELENGTH", "%g" % (as_float(wavelength_m(result.config)) * 1e10)),
         ("BEAM_CENTER_X", "%g" % (g.Xbeam_m * 1000.0)),
         ("BEAM_CENTER_Y", "%g" % (g.Ybeam_m * 1000)),
         ("ADXV_CENTER_X", "%g" % (g.Fbeam_m * 1000.0)),

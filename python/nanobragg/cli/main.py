@@ -12,6 +12,7 @@ import numpy as np
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
+from nanobragg.config import as_float
 from nanobragg.errors import UsageError
 from nanobragg.flags import parse_command_line
 from nanobragg.seeds import with_clock_seeds
@@ -82,7 +83,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         tracer, pixels = printout
         for slow, fast in pixels:
             for line in printout_block(tracer.trace(slow, fast), float(result.image[slow, fast]),
-                                       wavelength_m(config)):
+                                       as_float(wavelength_m(config))):
                 report.line(line)
     report.solid_angle(result)
     output = config.output

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from nanobragg.config import Config, StructureFactorConfig
+from nanobragg.engines import DTYPES
 from nanobragg.errors import UsageError
 from nanobragg.flags import FLAGS, PROGRAM_FLAGS, parse_command_line
 from nanobragg.seeds import with_clock_seeds
 
-_DTYPES = ("float32", "float64")
 _PARITY = "+parity"
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 _SPEC_FORMS = "c, torch[:DEVICE][:DTYPE] (either with +parity) or exe:PATH"
@@ -89,13 +89,13 @@ def parse_runner_spec(text: str) -> RunnerSpec:
 
 def _torch_options(text: str, options: str) -> tuple[str | None, str | None]:
     parts = options.split(":")
-    dtype = parts.pop() if parts[-1] in _DTYPES else None
+    dtype = parts.pop() if parts[-1] in DTYPES else None
     if not parts:
         return None, dtype
     device = ":".join(parts)
     if not _DEVICE.fullmatch(device):
         raise UsageError(f"runner {text!r}: {device!r} is not a device of the torch engine "
-                         f"(cpu, cuda, cuda:N) nor a dtype ({', '.join(_DTYPES)})")
+                         f"(cpu, cuda, cuda:N) nor a dtype ({', '.join(DTYPES)})")
     return device, dtype
 
 

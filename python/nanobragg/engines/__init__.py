@@ -10,16 +10,12 @@ all take their engines from a Route.
 from __future__ import annotations
 
 import importlib
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nanobragg.engines.base import COptions, Engine, TorchOptions
+from nanobragg.engines.base import MAX_THREADS, COptions, Engine, TorchOptions
 from nanobragg.stages import STAGES
-
-MAX_THREADS = 4096
-"""Most OpenMP threads a C render is given."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,15 @@ REGISTRY: dict[str, EngineEntry] = {
     "torch": EngineEntry("torch", "PyTorch, differentiable", "nanobragg.engines.torch",
                          "TorchEngine", TorchOptions, ("float32", "float64"), _torch_devices),
 }
+DTYPES = tuple(dict.fromkeys(dtype for entry in REGISTRY.values() for dtype in entry.dtypes))
+"""Every dtype some engine renders in."""
+
+
+def _unknown_engine(field: str, name: object) -> ValueError:
+    """Names only: listing the devices would import every engine's library."""
+    return ValueError(f"{field}: {name!r} is not an engine; the engines are "
+                      f"{', '.join(REGISTRY)} (nanobragg.engines.available() lists their "
+                      "devices and dtypes)")
 
 
 def available() -> str:
@@ -69,7 +74,7 @@ def create(name: str, options: Any = None) -> Engine:
     """The engine called ``name`` with its options (a :class:`COptions` or
     :class:`TorchOptions`; None: the defaults)."""
     if name not in REGISTRY:
-        raise ValueError(f"backend: {name!r} is not an engine; available: {available()}")
+        raise _unknown_engine("backend", name)
     entry = REGISTRY[name]
     options = entry.options() if options is None else options
     if not isinstance(options, entry.options):
@@ -83,7 +88,7 @@ def create(name: str, options: Any = None) -> Engine:
 def resolve_stages(backend: str, stages: Mapping[str, str] | None) -> dict[str, str]:
     """The engine name of every stage: those named in ``stages``, the rest on ``backend``."""
     if backend not in REGISTRY:
-        raise ValueError(f"backend: {backend!r} is not an engine; available: {available()}")
+        raise _unknown_engine("backend", backend)
     route = dict.fromkeys(STAGES, backend)
     if stages is None:
         return route
@@ -113,7 +118,10 @@ class Route:
                  memory_budget: Any = None, compile: bool = False):
         self.names = resolve_stages(backend, stages)
         render = self.names["render"]
-        _check_counts(threads=threads, memory_budget=memory_budget)
+        # each options object checks its own values; here, which engine they apply to
+        options = {"c": COptions(threads=threads),
+                   "torch": TorchOptions(device=device, dtype=dtype,
+                                         memory_budget=memory_budget, compile=bool(compile))}
         if render == "c" and (memory_budget is not None or compile):
             raise ValueError("memory_budget and compile apply to a torch render only")
         if render == "torch" and threads is not None:
@@ -125,10 +133,6 @@ class Route:
         if "torch" not in self.names.values() and device is not None and str(device) != "cpu":
             raise ValueError(f"device: {device!r} applies to the torch engine only; the C "
                              "engine computes on the CPU")
-        options = {"c": COptions(threads=None if threads is None else int(threads)),
-                   "torch": TorchOptions(device=device, dtype=dtype,
-                                         memory_budget=None if memory_budget is None
-                                         else int(memory_budget), compile=bool(compile))}
         self._engines = {name: create(name, options[name])
                          for name in dict.fromkeys(self.names.values())}
 
@@ -137,18 +141,5 @@ class Route:
         return self._engines[self.names["render" if stage == "trace_pixel" else stage]]
 
 
-def _check_counts(*, threads: Any, memory_budget: Any) -> None:
-    if threads is not None and (isinstance(threads, bool)
-                                or not isinstance(threads, numbers.Integral)
-                                or not 1 <= int(threads) <= MAX_THREADS):
-        raise ValueError(f"threads: {threads!r} is not valid; expected a whole number from 1 "
-                         f"to {MAX_THREADS}")
-    if memory_budget is not None and (isinstance(memory_budget, bool)
-                                      or not isinstance(memory_budget, numbers.Integral)
-                                      or memory_budget < 1):
-        raise ValueError(f"memory_budget: {memory_budget!r} is not valid; expected a whole "
-                         "number of bytes >= 1")
-
-
-__all__ = ["MAX_THREADS", "REGISTRY", "COptions", "Engine", "EngineEntry", "Route",
+__all__ = ["DTYPES", "MAX_THREADS", "REGISTRY", "COptions", "Engine", "EngineEntry", "Route",
            "TorchOptions", "available", "create", "resolve_stages"]

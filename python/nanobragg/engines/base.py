@@ -6,6 +6,7 @@ own.  :mod:`nanobragg.engines` chooses and builds them; nothing else does."""
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -74,12 +75,26 @@ class Engine(Protocol):
         ...
 
 
+MAX_THREADS = 4096
+"""Most OpenMP threads a C render is given."""
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class COptions:
     """How the C engine runs (never what it computes)."""
 
     threads: int | None = None
     """OpenMP threads for the render; None: all cores.  Images do not depend on it."""
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and not (_whole(self.threads)
+                                             and 1 <= int(self.threads) <= MAX_THREADS):
+            raise ValueError(f"threads: {self.threads!r} is not valid; expected a whole "
+                             f"number from 1 to {MAX_THREADS}")
 
 
 @dataclass(frozen=True)
@@ -97,3 +112,11 @@ class TorchOptions:
     CPU, where smaller chunks run faster)."""
     compile: bool = False
     """Run the chunk renderers through torch.compile (slow to start, then faster)."""
+
+    def __post_init__(self) -> None:
+        if self.memory_budget is not None and not (_whole(self.memory_budget)
+                                                   and int(self.memory_budget) >= 1):
+            raise ValueError(f"memory_budget: {self.memory_budget!r} is not valid; expected "
+                             "a whole number of bytes >= 1")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile: {self.compile!r} is not valid; expected True or False")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nanobragg.config import Config
+from nanobragg.engines import DTYPES, REGISTRY
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import strict_int
 from nanobragg.flags.mapping import config_from_argv
@@ -34,8 +35,7 @@ class ParsedCommand:
 
 
 _HELP_NAMES = ("-h", "-help", "--help")
-_BACKENDS = ("c", "torch")
-_DTYPES = ("float32", "float64")
+_BACKENDS = tuple(REGISTRY)
 
 
 def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
@@ -76,8 +76,8 @@ def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
             i += 2
         elif arg == "-dtype":
             (value,) = values(arg, 1)
-            if value not in _DTYPES:
-                raise UsageError(f"-dtype: expected one of {', '.join(_DTYPES)}, got {value!r}")
+            if value not in DTYPES:
+                raise UsageError(f"-dtype: expected one of {', '.join(DTYPES)}, got {value!r}")
             command.dtype = value
             i += 2
         elif arg == "-trace_pixel":

@@ -39,7 +39,8 @@ class CrystalSpec:
     misset_seed: int
     """The original's internal (negated) seed of a random misset."""
     sample_size_m: Array
-    """Crystal size along x, y, z (clipped to the beam); a nonzero entry sets N there."""
+    """Crystal size along a, b, c (the original's x, y, z sizes, y and z clipped to the
+    beam); a nonzero entry sets N along that axis."""
     N_cells: Array
 
 

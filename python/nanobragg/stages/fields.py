@@ -86,9 +86,14 @@ def vector(values: Any, n: int = 3, *, pad: float | None = None) -> Any:
 
 
 def scaled(value: Any, divisor: float) -> Any:
-    """A number, array or tensor divided by ``divisor`` (a tensor keeps its graph)."""
-    if is_tensor(value) or isinstance(value, np.ndarray):
-        return value / divisor
+    """A number, array or tensor divided by ``divisor`` in float64 (a tensor keeps its
+    graph and device), as the engines convert units."""
+    if is_tensor(value):
+        import torch
+
+        return value.to(torch.float64) / divisor
+    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype=np.float64) / divisor
     return float(value) / divisor
 
 

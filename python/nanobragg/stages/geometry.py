@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nanobragg.codes import Convention, Pivot, convention_code, pivot_code
-from nanobragg.config import Config, as_floats
+from nanobragg.config import Config, as_float, as_floats
 from nanobragg.sampling import RTD
 from nanobragg.stages.fields import optional_scaled, scaled
 
@@ -118,11 +118,11 @@ def detector_spec(config: Config, *, c_parity: bool) -> DetectorSpec:
         detsize_f_m=float(det.detsize_f_mm) / 1000.0,
         detsize_s_m=float(det.detsize_s_mm) / 1000.0,
         distance_m=scaled(det.distance_mm, 1000.0),
-        close_distance_m=optional_scaled(det.close_distance_mm, 1000.0),
+        close_distance_m=_optional_plain_m(det.close_distance_mm),
         Xbeam_m=optional_scaled(det.beam_x_mm, 1000.0),
         Ybeam_m=optional_scaled(det.beam_y_mm, 1000.0),
-        Xclose_m=optional_scaled(det.close_x_mm, 1000.0),
-        Yclose_m=optional_scaled(det.close_y_mm, 1000.0),
+        Xclose_m=_optional_plain_m(det.close_x_mm),
+        Yclose_m=_optional_plain_m(det.close_y_mm),
         ORGX_px=None if det.orgx_px is None else float(det.orgx_px),
         ORGY_px=None if det.orgy_px is None else float(det.orgy_px),
         rotx_rad=scaled(det.rotx_deg, RTD),
@@ -138,6 +138,12 @@ def detector_spec(config: Config, *, c_parity: bool) -> DetectorSpec:
         twotheta_axis=_direction(det.twotheta_axis),
         pix0_m=None if det.pix0_vector_m is None else _direction(det.pix0_vector_m),
     )
+
+
+def _optional_plain_m(value_mm: object) -> float | None:
+    """Millimetres as metres, a plain number: the close point is not a differentiable
+    parameter."""
+    return None if value_mm is None else as_float(value_mm) / 1000.0
 
 
 def _direction(values: object) -> np.ndarray:

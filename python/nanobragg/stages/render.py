@@ -175,7 +175,7 @@ def choose_oversample(config: Config, crystal: CrystalVectors, geometry: Detecto
     if requested is not None and requested > 0:
         return int(requested)
     size_max = max(as_floats(crystal.size_m, 3))
-    reciprocal_pixel = (wavelength_m(config) * as_float(geometry.distance_m)
+    reciprocal_pixel = (as_float(wavelength_m(config)) * as_float(geometry.distance_m)
                         / geometry.pixel_size_m)
     recommended = 3.0 * size_max / reciprocal_pixel if reciprocal_pixel != 0 else math.inf
     if not math.isfinite(recommended):

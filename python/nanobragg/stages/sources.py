@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nanobragg.config import Config, as_float
+from nanobragg.config import Config
 from nanobragg.sampling import Sampling
+from nanobragg.stages.fields import scaled
 
 if TYPE_CHECKING:
     from nanobragg.stages.fields import Array, Real
@@ -56,9 +57,10 @@ class Sources:
     """Grid points inside the divergence ellipse (0 for a table)."""
 
 
-def wavelength_m(config: Config) -> float:
-    """The central wavelength."""
-    return as_float(config.beam.wavelength_A) / 1.0e10
+def wavelength_m(config: Config) -> Real:
+    """The central wavelength (given as a tensor, a float64 tensor with its graph)."""
+    wavelength: Real = scaled(config.beam.wavelength_A, 1e10)
+    return wavelength
 
 
 def source_spec(sampling: Sampling, geometry: DetectorGeometry, *, wavelength_m: Any,

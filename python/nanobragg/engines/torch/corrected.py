@@ -36,7 +36,7 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
     scattering = scattering_vectors(sc, sp)
     # quirk nopolar_overridden_by_oversample_polar: -nopolar means 1, whatever the
     # oversample flags
-    if sc.nopolar:
+    if sc.p.nopolar:
         polar = torch.ones(scattering.shape[:-1], dtype=sc.at.dtype, device=sc.at.device)
     else:
         polar = polarization(sc, sp, scattering)
@@ -65,10 +65,10 @@ def render_corrected(sc: Scene, fast: torch.Tensor, slow: torch.Tensor,
     bragg = torch.where(passes, terms * factor, torch.zeros_like(factor)).flatten(1).sum(dim=1)
     # quirk dmin_kills_background: the background counts every source, cut or not
     background = factor.flatten(1).sum(dim=1)
-    per_pixel = sc.oversample * sc.oversample * sc.incident.shape[0]
+    per_pixel = sc.p.oversample * sc.p.oversample * sc.incident.shape[0]
     # quirk water_background_scaling: I_bg times the mean of the factors over sub-pixels
     # and sources, scaled once and independent of the sampling
-    values = sc.scale * bragg / sc.steps + sc.I_bg * background / per_pixel
+    values = sc.scale * bragg / sc.steps + sc.water_background_per_sr * background / per_pixel
     if record is not None:
         record.update(subpixels=sp, scattering=scattering, polar=polar, factor=factor,
                       passes=passes, bragg=bragg, background=background, values=values)

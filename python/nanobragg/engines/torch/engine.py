@@ -61,7 +61,7 @@ class TorchEngine:
 
     def render(self, inputs: RenderInputs, progress: Progress | None = None) -> RenderOutput:
         return render(inputs, progress, at=self.at, memory_budget=self.memory_budget,
-                             compiled=bool(self.options.compile))
+                      compiled=bool(self.options.compile))
 
     def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
         return add_noise(to_torch(image, self.at64), spec, rng)

@@ -77,16 +77,16 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
     from 1 with -nopolar."""
     shape = sp.omega.shape
     flat_omega = sp.omega.flatten(1)
-    if sc.oversample_omega:
+    if sc.p.oversample_omega:
         omega = sp.omega
     else:
         omega = _held_from_first_nonzero(flat_omega, torch.ones_like(flat_omega, dtype=torch.bool),
                                          0.0).reshape(shape)
-    if sc.oversample_thick:
+    if sc.p.oversample_thick:
         # quirk oversample_thick_without_thickness: each sub-pixel's own capture fraction,
         # 0 where there is no sensor
         capture = sp.capture
-    elif sc.thick == 0.0:
+    elif sc.p.thickness_m == 0.0:
         capture = torch.ones_like(sp.capture)
     else:
         per_layer = sp.capture.flatten(2)
@@ -94,47 +94,53 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
                                            0.0).reshape(shape)
     # quirk dmin_kills_background: until a source passes the cut the polarization is 0,
     # and where none does it zeroes the background too
-    before = 1.0 if sc.nopolar else 0.0
+    before = 1.0 if sc.p.nopolar else 0.0
     flat_polar, flat_passes = polar.flatten(1), passes.flatten(1)
-    if sc.oversample_polar:
+    if sc.p.oversample_polar:
         # quirk nopolar_overridden_by_oversample_polar: recomputed at every passing source,
         # -nopolar or not
         held_polar = _held_from_last(flat_polar, flat_passes, before)
-    elif sc.nopolar:
+    elif sc.p.nopolar:
         held_polar = torch.ones_like(flat_polar)
     else:
         held_polar = _held_from_first_nonzero(flat_polar, flat_passes, before)
     return HeldFactors(omega, capture, held_polar.reshape(polar.shape))
 
 
-def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor,
-                skip: torch.Tensor) -> torch.Tensor | None:
+def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor, skip: torch.Tensor, *,
+                every_term: bool = False) -> torch.Tensor | None:
     """quirk running_sum_factors: with -oversample_thick/_polar/_omega the original
     multiplies its running sum, from the water background on (quirk water_background_scaling),
     by the held factors after every counted term: I = (I + term) * factor.  The sum after
-    each term, (pixels, terms) in loop order, or None when no such flag is set.  Each step
-    is the map I -> I a + b; an inclusive scan composes them (log2(terms) passes)."""
+    the pixel's last term (pixels,), or with ``every_term`` after each term (pixels, terms)
+    in loop order (for traces); None when no such flag is set.  The last sum takes one
+    suffix product of the factors; the sums after each term, an inclusive scan of the maps
+    I -> I a + b (log2(terms) passes)."""
     running = []
-    if sc.oversample_thick:
+    if sc.p.oversample_thick:
         running.append(held.capture[..., None, None])
-    if sc.oversample_polar:
+    if sc.p.oversample_polar:
         running.append(held.polar[..., None])
-    if sc.oversample_omega:
+    if sc.p.oversample_omega:
         running.append(held.omega[..., None, None])
     if not running:
         return None
     factor = running[0]
     for more in running[1:]:
         factor = factor * more
+    skip = skip.expand_as(terms)
     a = torch.where(skip, torch.ones_like(terms), factor.expand_as(terms)).flatten(1)
-    b = (terms * factor).flatten(1)
-    b = torch.where(skip.flatten(1), torch.zeros_like(b), b)
+    if not every_term:
+        after = torch.flip(torch.cumprod(torch.flip(a, (1,)), dim=1), (1,))
+        return (sc.water_background_per_sr * after[:, 0]
+                + (terms.flatten(1) * after).sum(dim=1))
+    b = torch.where(skip, torch.zeros_like(terms), terms * factor).flatten(1)
     shift = 1
     while shift < a.shape[1]:
         b = torch.cat((b[:, :shift], b[:, :-shift] * a[:, shift:] + b[:, shift:]), dim=1)
         a = torch.cat((a[:, :shift], a[:, :-shift] * a[:, shift:]), dim=1)
         shift *= 2
-    return sc.I_bg * a + b
+    return sc.water_background_per_sr * a + b
 
 
 def _entry_indices(sc: Scene, scattering: torch.Tensor, passes: torch.Tensor,
@@ -173,11 +179,11 @@ def _pixel_value(sc: Scene, sp: Subpixels, held: HeldFactors,
     the factors held after the last term scale the whole pixel (unless oversampled)."""
     omega_end, capture_end, polar_end = held.at_end()
     value = sc.scale * intensity / sc.steps
-    if not sc.oversample_thick:
+    if not sc.p.oversample_thick:
         value = value * capture_end
-    if not sc.oversample_polar:
+    if not sc.p.oversample_polar:
         value = value * polar_end
-    if not sc.oversample_omega:
+    if not sc.p.oversample_omega:
         return value * omega_end, omega_end * sp.omega[0].numel()
     return value, sp.omega.flatten(1).sum(dim=1)
 
@@ -196,7 +202,7 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
     hkl0 = torch.ceil(hkl - 0.5)
     F_latt = lattice_factor(sc.lattice, hkl, hkl0)
     skip = ~passes[..., None]
-    if sc.water_size == 0.0:
+    if sc.p.water_size_m == 0.0:
         skip = skip | (F_latt == 0)
     F_cell = nearest_F(sc.grid, hkl0)
     left = torch.zeros(fast.shape[0], dtype=torch.bool, device=fast.device)
@@ -205,17 +211,20 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
     # quirk source_weight_unused: every source's terms count alike, whatever its weight
     terms = torch.where(skip, torch.zeros_like(F_latt), F_cell * F_cell * F_latt * F_latt)
 
-    if sc.nopolar and not sc.oversample_polar:
+    if sc.p.nopolar and not sc.p.oversample_polar:
         polar = torch.ones(passes.shape, dtype=sc.at.dtype, device=sc.at.device)
     else:
         # quirk nopolar_overridden_by_oversample_polar: -oversample_polar computes the
         # factor even with -nopolar
         polar = polarization(sc, sp, scattering)
     held = held_factors(sc, sp, polar, passes)
-    running = running_sum(sc, held, terms, skip)
+    running = running_sum(sc, held, terms, skip, every_term=record is not None)
     # quirk water_background_scaling: the background starts the sum, so r_e^2 fluence /
     # steps (and the running-sum factors) scale it again with the Bragg terms
-    intensity = sc.I_bg + terms.flatten(1).sum(dim=1) if running is None else running[:, -1]
+    if running is None:
+        intensity = sc.water_background_per_sr + terms.flatten(1).sum(dim=1)
+    else:
+        intensity = running if record is None else running[:, -1]
     value, omega_sum = _pixel_value(sc, sp, held, intensity)
     if record is not None:
         record.update(subpixels=sp, scattering=scattering, passes=passes,

@@ -39,7 +39,7 @@ _WORDS_PER_INTERPOLATED_TERM = 240
 def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
     if sc.at.device.type == "cpu":
         budget = min(budget, CPU_CHUNK_BYTES)
-    terms = (sc.thicksteps * sc.oversample * sc.oversample * sc.incident.shape[0]
+    terms = (sc.p.thickness_steps * sc.p.oversample * sc.p.oversample * sc.incident.shape[0]
              * sc.axes["rotated"].shape[0])
     words = _WORDS_PER_INTERPOLATED_TERM if sc.interpolate else _WORDS_PER_TERM
     per_pixel = terms * words * sc.at.dtype.itemsize * (2 if grad else 1)
@@ -74,7 +74,7 @@ class _Passes:
         """Render the selected pixels; progress counts rows from first_pixel's row on,
         as the C engine counts each pass."""
         sc, at, grad = self.sc, self.sc.at, self.grad
-        S, F = sc.spixels, sc.fpixels
+        S, F = sc.p.spixels, sc.p.fpixels
         n = selection.shape[0]
         # Per-pixel results go into arrays allocated before the first chunk: small
         # tensors kept from every chunk would pin the heap between the chunks' large
@@ -120,7 +120,7 @@ def render(inputs: RenderInputs, progress: Progress | None = None, *, at: Placem
     Under autograd each chunk is checkpointed: the backward pass renders it again, so
     memory stays bounded by the chunk size plus one value per pixel."""
     sc = make_scene(inputs, at=at)
-    S, F = sc.spixels, sc.fpixels
+    S, F = sc.p.spixels, sc.p.fpixels
     image = torch.zeros(S * F, dtype=at.dtype, device=at.device)
     if S * F == 0:
         return RenderOutput(image.reshape(S, F), 0.0, sc.steps, False, -1, -1)
@@ -129,7 +129,7 @@ def render(inputs: RenderInputs, progress: Progress | None = None, *, at: Placem
     if at.device.type == "cpu":
         prepare_for_render(with_graph=passes.grad)
     first_executed = switch_pixel = -1
-    if not sc.c_parity:
+    if not sc.p.c_parity:
         result = passes.run(pixels, "corrected", 0)
         image = image.index_put((pixels,), result.values)
     else:
@@ -143,9 +143,10 @@ def render(inputs: RenderInputs, progress: Progress | None = None, *, at: Placem
 def _rendered_pixels(sc: Scene, mask: Any) -> torch.Tensor:
     """Flat indices of the pixels inside the ROI and not masked, in image order."""
     at = sc.at
-    slow, fast = torch.meshgrid(torch.arange(sc.spixels, device=at.device),
-                                torch.arange(sc.fpixels, device=at.device), indexing="ij")
-    xmin, xmax, ymin, ymax = sc.roi
+    slow, fast = torch.meshgrid(torch.arange(sc.p.spixels, device=at.device),
+                                torch.arange(sc.p.fpixels, device=at.device), indexing="ij")
+    p = sc.p
+    xmin, xmax, ymin, ymax = p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax
     rendered = (fast >= xmin) & (fast <= xmax) & (slow >= ymin) & (slow <= ymax)
     if mask is not None:
         rendered &= torch.as_tensor(mask, device=at.device) != 0
@@ -160,8 +161,8 @@ def _report(progress: Progress, done: int, total: int) -> None:
 
 
 def _needs_grad(sc: Scene) -> bool:
-    return any(t.requires_grad for t in (sc.pix0, sc.fdet, sc.scale, sc.wavelength,
-                                         sc.axes["rotated"], sc.lattice.N, sc.distance))
+    return any(t.requires_grad for t in (sc.pix0_m, sc.fdet, sc.scale, sc.wavelength_m,
+                                         sc.axes["rotated"], sc.lattice.N, sc.distance_m))
 
 
 def _first_index(flags: torch.Tensor, pixels: torch.Tensor, after: int = -1) -> int:
@@ -178,7 +179,7 @@ def _legacy_passes(sc: Scene, pixels: torch.Tensor, result: ChunkResult, image: 
     last pixel rendered with interpolation (-1 for none)."""
     first_executed = _first_index(result.executed, pixels)
     switch_pixel = _first_index(result.left_grid, pixels) if sc.interpolate else -1
-    F = sc.fpixels
+    F = sc.p.fpixels
     if first_executed >= 0:
         interpolating = sc.interpolate and (switch_pixel < 0 or switch_pixel >= first_executed)
         one = torch.tensor([first_executed], device=pixels.device)

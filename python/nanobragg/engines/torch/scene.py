@@ -5,8 +5,10 @@ structure-factor grid.  :class:`ChunkResult` is what a chunk of pixels reports."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from nanobragg.codes import CrystalShape
@@ -17,48 +19,38 @@ from nanobragg.stages import RenderInputs, RenderParams
 
 @dataclass
 class Scene:
-    """Everything the pixel loop needs, on one device and dtype."""
+    """Everything the pixel loop needs, on one device and dtype: the render's parameters
+    as given (``p``: the kernels read its numbers, flags and counts by their names) and,
+    under the same names, the tensors made from them."""
 
     at: Placement
-    c_parity: bool
-    fpixels: int
-    spixels: int
-    oversample: int
-    pixel_size: float
+    p: RenderParams
     fdet: torch.Tensor
     sdet: torch.Tensor
     odet: torch.Tensor
-    pix0: torch.Tensor
+    pix0_m: torch.Tensor
     beam: torch.Tensor
-    distance: torch.Tensor
-    close_distance: torch.Tensor
-    curved: bool
-    point_pixel: bool
-    nopolar: bool
-    polarization: float
+    distance_m: torch.Tensor
+    close_distance_m: torch.Tensor
+    water_background_per_sr: torch.Tensor
     polar_axis: torch.Tensor
-    thicksteps: int
-    thickstep: float
-    thick: float
-    mu: float
-    oversample_thick: bool
-    oversample_polar: bool
-    oversample_omega: bool
+    """The unit polarization axis."""
     incident: torch.Tensor
-    wavelength: torch.Tensor
+    """(sources, 3) unit vectors along each source's beam."""
+    wavelength_m: torch.Tensor
     source_factor: torch.Tensor
+    """(sources,) weight * n / total weight (all 1 when the weights sum to nothing)."""
     axes: dict[str, torch.Tensor]
     """(terms, 3, 3) crystal axes per (phi step, domain): 'rotated', and with c_parity
     'carried' and 'entry' (phi_carryover)."""
     lattice: Lattice
     grid: StructureFactorGrid
     interpolate: bool
-    dmin: float
-    water_size: float
+    """Interpolation asked for, and a grid to interpolate."""
     scale: torch.Tensor
-    I_bg: torch.Tensor
+    """r_e^2 x fluence."""
     steps: int
-    roi: tuple[int, int, int, int]
+    """Terms each pixel's sum is divided by: sources x domains x phi steps x sub-pixels."""
 
 
 @dataclass
@@ -117,8 +109,17 @@ def _chebyshev_orders(N: torch.Tensor) -> tuple[int | None, int | None, int | No
     return (a, b, c)
 
 
+def _plain_numbers(p: RenderParams) -> RenderParams:
+    """The parameters with numpy scalars as Python numbers (tensors and arrays kept), so
+    that the kernels' arithmetic with tensors stays in torch."""
+    changes = {field.name: getattr(p, field.name).item()
+               for field in dataclasses.fields(p)
+               if isinstance(getattr(p, field.name), np.generic)}
+    return dataclasses.replace(p, **changes) if changes else p
+
+
 def make_scene(inputs: RenderInputs, *, at: Placement) -> Scene:
-    p = inputs.params
+    p = _plain_numbers(inputs.params)
     weight = at.tensor(inputs.sources.weight)
     umats = at.tensor(inputs.mosaic.umats)
     N = at.tensor(p.N_cells)
@@ -128,30 +129,20 @@ def make_scene(inputs: RenderInputs, *, at: Placement) -> Scene:
     values = None if sf is None else at.tensor(sf.values)
     grid = StructureFactorGrid(values, (0, 0, 0) if sf is None else sf.hkl_min,
                                float(p.default_F))
-    oversample = int(p.oversample)
     return Scene(
-        at=at, c_parity=bool(p.c_parity), fpixels=int(p.fpixels), spixels=int(p.spixels),
-        oversample=oversample, pixel_size=float(p.pixel_size_m),
-        fdet=at.tensor(p.fdet), sdet=at.tensor(p.sdet), odet=at.tensor(p.odet),
-        pix0=at.tensor(p.pix0_m), beam=at.tensor(p.beam),
-        distance=at.tensor(p.distance_m), close_distance=at.tensor(p.close_distance_m),
-        curved=bool(p.curved_detector), point_pixel=bool(p.point_pixel),
-        nopolar=bool(p.nopolar), polarization=float(p.polarization),
+        at=at, p=p, fdet=at.tensor(p.fdet), sdet=at.tensor(p.sdet), odet=at.tensor(p.odet),
+        pix0_m=at.tensor(p.pix0_m), beam=at.tensor(p.beam),
+        distance_m=at.tensor(p.distance_m), close_distance_m=at.tensor(p.close_distance_m),
+        water_background_per_sr=at.tensor(p.water_background_per_sr),
         polar_axis=unitize(at.tensor(p.polar))[0],
-        thicksteps=int(p.thickness_steps), thickstep=float(p.thickness_step_m),
-        thick=float(p.thickness_m), mu=float(p.mu_per_m),
-        oversample_thick=bool(p.oversample_thick), oversample_polar=bool(p.oversample_polar),
-        oversample_omega=bool(p.oversample_omega),
         incident=-at.tensor(inputs.sources.direction),
-        wavelength=at.tensor(inputs.sources.wavelength_m),
+        wavelength_m=at.tensor(inputs.sources.wavelength_m),
         source_factor=_source_factor(weight), axes=axes_tables(p, umats, at),
         lattice=Lattice(CrystalShape(p.shape), N, float(p.fudge), reciprocal,
                         bool(p.c_parity), chebyshev=_chebyshev_orders(N),
                         reduced=not p.c_parity or (at.dtype == torch.float32 and bool(
                             (N == torch.round(N)).all()))),
         grid=grid, interpolate=bool(p.interpolate) and values is not None,
-        dmin=float(p.dmin_m), water_size=float(p.water_size_m),
         scale=at.tensor(p.r_e_sqr_m2) * at.tensor(p.fluence_per_m2),
-        I_bg=at.tensor(p.water_background_per_sr),
-        steps=(weight.shape[0] * umats.shape[0] * int(p.phi_steps) * oversample * oversample),
-        roi=(int(p.roi_xmin), int(p.roi_xmax), int(p.roi_ymin), int(p.roi_ymax)))
+        steps=(weight.shape[0] * umats.shape[0] * int(p.phi_steps) * int(p.oversample)
+               * int(p.oversample)))

@@ -1,4 +1,4 @@
-"""Per sub-pixel geometry and factors (as ``nb_subpixel.c``): the lab position and
+"""Per sub-pixel geometry and factors (as ``nb_subpixel.h``): the lab position and
 direction of every sub-pixel of a chunk of pixels, its solid angle and sensor capture
 fraction, the Kahn polarization factor and the resolution (dmin) cut."""
 
@@ -24,43 +24,44 @@ class Subpixels:
 
 
 def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
-    at, n = sc.at, sc.oversample
-    sub = sc.pixel_size / n
+    at, n = sc.at, sc.p.oversample
+    sub = sc.p.pixel_size_m / n
     steps = torch.arange(n, device=at.device)
     F_det = sub * (fast[:, None] * n + steps).to(at.dtype) + sub / 2.0
     S_det = sub * (slow[:, None] * n + steps).to(at.dtype) + sub / 2.0
-    layers = torch.arange(sc.thicksteps, device=at.device).to(at.dtype)
-    O_det = layers * sc.thickstep
+    layers = torch.arange(sc.p.thickness_steps, device=at.device).to(at.dtype)
+    O_det = layers * sc.p.thickness_step_m
     position = ((F_det[:, None, None, :, None] * sc.fdet + S_det[:, None, :, None, None] * sc.sdet)
-                + O_det[None, :, None, None, None] * sc.odet) + sc.pix0
-    if sc.curved and sc.c_parity:
+                + O_det[None, :, None, None, None] * sc.odet) + sc.pix0_m
+    if sc.p.curved_detector and sc.p.c_parity:
         # every pixel at the same distance; quirk curved_detector_lab_axes: the lab y and
         # z coordinates of the flat pixel act as the angles about sdet and fdet
-        start = sc.beam * sc.distance
-        turned = rotate_axis(start, sc.sdet, position[..., 1] / sc.distance)
-        position = rotate_axis(turned, sc.fdet, position[..., 2] / sc.distance)
-    elif sc.curved:
+        start = sc.beam * sc.distance_m
+        turned = rotate_axis(start, sc.sdet, position[..., 1] / sc.distance_m)
+        position = rotate_axis(turned, sc.fdet, position[..., 2] / sc.distance_m)
+    elif sc.p.curved_detector:
         # the pixel's fast and slow offsets from the beam centre, over the distance, are
         # the angles that carry the beam point onto it (sensor layers deeper out)
-        impact = sc.distance * sc.beam - sc.pix0
-        start = (sc.distance + O_det)[:, None] * sc.beam
+        impact = sc.distance_m * sc.beam - sc.pix0_m
+        start = (sc.distance_m + O_det)[:, None] * sc.beam
         turned = rotate_axis(start[None, :, None, None, :], sc.sdet,
-                             ((F_det - dot(impact, sc.fdet)) / sc.distance)[:, None, None, :])
+                             ((F_det - dot(impact, sc.fdet)) / sc.distance_m)[:, None, None, :])
         position = rotate_axis(turned, sc.fdet,
-                               (-(S_det - dot(impact, sc.sdet)) / sc.distance)[:, None, :, None])
-        position = position.expand(fast.shape[0], sc.thicksteps, n, n, 3)
+                               (-(S_det - dot(impact, sc.sdet)) / sc.distance_m)[:, None, :, None])
+        position = position.expand(fast.shape[0], sc.p.thickness_steps, n, n, 3)
     diffracted, airpath = unitize(position)
-    if sc.point_pixel:
+    if sc.p.point_pixel:
         omega = 1.0 / airpath / airpath
     else:
-        omega = sc.pixel_size * sc.pixel_size / airpath / airpath * sc.close_distance / airpath
+        pixel = sc.p.pixel_size_m
+        omega = pixel * pixel / airpath / airpath * sc.close_distance_m / airpath
     # quirk oversample_thick_without_thickness: the original evaluates the capture fraction
     # without a sensor too (0 there); corrected, no sensor captures every photon
-    if sc.c_parity or sc.thick > 0.0:
+    if sc.p.c_parity or sc.p.thickness_m > 0.0:
         parallax = dot(diffracted, sc.odet)
         depth = layers[None, :, None, None]
-        capture = (torch.exp(-depth * sc.thickstep * sc.mu / parallax)
-                   - torch.exp(-(depth + 1) * sc.thickstep * sc.mu / parallax))
+        capture = (torch.exp(-depth * sc.p.thickness_step_m * sc.p.mu_per_m / parallax)
+                   - torch.exp(-(depth + 1) * sc.p.thickness_step_m * sc.p.mu_per_m / parallax))
     else:
         capture = torch.ones_like(omega)
     return Subpixels(position, diffracted, omega, capture)
@@ -85,19 +86,19 @@ def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.T
 
 def scattering_vectors(sc: Scene, sp: Subpixels) -> torch.Tensor:
     """(pixels, layers, sub, sub, sources, 3) (diffracted - incident) / wavelength."""
-    return (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength[:, None]
+    return (sp.diffracted[..., None, :] - sc.incident) / sc.wavelength_m[:, None]
 
 
 def polarization(sc: Scene, sp: Subpixels, scattering: torch.Tensor) -> torch.Tensor:
     """The polarization factor of every sub-pixel and source."""
-    return polarization_factor(sc.polarization, sc.incident,
+    return polarization_factor(sc.p.polarization, sc.incident,
                                sp.diffracted[..., None, :].expand_as(scattering), sc.polar_axis)
 
 
 def beyond_dmin(sc: Scene, scattering: torch.Tensor) -> torch.Tensor:
     """Whether each scattering vector reaches past the resolution limit (its source then
     adds no Bragg term)."""
-    if sc.dmin <= 0.0:
+    if sc.p.dmin_m <= 0.0:
         return torch.zeros(scattering.shape[:-1], dtype=torch.bool, device=scattering.device)
     stol = 0.5 * torch.sqrt((scattering * scattering).sum(dim=-1))
-    return (stol > 0.0) & (sc.dmin > 0.5 / stol)
+    return (stol > 0.0) & (sc.p.dmin_m > 0.5 / stol)

@@ -41,7 +41,7 @@ def trace_pixel(inputs: RenderInputs, slow: int, fast: int, state: PixelState, *
         slow_t = torch.tensor([slow], device=at.device)
         # quirk phi_carryover, quirk interpolation_switch_off: the pixel starts from the
         # state the render's passes leave it in (unrotated entry, interpolation on or off)
-        if sc.c_parity:
+        if sc.p.c_parity:
             render_legacy(sc, fast_t, slow_t, interpolate=state.interpolate and sc.interpolate,
                           entry=state.entry, record=record)
         else:
@@ -64,13 +64,13 @@ def trace_pixel(inputs: RenderInputs, slow: int, fast: int, state: PixelState, *
                                                        phisteps, domains))
     passes = per_row(record["passes"], 4) != 0
     counted = passes & (terms["F_latt"] != 0)
-    if sc.c_parity and sc.water_size != 0.0:
+    if sc.p.c_parity and sc.p.water_size_m != 0.0:
         counted = passes
     terms["F_cell"][~counted] = np.nan
     contribution = np.where(counted, per_row(record["terms"], 5), 0.0)
     final = {"scale": float(_numpy(sc.scale)), "steps": sc.steps,
              "value": float(_numpy(record["values"])[0])}
-    if sc.c_parity:
+    if sc.p.c_parity:
         _legacy_factors(sc, record, terms, contribution, final, per_row)
     else:
         _corrected_factors(record, terms, contribution, final, per_row, shape)
@@ -134,11 +134,11 @@ def _legacy_factors(sc: Scene, record: dict[str, Any], terms: dict[str, np.ndarr
     terms["capture"] = per_row(held.capture, 3)
     running = record["running"]
     if running is None:
-        terms["I"] = float(_numpy(sc.I_bg)) + np.cumsum(contribution)
+        terms["I"] = float(_numpy(sc.water_background_per_sr)) + np.cumsum(contribution)
     else:
         terms["I"] = _numpy(running)[0]
     omega, capture, polar = (float(v[0]) for v in (_numpy(t) for t in held.at_end()))
     final.update(I=float(_numpy(record["intensity"])[0]), background=np.nan,
-                 omega=np.nan if sc.oversample_omega else omega,
-                 polar=np.nan if sc.oversample_polar else polar,
-                 capture=np.nan if sc.oversample_thick else capture)
+                 omega=np.nan if sc.p.oversample_omega else omega,
+                 polar=np.nan if sc.p.oversample_polar else polar,
+                 capture=np.nan if sc.p.oversample_thick else capture)

@@ -12,8 +12,10 @@ import numpy as np
 import torch
 
 from nanobragg.config import is_tensor
+from nanobragg.engines import REGISTRY
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {name: getattr(torch, name) for name in REGISTRY["torch"].dtypes}
+"""The torch dtype of each dtype name the registry lists for this engine."""
 FLOAT64 = torch.float64
 
 
