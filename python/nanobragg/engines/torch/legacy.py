@@ -35,7 +35,9 @@ from nanobragg.engines.torch.subpixel import (
 @dataclass
 class HeldFactors:
     """What the original's factor variables hold at each sub-pixel (omega, capture:
-    (pixels, layers, sub, sub)) and each sub-pixel and source (polar: one more dim)."""
+    (pixels, layers, sub, sub)) and each sub-pixel and source (polar: one more dim).  A
+    factor the render needs only at the pixel's end (neither traced nor oversampled)
+    holds just that value, (pixels, 1)."""
 
     omega: torch.Tensor
     capture: torch.Tensor
@@ -47,16 +49,18 @@ class HeldFactors:
                 self.polar.flatten(1)[:, -1])
 
 
-def _held_from_first_nonzero(values: torch.Tensor, usable: torch.Tensor,
-                             before: float) -> torch.Tensor:
+def _held_from_first_nonzero(values: torch.Tensor, usable: torch.Tensor, before: float, *,
+                             every_term: bool) -> torch.Tensor:
     """Along the last dim: from the first usable nonzero value on, that value; before it,
-    ``before``."""
+    ``before``.  Without every_term, only the value held at the end (size 1)."""
     found = usable & (values != 0)
     first = torch.argmax(found.to(torch.uint8), dim=-1, keepdim=True)
     value = torch.gather(values, -1, first)
+    any_found = found.any(dim=-1, keepdim=True)
+    if not every_term:
+        return torch.where(any_found, value, torch.full_like(value, before))
     index = torch.arange(values.shape[-1], device=values.device)
-    held = found.any(dim=-1, keepdim=True) & (index >= first)
-    return torch.where(held, value, torch.full_like(values, before))
+    return torch.where(any_found & (index >= first), value, torch.full_like(values, before))
 
 
 def _held_from_last(values: torch.Tensor, usable: torch.Tensor, before: float) -> torch.Tensor:
@@ -67,21 +71,23 @@ def _held_from_last(values: torch.Tensor, usable: torch.Tensor, before: float) -
     return torch.where(latest >= 0, taken, torch.full_like(values, before))
 
 
-def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
-                 passes: torch.Tensor) -> HeldFactors:
+def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor, passes: torch.Tensor, *,
+                 every_term: bool = False) -> HeldFactors:
     """quirk factors_from_first_subpixel: each factor variable as the original's loop
     holds it.  The solid angle is set at the first sub-pixel (every sub-pixel with
     -oversample_omega); the capture fraction at each layer's first sub-pixel (every one
     with -oversample_thick), from 1 when the sensor has no thickness; the polarization at
     the first source that passes the dmin cut (every passing one with -oversample_polar),
-    from 1 with -nopolar."""
+    from 1 with -nopolar.  every_term: the values at every term (for traces), not just
+    at the pixel's end where that is all the render needs."""
     shape = sp.omega.shape
     flat_omega = sp.omega.flatten(1)
     if sc.p.oversample_omega:
         omega = sp.omega
     else:
         omega = _held_from_first_nonzero(flat_omega, torch.ones_like(flat_omega, dtype=torch.bool),
-                                         0.0).reshape(shape)
+                                         0.0, every_term=every_term)
+        omega = omega.reshape(shape) if every_term else omega
     if sc.p.oversample_thick:
         # quirk oversample_thick_without_thickness: each sub-pixel's own capture fraction,
         # 0 where there is no sensor
@@ -89,9 +95,11 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
     elif sc.p.thickness_m == 0.0:
         capture = torch.ones_like(sp.capture)
     else:
-        per_layer = sp.capture.flatten(2)
+        # the capture fraction the pixel ends with is its last layer's
+        per_layer = sp.capture.flatten(2) if every_term else sp.capture[:, -1:].flatten(2)
         capture = _held_from_first_nonzero(per_layer, torch.ones_like(per_layer, dtype=torch.bool),
-                                           0.0).reshape(shape)
+                                           0.0, every_term=every_term)
+        capture = capture.reshape(shape) if every_term else capture
     # quirk dmin_kills_background: until a source passes the cut the polarization is 0,
     # and where none does it zeroes the background too
     before = 1.0 if sc.p.nopolar else 0.0
@@ -99,12 +107,14 @@ def held_factors(sc: Scene, sp: Subpixels, polar: torch.Tensor,
     if sc.p.oversample_polar:
         # quirk nopolar_overridden_by_oversample_polar: recomputed at every passing source,
         # -nopolar or not
-        held_polar = _held_from_last(flat_polar, flat_passes, before)
+        held_polar = _held_from_last(flat_polar, flat_passes, before).reshape(polar.shape)
     elif sc.p.nopolar:
-        held_polar = torch.ones_like(flat_polar)
+        held_polar = torch.ones_like(polar)
     else:
-        held_polar = _held_from_first_nonzero(flat_polar, flat_passes, before)
-    return HeldFactors(omega, capture, held_polar.reshape(polar.shape))
+        held_polar = _held_from_first_nonzero(flat_polar, flat_passes, before,
+                                              every_term=every_term)
+        held_polar = held_polar.reshape(polar.shape) if every_term else held_polar
+    return HeldFactors(omega, capture, held_polar)
 
 
 def running_sum(sc: Scene, held: HeldFactors, terms: torch.Tensor, skip: torch.Tensor, *,
@@ -217,7 +227,7 @@ def render_legacy(sc: Scene, fast: torch.Tensor, slow: torch.Tensor, *, interpol
         # quirk nopolar_overridden_by_oversample_polar: -oversample_polar computes the
         # factor even with -nopolar
         polar = polarization(sc, sp, scattering)
-    held = held_factors(sc, sp, polar, passes)
+    held = held_factors(sc, sp, polar, passes, every_term=record is not None)
     running = running_sum(sc, held, terms, skip, every_term=record is not None)
     # quirk water_background_scaling: the background starts the sum, so r_e^2 fluence /
     # steps (and the running-sum factors) scale it again with the Bragg terms
