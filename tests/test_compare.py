@@ -181,11 +181,12 @@ def test_runner_keeps_what_a_trace_needs():
     args = [*ONE_STEP, "-device", "cpu", "-dtype", "float32"]
     torch_runner = make_runner(parse_runner_spec("torch:float64+parity"), args)
     assert torch_runner.engine_options() == {"backend": "torch", "c_parity": True,
-                                             "device": "cpu", "dtype": "float64"}
+                                             "device": "cpu", "dtype": "float64",
+                                             "max_terms": 1e11}
     assert torch_runner.config.detector.fpixels == 32
     c_runner = make_runner(parse_runner_spec("c"), args)
     assert c_runner.engine_options() == {"backend": "c", "c_parity": False, "device": None,
-                                         "dtype": None}
+                                         "dtype": None, "max_terms": 1e11}
 
 
 def test_external_arguments(tmp_path, monkeypatch):

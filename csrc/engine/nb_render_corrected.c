@@ -93,6 +93,7 @@ static double corrected_terms(const nb_scene *c, const term_site *site, const so
     double sum = 0.0;
     int phi_tic, mos;
     for (phi_tic = 0; phi_tic < p->phi_steps; ++phi_tic) {
+        if (nb_cancelled(report, c->a->mosaic_domains)) return sum;
         for (mos = 0; mos < c->a->mosaic_domains; ++mos) {
             const double *ax = axes_at(&c->rotated, c, phi_tic, mos);
             double h = nb_dot(ax, S), k = nb_dot(ax + 3, S), l = nb_dot(ax + 6, S);
@@ -157,8 +158,12 @@ static void corrected_source(const nb_scene *c, const term_site *subpixel, doubl
         return;
     }
     report->executed_phi_loop = 1;
-    sum = c->blocked ? blocked_bragg_sum(c, scattering)
-                     : corrected_terms(c, &site, &f, sums->bragg, report, trace);
+    if (c->blocked) {
+        if (nb_cancelled(report, (long)p->phi_steps * a->mosaic_domains)) return;
+        sum = blocked_bragg_sum(c, scattering);
+    } else {
+        sum = corrected_terms(c, &site, &f, sums->bragg, report, trace);
+    }
     sums->bragg += sum * f.factor;
 }
 
@@ -177,6 +182,7 @@ static double corrected_pixel(const nb_scene *c, int fpixel, int spixel, pixel_r
                  * photon is captured */
                 double pos[3], diffracted[3], airpath, omega, capture = 1.0;
                 term_site site = {layer, subS, subF, 0, pos, diffracted, NULL};
+                if (nb_cancelled(report, 1)) return 0.0;
                 subpixel_position(c, fpixel, spixel, subF, subS, Odet, pos);
                 airpath = nb_unitize(pos, diffracted);
                 /* quirk factors_from_first_subpixel: this sub-pixel's own solid angle and

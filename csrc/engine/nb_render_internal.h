@@ -31,12 +31,39 @@ typedef struct {
     int blocked;                /* corrected mode can use blocked_bragg_sum */
 } nb_scene;
 
-/* What a pixel tells the passes over the image. */
+/* The progress and cancellation of a render, shared by its threads (nb_render.c). */
+typedef struct nb_watch nb_watch;
+
+/* What a pixel tells the passes over the image, and the watch it looks at. */
 typedef struct {
     int executed_phi_loop;      /* a source passed the dmin cut, so the crystal was rotated */
     int interpolation_left_grid;
     double omega_sum_sr;
+    nb_watch *watch;            /* NULL: nothing to look at (a trace) */
+    long work;                  /* terms evaluated since the last look */
+    int stop;                   /* a look found the render cancelled */
 } pixel_report;
+
+/* Terms a pixel evaluates between two looks at its watch: a few milliseconds of work,
+ * so that a render stops soon after it is cancelled however long one pixel takes. */
+enum { NB_WATCH_TERMS = 1 << 16 };
+
+/* nb_render.c: whether the render is cancelled.  On the thread that called nb_render it
+ * also reports progress (and so learns of a cancellation) a few times a second. */
+int nb_watch_look(pixel_report *report);
+
+/* Whether the render is cancelled, looking at the watch after every NB_WATCH_TERMS
+ * terms; the kernels call it with the terms they just evaluated and stop when true. */
+static inline int nb_cancelled(pixel_report *report, long terms)
+{
+    if (!report->watch) return 0;
+    if (report->stop) return 1;
+    report->work += terms;
+    if (report->work < NB_WATCH_TERMS) return 0;
+    report->work = 0;
+    report->stop = nb_watch_look(report);
+    return report->stop;
+}
 
 /* Where a term of a pixel's sum sits in its loops, and the vectors it shares
  * with the other terms of its sub-pixel and source. */

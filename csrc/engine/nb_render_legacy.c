@@ -32,6 +32,7 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
             for (subF = 0; subF < p->oversample; ++subF) {
                 double pos[3], diffracted[3], airpath;
                 term_site site = {layer, subS, subF, 0, pos, diffracted, NULL};
+                if (nb_cancelled(report, 1)) return 0.0;
                 subpixel_position(c, fpixel, spixel, subF, subS, Odet, pos);
                 airpath = nb_unitize(pos, diffracted);
                 if (omega == 0.0 || p->oversample_omega) omega = solid_angle(p, airpath);
@@ -60,6 +61,7 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                         polar = polarization_factor(p->polarization, incident, diffracted,
                                                     polar_axis);
                     for (phi_tic = 0; phi_tic < p->phi_steps; ++phi_tic) {
+                        if (nb_cancelled(report, a->mosaic_domains)) return 0.0;
                         for (mos = 0; mos < a->mosaic_domains; ++mos) {
                             const double *ax = axes_at(table, c, phi_tic, mos);
                             double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);

@@ -71,7 +71,7 @@ nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, i
                          int spixel, int entry, int interpolate, nb_trace *trace)
 {
     nb_scene c;
-    pixel_report report = {0, 0, 0.0};
+    pixel_report report = {0, 0, 0.0, NULL, 0, 0};
     nb_status status;
 
     if (trace->capacity < nb_trace_terms(p, a)) return NB_BAD_ARGUMENT;

@@ -34,6 +34,8 @@ from nanobragg.stages.crystal import crystal_spec
 from nanobragg.stages.geometry import detector_spec
 from nanobragg.stages.mosaic import mosaic_spec
 from nanobragg.stages.render import (
+    DEFAULT_MAX_TERMS,
+    Work,
     choose_oversample,
     fluence_per_m2,
     render_params,
@@ -60,6 +62,9 @@ class Setup:
     sources: Sources
     mosaic: MosaicRotations
     render_inputs: RenderInputs
+    work: Work
+    max_terms: float
+    """The limit the work was checked against."""
 
     @property
     def roi(self) -> tuple[int, int, int, int]:
@@ -71,9 +76,11 @@ class Setup:
 def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
             stages: Mapping[str, str] | None = None, device: Any = None, dtype: Any = None,
             threads: int | None = None, memory_budget: int | None = None,
-            compile: bool = False) -> Setup:
+            compile: bool = False, max_terms: float = DEFAULT_MAX_TERMS) -> Setup:
     """Check the configuration, read its files and run every stage before the render.
-    The options are :class:`~nanobragg.engines.Route`'s."""
+    The options are :class:`~nanobragg.engines.Route`'s; a render of more than
+    ``max_terms`` terms is refused (:class:`~nanobragg.stages.render.Work`)."""
+    _check_max_terms(max_terms)
     route = Route(backend, stages, threads=threads, device=device, dtype=dtype,
                   memory_budget=memory_budget, compile=compile)
     config.validate()
@@ -100,20 +107,24 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
     mosaic = route["mosaic_rotations"].mosaic_rotations(
         mosaic_spec(config, sampling, seed=mosaic_seed), rng)
     oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
-    check_total_steps(len(sources.wavelength_m), sampling.mosaic_domains, sampling.phi.steps,
-                      oversample, sampling.thickness.steps)
     roi = resolve_roi(config, geometry.fpixels, geometry.spixels)
     grid = inputs.structure_factors
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
                            sampling=sampling, oversample=oversample, roi=roi,
                            fluence=fluence_per_m2(config),
                            has_grid=grid is not None and grid.count > 0)
+    mask = _mask_array(inputs.mask, geometry)
     render_inputs = RenderInputs(params=params, sources=sources, mosaic=mosaic,
-                                 structure_factors=grid,
-                                 mask=_mask_array(inputs.mask, geometry))
+                                 structure_factors=grid, mask=mask)
+    work = Work(pixels=_rendered_pixels(roi, mask, geometry), oversample=oversample,
+                automatic_oversample=not config.sampling.oversample,
+                layers=sampling.thickness.steps, sources=len(sources.wavelength_m),
+                phi_steps=sampling.phi.steps, domains=sampling.mosaic_domains)
+    work.check(max_terms)
     return Setup(route=route, inputs=inputs, sampling=sampling, noise_seed=noise_seed,
                  misset_seed=misset_seed, mosaic_seed=mosaic_seed, rng=rng, geometry=geometry,
-                 crystal=crystal, sources=sources, mosaic=mosaic, render_inputs=render_inputs)
+                 crystal=crystal, sources=sources, mosaic=mosaic, render_inputs=render_inputs,
+                 work=work, max_terms=max_terms)
 
 
 def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None) -> RenderOutput:
@@ -124,7 +135,8 @@ def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None) -
 def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
              progress: Callable[[int, int], Any] | None = None, threads: int | None = None,
              device: Any = None, dtype: Any = None, memory_budget: int | None = None,
-             compile: bool = False, stages: Mapping[str, str] | None = None) -> Result:
+             compile: bool = False, stages: Mapping[str, str] | None = None,
+             max_terms: float = DEFAULT_MAX_TERMS) -> Result:
     """Render a diffraction image.
 
     ``c_parity=True`` reproduces the original program's output, quirks included;
@@ -142,9 +154,14 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
 
     ``stages`` runs single stages on another engine than ``backend``, e.g.
     ``{"sources": "c", "render": "torch"}`` (see :mod:`nanobragg.stages`).
+
+    A render of more than ``max_terms`` terms (pixels x sub-pixels x sensor layers x
+    sources x phi steps x mosaic domains; default 1e11) is refused before it starts,
+    with a message naming what makes it big.
     """
     setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype,
-                    threads=threads, memory_budget=memory_budget, compile=compile)
+                    threads=threads, memory_budget=memory_budget, compile=compile,
+                    max_terms=max_terms)
     output = render(setup, progress=progress)
     image_tensor = output.image if is_tensor(output.image) else None
     image64 = np.asarray(to_numpy(output.image), dtype=np.float64)
@@ -175,6 +192,24 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
                "fluence": as_float(params.fluence_per_m2), "misset_seed": setup.misset_seed,
                "mosaic_seed": setup.mosaic_seed},
     )
+
+
+def _check_max_terms(max_terms: Any) -> None:
+    if (isinstance(max_terms, bool) or not isinstance(max_terms, (int, float))
+            or not max_terms > 0):
+        raise ValueError(f"max_terms: {max_terms!r} is not valid; expected a number of terms "
+                         "> 0 (math.inf for no limit)")
+
+
+def _rendered_pixels(roi: tuple[int, int, int, int], mask: np.ndarray | None,
+                     geometry: DetectorGeometry) -> int:
+    """Pixels inside the ROI (bounds included, clipped to the detector) and not masked."""
+    xmin, xmax, ymin, ymax = roi
+    fast = slice(max(xmin, 0), min(xmax, geometry.fpixels - 1) + 1)
+    slow = slice(max(ymin, 0), min(ymax, geometry.spixels - 1) + 1)
+    if mask is None:
+        return max(fast.stop - fast.start, 0) * max(slow.stop - slow.start, 0)
+    return int(np.count_nonzero(mask[slow, fast]))
 
 
 def _mask_array(mask: np.ndarray | None, geometry: DetectorGeometry) -> np.ndarray | None:

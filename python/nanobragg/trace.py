@@ -23,6 +23,7 @@ import numpy.typing as npt
 from nanobragg.config import Config
 from nanobragg.simulate import Setup, prepare, render
 from nanobragg.stages import to_numpy
+from nanobragg.stages.render import DEFAULT_MAX_TERMS
 from nanobragg.stages.trace import (
     CORRECTED_STATE,
     FINAL_KEYS,
@@ -107,12 +108,14 @@ def _format(value: Any, digits: int) -> str:
 
 def trace_pixel(config: Config, slow: int, fast: int, backend: str = "c",
                 c_parity: bool = False, *, stages: Mapping[str, str] | None = None,
-                device: Any = None, dtype: Any = None) -> Trace:
+                device: Any = None, dtype: Any = None,
+                max_terms: float = DEFAULT_MAX_TERMS) -> Trace:
     """Trace pixel (slow, fast) on the engine of the render stage (``backend``
     unless ``stages`` says otherwise).  With c_parity the run's state at that pixel
     (phi carry-over, interpolation switched off) is found first; when it depends on
     earlier pixels (interpolation, a dmin cut) that renders the rows up to it."""
-    setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype)
+    setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype,
+                    max_terms=max_terms)
     return PixelTracer(setup, last_row=slow if isinstance(slow, (int, np.integer)) else None
                        ).trace(slow, fast)
 

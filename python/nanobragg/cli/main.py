@@ -62,7 +62,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = simulate(config, backend=command.backend, c_parity=command.c_parity,
-                          progress=progress, device=command.device, dtype=command.dtype)
+                          progress=progress, device=command.device, dtype=command.dtype,
+                          max_terms=command.max_terms)
     for warning in caught:
         report.line(str(warning.message))
     # traces are prepared before any file is written, so a bad pixel leaves no output behind

@@ -85,6 +85,8 @@ class Report:
             (" +thick", cfg.sampling.oversample_thick), (" +polar", cfg.sampling.oversample_polar),
             (" +omega", cfg.sampling.oversample_omega)) if on)
         self.line("  %dx%d pixel oversample steps%s" % (r.oversample, r.oversample, flags))
+        work = r.setup.work
+        self.line(f"  work: {work.describe()} (limit {r.setup.max_terms:.3g}, -max_terms)")
         if cfg.detector.mask_path is not None or cfg.detector.mask is not None:
             self.line(f"  skipping zero-flagged pixels in {cfg.detector.mask_path or 'the mask'}")
         if cfg.output.write_noise:

@@ -21,6 +21,7 @@ from nanobragg.engines import DTYPES
 from nanobragg.errors import UsageError
 from nanobragg.flags import FLAGS, PROGRAM_FLAGS, parse_command_line
 from nanobragg.seeds import with_clock_seeds
+from nanobragg.stages.render import DEFAULT_MAX_TERMS
 
 _PARITY = "+parity"
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
@@ -124,13 +125,15 @@ class Runner:
     device: str | None = None
     dtype: str | None = None
     executable: str | None = None
+    max_terms: float = DEFAULT_MAX_TERMS
     notes: tuple[str, ...] = ()
     """Warnings from reading the arguments."""
 
     def engine_options(self) -> dict[str, Any]:
-        """backend, c_parity, device and dtype, as keyword arguments of ``simulate``."""
+        """backend, c_parity, device, dtype and max_terms, as keyword arguments of
+        ``simulate``."""
         return {"backend": self.backend, "c_parity": self.c_parity, "device": self.device,
-                "dtype": self.dtype}
+                "dtype": self.dtype, "max_terms": self.max_terms}
 
     def describe(self) -> str:
         """The engine and mode in words, e.g. ``torch (cuda, float32), c_parity``."""
@@ -173,7 +176,8 @@ def make_runner(spec: RunnerSpec, argv: Sequence[str], *, clock: int | None = No
                   backend=None if spec.kind == "exe" else spec.kind, c_parity=command.c_parity,
                   device=(spec.device or command.device) if torch else None,
                   dtype=(spec.dtype or command.dtype) if torch else None,
-                  executable=spec.executable, notes=tuple(str(w.message) for w in caught))
+                  executable=spec.executable, max_terms=command.max_terms,
+                  notes=tuple(str(w.message) for w in caught))
 
 
 @dataclass(frozen=True)

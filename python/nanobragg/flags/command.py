@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from nanobragg.config import Config
 from nanobragg.engines import DTYPES, REGISTRY
 from nanobragg.errors import UsageError
-from nanobragg.flags.cnumbers import strict_int
+from nanobragg.flags.cnumbers import strict_float, strict_int
 from nanobragg.flags.mapping import config_from_argv
+from nanobragg.stages.render import DEFAULT_MAX_TERMS
 
 __all__ = ["ParsedCommand", "parse_command_line"]
 
@@ -31,6 +32,8 @@ class ParsedCommand:
     dtype: str | None = None
     trace_pixel: tuple[int, int] | None = None
     """(slow, fast) pixel whose computation is traced."""
+    max_terms: float = DEFAULT_MAX_TERMS
+    """Most terms the render may evaluate (``-max_terms``)."""
     help: bool = False
 
 
@@ -84,6 +87,12 @@ def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
             slow, fast = values(arg, 2)
             command.trace_pixel = (strict_int(slow, arg), strict_int(fast, arg))
             i += 3
+        elif arg == "-max_terms":
+            (value,) = values(arg, 1)
+            command.max_terms = strict_float(value, arg)
+            if not command.max_terms > 0:
+                raise UsageError(f"-max_terms: expected a number of terms > 0, got {value!r}")
+            i += 2
         else:
             rest.append(arg)
             i += 1

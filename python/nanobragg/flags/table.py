@@ -527,6 +527,10 @@ PROGRAM_FLAGS: tuple[ProgramFlag, ...] = (
                 "pass dtype= to nanobragg.simulate"),
     ProgramFlag("-trace_pixel", (), ("SLOW", "FAST"), "print the computation of one pixel",
                 "call nanobragg.trace_pixel(config, slow, fast)"),
+    ProgramFlag("-max_terms", (), ("N",),
+                "refuse a render of more than N terms: pixels x sub-pixels x layers x sources "
+                "x phi steps x mosaic domains (default 1e11; inf for no limit)",
+                "pass max_terms= to nanobragg.simulate"),
     ProgramFlag("-h", ("-help", "--help"), (), "print this help and exit",
                 "nanobragg.flags.FLAGS lists the flags a Config takes"),
 )

@@ -20,6 +20,7 @@ from nanobragg.config import Config, as_float, as_floats, is_tensor
 from nanobragg.sampling import RTD, Sampling
 from nanobragg.stages.fields import scaled
 from nanobragg.stages.sources import wavelength_m
+from nanobragg.validation import MAX_STEPS
 
 if TYPE_CHECKING:
     from nanobragg.io import StructureFactors
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from nanobragg.stages.mosaic import MosaicRotations
     from nanobragg.stages.sources import Sources
 
+DEFAULT_MAX_TERMS = 1e11
+"""Most terms a render may evaluate unless the caller raises the limit: about 20 minutes
+of the C engine on two cores, a minute or two of the torch engine on a GPU."""
 R_E_SQR_M2 = 7.94079248018965e-30
 """Thomson cross section of the electron."""
 AVOGADRO = 6.02214179e23
@@ -128,6 +132,69 @@ class RenderOutput:
     """c_parity: the pixel that started from the unrotated crystal, or -1."""
     switch_pixel: int
     """c_parity: the last pixel rendered with interpolation on, or -1."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """How many terms a render evaluates: every rendered pixel sums over its sub-pixels,
+    sensor layers, sources, phi steps and mosaic domains."""
+
+    pixels: int
+    """Pixels rendered (inside the ROI, not masked)."""
+    oversample: int
+    automatic_oversample: bool
+    """The oversampling was chosen from the crystal size (no -oversample given)."""
+    layers: int
+    sources: int
+    phi_steps: int
+    domains: int
+
+    @property
+    def terms(self) -> int:
+        return (self.pixels * self.oversample * self.oversample * self.layers * self.sources
+                * self.phi_steps * self.domains)
+
+    def describe(self) -> str:
+        return (f"{self.pixels} pixels x {self.oversample}^2 sub-pixels x {self.layers} "
+                f"layers x {self.sources} sources x {self.phi_steps} phi steps x "
+                f"{self.domains} mosaic domains = {self.terms:.3g} terms")
+
+    def check(self, max_terms: float) -> None:
+        """A render above the limit is refused before it starts, naming what makes it big;
+        so is one whose pixels each need more terms than the engines' whole-number
+        arithmetic counts (MAX_STEPS)."""
+        per_pixel = (self.oversample * self.oversample * self.layers * self.sources
+                     * self.phi_steps * self.domains)
+        if per_pixel > MAX_STEPS:
+            raise ValueError(
+                f"{self.sources} sources x {self.domains} mosaic domains x {self.phi_steps} "
+                f"phi steps x {self.oversample}^2 sub-pixels x {self.layers} sensor layers = "
+                f"{per_pixel} terms per pixel; the limit is {MAX_STEPS}; most of it comes "
+                f"from {self._largest_factor()}")
+        if self.terms > max_terms:
+            raise ValueError(
+                f"the render would evaluate {self.describe()}, more than the limit of "
+                f"{max_terms:.3g} (max_terms); most of it comes from "
+                f"{self._largest_factor(max_terms)}. Reduce it, or raise the limit: "
+                "-max_terms on the "
+                "command line, max_terms= to simulate")
+
+    def _largest_factor(self, max_terms: float = math.inf) -> str:
+        """The detector when its pixels alone exceed the limit, else the largest of the
+        factors each pixel sums over."""
+        if self.pixels > max_terms:
+            return "the detector (-detpixels, -detsize, -pixel, -roi)"
+        oversampling = ("the automatic oversampling (from the crystal size and -N or "
+                        "-xtal_size; give -oversample)" if self.automatic_oversample
+                        else "-oversample")
+        factors = {
+            oversampling: self.oversample * self.oversample,
+            "the sensor layers (-thicksteps)": self.layers,
+            "the sources (-divsteps, -dispsteps, -sourcefile)": self.sources,
+            "the phi steps (-phisteps)": self.phi_steps,
+            "the mosaic domains (-mosaic_dom)": self.domains,
+        }
+        return max(factors, key=lambda name: factors[name])
 
 
 def fluence_per_m2(config: Config) -> Any:

@@ -37,13 +37,38 @@ _WORDS_PER_INTERPOLATED_TERM = 240
 
 
 def _chunk_pixels(sc: Scene, budget: int, grad: bool) -> int:
-    if sc.at.device.type == "cpu":
-        budget = min(budget, CPU_CHUNK_BYTES)
+    """Pixels per chunk: as many as the budget holds, at least one.  A pixel's terms are
+    never split across chunks, so a single pixel that needs more memory than the device
+    has free is refused before anything is allocated."""
     terms = (sc.p.thickness_steps * sc.p.oversample * sc.p.oversample * sc.incident.shape[0]
              * sc.axes["rotated"].shape[0])
     words = _WORDS_PER_INTERPOLATED_TERM if sc.interpolate else _WORDS_PER_TERM
     per_pixel = terms * words * sc.at.dtype.itemsize * (2 if grad else 1)
+    free = _free_bytes(sc.at.device)
+    if free is not None and per_pixel > free:
+        raise ValueError(
+            f"the torch engine needs {per_pixel / 2**30:.3g} GiB of working tensors for one "
+            f"pixel ({terms} terms: {sc.p.oversample}^2 sub-pixels x {sc.p.thickness_steps} "
+            f"layers x {sc.incident.shape[0]} sources x {sc.axes['rotated'].shape[0]} phi "
+            f"steps and mosaic domains), more than the {free / 2**30:.3g} GiB free on "
+            f"{sc.at.device}; use fewer sub-pixels (-oversample) or the C engine")
+    if sc.at.device.type == "cpu":
+        budget = min(budget, CPU_CHUNK_BYTES)
     return max(1, int(budget // per_pixel))
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    """Memory free for tensors on the device (None where it cannot be told)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 _COMPILED: dict[str, Callable[..., ChunkResult]] = {}
