@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 import nanobragg as nb
 from nanobragg.cli.main import main, run
+from nanobragg.engines import max_threads
 from test_golden import ENGINE_FLAGS
 from test_quirks_render import small_config
 
@@ -107,3 +109,13 @@ def test_ctrl_c_stops_a_render_of_few_long_pixels(args, tmp_path):
     assert time.perf_counter() - sent < 1.5
     assert process.returncode == 130, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_threads_are_bounded_by_the_machine():
+    """Hundreds of OpenMP threads can fail to start, and OpenMP then ends the process."""
+    limit = max_threads()
+    assert limit == 4 * (os.cpu_count() or 1)
+    with pytest.raises(ValueError, match=rf"threads: {limit + 1} is not valid; expected a "
+                                         rf"whole number from 1 to {limit} \(4 per CPU"):
+        nb.simulate(small_config(), threads=limit + 1)
+    assert nb.simulate(small_config(), threads=limit).image.size

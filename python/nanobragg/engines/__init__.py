@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nanobragg.engines.base import MAX_THREADS, COptions, Engine, TorchOptions
+from nanobragg.engines.base import COptions, Engine, TorchOptions, max_threads
 from nanobragg.stages import STAGES
 
 
@@ -141,5 +141,5 @@ class Route:
         return self._engines[self.names["render" if stage == "trace_pixel" else stage]]
 
 
-__all__ = ["DTYPES", "MAX_THREADS", "REGISTRY", "COptions", "Engine", "EngineEntry", "Route",
-           "TorchOptions", "available", "create", "resolve_stages"]
+__all__ = ["DTYPES", "REGISTRY", "COptions", "Engine", "EngineEntry", "Route",
+           "TorchOptions", "available", "create", "max_threads", "resolve_stages"]

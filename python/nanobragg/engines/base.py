@@ -7,6 +7,7 @@ own.  :mod:`nanobragg.engines` chooses and builds them; nothing else does."""
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,8 +76,13 @@ class Engine(Protocol):
         ...
 
 
-MAX_THREADS = 4096
-"""Most OpenMP threads a C render is given."""
+THREADS_PER_CPU = 4
+"""Most OpenMP threads a C render is given per CPU of the machine: more only cost memory
+for their stacks, and where thread creation fails OpenMP ends the whole process."""
+
+
+def max_threads() -> int:
+    return THREADS_PER_CPU * (os.cpu_count() or 1)
 
 
 def _whole(value: Any) -> bool:
@@ -92,9 +98,10 @@ class COptions:
 
     def __post_init__(self) -> None:
         if self.threads is not None and not (_whole(self.threads)
-                                             and 1 <= int(self.threads) <= MAX_THREADS):
+                                             and 1 <= int(self.threads) <= max_threads()):
             raise ValueError(f"threads: {self.threads!r} is not valid; expected a whole "
-                             f"number from 1 to {MAX_THREADS}")
+                             f"number from 1 to {max_threads()} ({THREADS_PER_CPU} per CPU "
+                             "of this machine)")
 
 
 @dataclass(frozen=True)
