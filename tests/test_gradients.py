@@ -100,9 +100,10 @@ def test_round_crystal_gradient_is_finite_at_a_lattice_point(c_parity):
     assert bool(torch.isfinite(gradient))
 
 
-def test_empty_roi_with_gradients():
+def test_no_rendered_pixel_with_gradients():
+    """Every pixel masked (an ROI that selects none is an error before the render)."""
     distance = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
-    config = tiny_config(detector={"distance_mm": distance}, sampling={"roi": (5, 4, 0, 2)})
+    config = tiny_config(detector={"distance_mm": distance, "mask": np.zeros((3, 3))})
     image = nb.simulate(config, backend="torch").image_tensor
     assert image.shape == (3, 3)
     assert float(image.abs().sum()) == 0.0

@@ -8,15 +8,17 @@ given": the engines then apply the original program's automatic choices
 ``Config.from_cli(argv)`` and ``config.to_cli()`` convert from and to the
 original program's command line (read strictly, as the ``nanoBragg`` command does;
 ``c_parity=True`` for the original's own reading); ``config.validate()`` raises
-``ValueError`` naming the offending field before any engine runs.
+``ValueError`` (``TypeError`` for a value of the wrong type) naming the offending field
+before any engine runs; ``specs/config.md`` lists what each field accepts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 import numpy as np
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 CONVENTIONS = ("mosflm", "xds", "adxv", "denzo", "dials", "custom")
 PIVOTS = ("beam", "sample")
 CRYSTAL_SHAPES = ("square", "round", "gauss", "tophat")
+
+PathName: TypeAlias = str | os.PathLike[str]
+"""A file name field: a str or a path object."""
 
 # The original's fluence default, photons per square metre.
 DEFAULT_FLUENCE = 125932015286227086360700780544.0
@@ -37,7 +42,7 @@ class CrystalConfig:
 
     cell: Sequence[Any] | None = None
     """a, b, c in Angstrom and alpha, beta, gamma in degrees (``-cell``)."""
-    matrix_path: str | None = None
+    matrix_path: PathName | None = None
     """MOSFLM A matrix file (``-mat``): reciprocal vectors times the wavelength."""
     mosflm_matrix: Any = None
     """The nine numbers of such a file as a 3x3 array (rows x, y, z; columns a*, b*, c*)."""
@@ -66,16 +71,16 @@ class CrystalConfig:
 
 @dataclass
 class StructureFactorConfig:
-    hkl_path: str | None = None
+    hkl_path: PathName | None = None
     structure_factors: Any = None
     """An in-memory :class:`nanobragg.io.StructureFactors` grid instead of a file."""
     default_F: float = 0.0
-    dump_path: str = "Fdump.bin"
+    dump_path: PathName = "Fdump.bin"
     """The original's structure-factor cache, read when no HKL file is given."""
     interpolate: bool | None = None
     """Tricubic interpolation; ``None`` turns it on when any N <= 2."""
     dmin_A: float = 0.0
-    stol_path: str | None = None
+    stol_path: PathName | None = None
     """Background F against sin(theta)/lambda (``-stol``, ``-4stol``, ``-Q``): the original
     reads this file (and stops when it is missing or empty) but never uses its values."""
 
@@ -105,7 +110,7 @@ class BeamConfig:
     """Direction of the beam; CUSTOM convention only."""
     polar_vector: Sequence[float] = (0.0, 0.0, 1.0)
     """Direction of the E vector; CUSTOM convention only."""
-    source_path: str | None = None
+    source_path: PathName | None = None
     sources: Any = None
     """An (n, 5) array X Y Z weight wavelength_m, as a source file holds (NaN = default)."""
     water_um: float = 0.0
@@ -145,7 +150,7 @@ class DetectorConfig:
     attenuation_length_um: float | None = None
     """Sensor attenuation length; ``math.inf`` means no absorption."""
     thickness_steps: int | None = None
-    mask_path: str | None = None
+    mask_path: PathName | None = None
     mask: Any = None
     """A (slow, fast) array; pixels where it is 0 are not rendered."""
 
@@ -170,10 +175,10 @@ class OutputConfig:
     int_scale: float = 0.0
     """Scale of the integer image; 0 means 55000 / max."""
     pgm_scale: float = 0.0
-    floatfile: str = "floatimage.bin"
-    intfile: str = "intimage.img"
-    noisefile: str = "noiseimage.img"
-    pgmfile: str = "image.pgm"
+    floatfile: PathName = "floatimage.bin"
+    intfile: PathName = "intimage.img"
+    noisefile: PathName = "noiseimage.img"
+    pgmfile: PathName = "image.pgm"
     write_pgm: bool = True
     write_noise: bool = True
     progress: bool = True
@@ -219,7 +224,7 @@ class Config:
         return dataclasses.replace(self, **groups)
 
     def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
+        """Raise ValueError (TypeError for a wrong type) naming the first invalid field."""
         from nanobragg.validation import validate_config
 
         validate_config(self)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nanobragg.config import Config
+from nanobragg.field_classes import shown
 from nanobragg.io import StructureFactors, read_fdump, read_hkl, read_mosflm_matrix, read_smv
 from nanobragg.io.sourcefile import read_source_file, read_text_columns
 from nanobragg.validation import check_miller_range
@@ -35,13 +36,14 @@ def load_structure_factors(config: Config, *,
     if sf.structure_factors is not None:
         return sf.structure_factors, "memory"
     if sf.hkl_path is not None:
-        return read_hkl(sf.hkl_path, default_F=sf.default_F, c_parity=c_parity), sf.hkl_path
+        return (read_hkl(sf.hkl_path, default_F=sf.default_F, c_parity=c_parity),
+                os.fspath(sf.hkl_path))
     if os.path.exists(sf.dump_path):
         if not c_parity:
             # quirk fdump_silent_reuse: the original gives no sign that it did this.
             warnings.warn(f"no HKL file given: reading structure factors from {sf.dump_path}",
                           FdumpReuseWarning, stacklevel=3)
-        return read_fdump(sf.dump_path, c_parity=c_parity), sf.dump_path
+        return read_fdump(sf.dump_path, c_parity=c_parity), os.fspath(sf.dump_path)
     if sf.default_F == 0.0:
         raise ValueError(
             "structure_factors: no HKL file, no in-memory grid, no "
@@ -70,9 +72,10 @@ def check_source_table(table: np.ndarray, origin: str) -> None:
     weight, wavelength = table[:, 3][given[:, 3]], table[:, 4][given[:, 4]]
     if not (np.isfinite(weight).all() and (weight >= 0).all()):
         raise ValueError(f"{origin}: source weights must be finite and >= 0")
-    if not (np.isfinite(wavelength).all() and (wavelength > 0).all()):
+    bad = ~(np.isfinite(wavelength) & (wavelength > 0))
+    if bad.any():
         raise ValueError(f"{origin}: source wavelengths must be finite and > 0 (metres), "
-                         f"got {wavelength[~(np.isfinite(wavelength) & (wavelength > 0))][:3]}")
+                         f"got {shown(wavelength[bad][:3])}")
 
 
 def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
@@ -98,7 +101,8 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
         table = read_source_file(beam.source_path)
     if table is not None:
         check_source_table(np.asarray(table, dtype=float).reshape(-1, 5),
-                           beam.source_path or "beam.sources")
+                           "beam.sources" if beam.source_path is None
+                           else os.fspath(beam.source_path))
     return Inputs(
         structure_factors=structure_factors,
         structure_factor_origin=origin,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nanobragg.config import Config, as_float
+from nanobragg.field_classes import shown
 
 M_1_PI = 0.31830988618379067154
 RTD = 180.0 * M_1_PI
@@ -184,7 +185,7 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
             if (steps is not None and steps > 1 and getattr(beam, f"{axis}_range_mrad") is None
                     and getattr(beam, f"{axis}_step_mrad") is None):
                 raise ValueError(
-                    f"beam.{axis}_steps: {steps!r} divergence steps need a range or a step "
+                    f"beam.{axis}_steps: {shown(steps)} divergence steps need a range or a step "
                     f"(beam.{axis}_range_mrad or beam.{axis}_step_mrad); the original "
                     "would spread them over 1 radian")
     hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),

@@ -16,6 +16,7 @@ import numpy as np
 
 from nanobragg.config import Config, as_float, is_tensor
 from nanobragg.engines import Route
+from nanobragg.field_classes import shown
 from nanobragg.inputs import Inputs, load_inputs
 from nanobragg.legacy_random import LegacyRandom
 from nanobragg.result import Result
@@ -174,8 +175,9 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
         raise ValueError(
             f"the render gave {bad} non-finite pixel values: the geometry or beam is degenerate, "
             f"or a value overflowed (beyond the float32 of the image: {np.finfo(np.float32).max:g})"
-            f" (distance {as_float(geometry.distance_m)!r} m, pixel {geometry.pixel_size_m!r} m, "
-            f"wavelengths {wavelengths.min()!r}..{wavelengths.max()!r} m)")
+            f" (distance {shown(as_float(geometry.distance_m))} m, "
+            f"pixel {shown(geometry.pixel_size_m)} m, "
+            f"wavelengths {shown(wavelengths.min())}..{shown(wavelengths.max())} m)")
     grid = setup.inputs.structure_factors
     params = setup.render_inputs.params
     return Result(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanobragg.config import as_float
+from nanobragg.config import PathName, as_float
 from nanobragg.io import write_float_image, write_pgm, write_smv
 from nanobragg.io.smv import SMVField
 from nanobragg.result import Result
@@ -46,17 +46,17 @@ def smv_fields(result: Result) -> list[SMVField]:
     ]
 
 
-def write_float(result: Result, path: str) -> None:
+def write_float(result: Result, path: PathName) -> None:
     write_float_image(path, result.image)
 
 
-def write_int_image(result: Result, path: str) -> None:
+def write_int_image(result: Result, path: PathName) -> None:
     write_smv(path, result.int_image(), smv_fields(result))
 
 
-def write_noise_image(result: Result, path: str, noise: np.ndarray) -> None:
+def write_noise_image(result: Result, path: PathName, noise: np.ndarray) -> None:
     write_smv(path, noise, smv_fields(result))
 
 
-def write_pgm_image(result: Result, path: str) -> None:
+def write_pgm_image(result: Result, path: PathName) -> None:
     write_pgm(path, result.pgm_image(), result.pgm_scale())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
@@ -42,13 +43,23 @@ def _progress_bar(stream: TextIO) -> Callable[[int, int], bool]:
     return show
 
 
+@contextlib.contextmanager
+def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Warnings recorded for the log, which gives each one's text as one line (Python's
+    own display adds the file and source line of the code that warned)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
 def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
     from nanobragg import simulate
     from nanobragg.io import write_fdump
     from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
 
-    command = parse_command_line(list(argv))
+    with _recorded_warnings() as parse_warnings:
+        command = parse_command_line(list(argv))
     if command.help:
         out.write(USAGE)
         return EXIT_OK
@@ -59,8 +70,9 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     if config.output.progress and not config.output.printout and sys.stderr.isatty():
         progress = _progress_bar(sys.stderr)
     report.banner(config)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    for warning in parse_warnings:
+        report.line(str(warning.message))
+    with _recorded_warnings() as caught:
         result = simulate(config, backend=command.backend, c_parity=command.c_parity,
                           progress=progress, device=command.device, dtype=command.dtype,
                           max_terms=command.max_terms)

@@ -17,6 +17,7 @@ import numpy as np
 
 from nanobragg.codes import CrystalShape, shape_code
 from nanobragg.config import Config, as_float, as_floats, is_tensor
+from nanobragg.field_classes import shown
 from nanobragg.sampling import RTD, Sampling
 from nanobragg.stages.fields import scaled
 from nanobragg.stages.sources import wavelength_m
@@ -226,11 +227,19 @@ def interpolation_wanted(config: Config, has_grid: bool) -> bool:
 
 
 def resolve_roi(config: Config, fpixels: int, spixels: int) -> tuple[int, int, int, int]:
-    """xmin, xmax, ymin, ymax in pixels, bounds included; unset bounds are the detector's."""
+    """xmin, xmax, ymin, ymax in pixels, bounds included; unset (negative) bounds are the
+    detector's.  An ROI that selects no pixel is an error (not an empty image), raised
+    here, where the detector's size is first known and before either engine renders."""
     roi = config.sampling.roi
     xmin, xmax, ymin, ymax = (-1, -1, -1, -1) if roi is None else (int(v) for v in roi)
-    return (max(xmin, 0), fpixels if xmax < 0 else xmax,
-            max(ymin, 0), spixels if ymax < 0 else ymax)
+    bounds = (max(xmin, 0), fpixels if xmax < 0 else xmax,
+              max(ymin, 0), spixels if ymax < 0 else ymax)
+    if bounds[0] > min(bounds[1], fpixels - 1) or bounds[2] > min(bounds[3], spixels - 1):
+        raise ValueError(
+            f"sampling.roi: {shown(roi)} selects no pixel of the {fpixels} x {spixels} "
+            f"(fast x slow) detector; expected xmin <= xmax and ymin <= ymax that overlap "
+            f"pixels 0..{fpixels - 1} (x) and 0..{spixels - 1} (y)")
+    return bounds
 
 
 def choose_oversample(config: Config, crystal: CrystalVectors, geometry: DetectorGeometry, *,
@@ -248,7 +257,8 @@ def choose_oversample(config: Config, crystal: CrystalVectors, geometry: Detecto
     if not math.isfinite(recommended):
         raise ValueError(
             "sampling.oversample: cannot be chosen automatically for this geometry "
-            f"(wavelength x distance / pixel size = {reciprocal_pixel!r} m); set it explicitly")
+            f"(wavelength x distance / pixel size = {shown(reciprocal_pixel)} m); "
+            "set it explicitly")
     if not c_parity:
         # quirk oversample_rounding_noise: a ratio that is whole but for the rounding of
         # the cell vectors (3.0000000000000004) is rounded up by the original
