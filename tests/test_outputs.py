@@ -10,6 +10,7 @@ import errno
 import os
 import pickle
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,16 @@ def test_an_unwritable_folder(tmp_path: Path) -> None:
         folder.chmod(0o755)
 
 
+def test_a_folder_the_system_says_is_unwritable(tmp_path: Path, monkeypatch) -> None:
+    """Whatever the user, the check asks the system (os.access, which a read-only file
+    system answers for root too)."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode)
+                        and Path(path) != tmp_path)
+    error = check_error(tmp_path / "x.img")
+    assert str(error).endswith(f": no permission to write in the folder {tmp_path}")
+
+
 @pytest.mark.parametrize("other", ["x.img", "./x.img", "sub/../x.img", "link/x.img"])
 def test_two_outputs_naming_one_file(tmp_path: Path, monkeypatch, other) -> None:
     monkeypatch.chdir(tmp_path)
@@ -322,3 +333,168 @@ def test_commits_work_outside_the_main_thread(tmp_path: Path) -> None:
     with ThreadPoolExecutor(1) as pool:
         pool.submit(outputs_module.atomic_write, tmp_path / "a.bin", [b"a"]).result()
     assert listing(tmp_path) == {"a.bin": b"a"}
+
+
+# --- the nanoBragg command -------------------------------------------------------------------
+
+SMALL = ["-cell", "70", "80", "90", "75", "85", "95", "-default_F", "100", "-N", "5",
+         "-detpixels", "6", "-distance", "70", "-oversample", "2", "-noprogress"]
+"""Renders in milliseconds."""
+EVERY_FILE = {"floatimage.bin", "intimage.img", "image.pgm", "noiseimage.img"}
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch) -> dict[str, bytes | None]:
+    """The working folder, holding a folder ``d``, a file ``f`` and an earlier
+    ``floatimage.bin``; the listing to expect after a failure."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_bytes(b"a file")
+    (tmp_path / "floatimage.bin").write_bytes(b"an earlier image")
+    return listing(tmp_path)
+
+
+def write_hkl(path: Path) -> None:
+    path.write_text("".join(f"{h} {k} {m} {10 + abs(h + 2 * k + 3 * m)}\n"
+                            for h in range(-3, 4) for k in range(-3, 4) for m in range(-3, 4)))
+
+
+def no_render(monkeypatch) -> None:
+    import nanobragg
+
+    def render(*args, **kwargs):
+        raise AssertionError("rendered")
+
+    monkeypatch.setattr(nanobragg, "simulate", render)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["-intfile", "nodir/x.img"], "-intfile nodir/x.img: the folder nodir does not exist"),
+    (["-noisefile", "d"], "-noisefile d: is a folder"),
+    (["-pixel", "1e-320"], ("-intfile intimage.img and -noisefile noiseimage.img: SMV header "
+                            "needs 540 bytes, more than the 512 available")),
+    (["-intfile", "x.img", "-noisefile", "x.img"],
+     "-noisefile x.img and -intfile x.img name the same file"),
+    (["-pgmfile", "./intimage.img"],
+     "-pgmfile ./intimage.img and -intfile intimage.img name the same file"),
+    (["-floatfile", "f/x.bin"], "-floatfile f/x.bin: f is a file, not a folder"),
+], ids=["no-folder", "a-folder", "header-overflow", "same-file", "same-file-spelt-apart",
+        "under-a-file"])
+def test_a_bad_output_fails_before_the_render(engine, here, monkeypatch, capsys, flags,
+                                              message):
+    from nanobragg.cli.main import main
+
+    no_render(monkeypatch)
+    assert main([*SMALL, "-backend", engine, *flags]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"nanoBragg: {message}")
+    assert err.count("\n") == 1
+    assert ".tmp" not in err
+    assert listing(Path.cwd()) == here
+
+
+@pytest.mark.skipif(AS_ROOT, reason="permissions do not apply to root")
+def test_an_unwritable_folder_fails_before_the_render(here, monkeypatch, capsys):
+    from nanobragg.cli.main import main
+
+    no_render(monkeypatch)
+    Path("d").chmod(0o555)
+    try:
+        assert main([*SMALL, "-noisefile", "d/noise.img"]) == 1
+    finally:
+        Path("d").chmod(0o755)
+    assert "-noisefile d/noise.img: no permission to write in the folder d" in \
+        capsys.readouterr().err
+    assert listing(Path.cwd()) == here
+
+
+def test_a_failing_rename_leaves_the_earlier_files(engine, here, monkeypatch, capsys):
+    """The third file's rename (the PGM's) fails: the two before are undone, the earlier
+    float image is back, and the message names the user's file."""
+    from nanobragg.cli.main import main
+
+    real_replace = os.replace
+    renamed = []
+
+    def replace(source, target):
+        if Path(source).name.endswith(".tmp") and Path(target).name in EVERY_FILE:
+            renamed.append(target)
+            if len(renamed) == 3:
+                raise OSError(errno.EIO, "Input/output error")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert main([*SMALL, "-backend", engine]) == 1
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert capsys.readouterr().err == "nanoBragg: -pgmfile image.pgm: Input/output error\n"
+    assert listing(Path.cwd()) == here
+
+
+@pytest.mark.parametrize("where", ["render", "writing"])
+def test_ctrl_c_leaves_no_file(engine, here, monkeypatch, capsys, where):
+    """Ctrl-C in the render (from the progress callback) or while the files are made:
+    exit status 130, one line, no file and no temporary."""
+    import nanobragg.writers
+    from nanobragg.cli import main as command
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "render":
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        monkeypatch.setattr(command, "_progress_bar", lambda stream: interrupt)
+    else:
+        monkeypatch.setattr(nanobragg.writers, "noise_image_bytes", interrupt)
+    flags = [flag for flag in SMALL if flag != "-noprogress"]
+    assert command.main([*flags, "-detpixels", "64", "-backend", engine]) == 130
+    assert capsys.readouterr().err == "nanoBragg: interrupted\n"
+    assert listing(Path.cwd()) == here
+
+
+def test_the_structure_factor_cache_is_one_of_the_outputs(here, capsys):
+    from nanobragg.cli.main import main
+
+    write_hkl(Path("P1.hkl"))
+    before = listing(Path.cwd())
+    # a run that fails writes no cache either
+    assert main([*SMALL, "-hkl", "P1.hkl", "-noisefile", "d"]) == 1
+    assert listing(Path.cwd()) == before
+    # nor one whose cache is named as another output
+    assert main([*SMALL, "-hkl", "P1.hkl", "-intfile", "Fdump.bin"]) == 1
+    assert "-dump Fdump.bin and -intfile Fdump.bin name the same file" in capsys.readouterr().err
+    assert listing(Path.cwd()) == before
+    # a cache that cannot be written is a warning, as in the original
+    assert main([*SMALL, "-hkl", "P1.hkl", "-dump", "nodir/Fdump.bin"]) == 0
+    assert "WARNING: unable to open dump file: nodir/Fdump.bin\n" in capsys.readouterr().out
+    assert set(listing(Path.cwd())) == set(before) | EVERY_FILE
+    assert main([*SMALL, "-hkl", "P1.hkl"]) == 0
+    assert "writing dump file for next time: Fdump.bin\n" in capsys.readouterr().out
+    assert set(listing(Path.cwd())) == set(before) | EVERY_FILE | {"Fdump.bin"}
+
+
+@pytest.mark.parametrize("flags", [[], ["-twotheta", "20", "-phi", "10", "-osc", "3"],
+                                   ["-pixel", "1e-7", "-distance", "1e-5", "-lambda", "1.7"],
+                                   ["-dials", "-detector_rotx", "5"]],
+                         ids=["default", "twotheta-phi", "tiny", "dials-rotated"])
+def test_the_header_checked_before_the_render_is_the_one_written(engine, tmp_path,
+                                                                 monkeypatch, flags):
+    """The check builds the header from the geometry of the set-up stages, run before the
+    render: byte for byte the header of the file written after it."""
+    from nanobragg.cli.main import main
+    from nanobragg.engines import Route
+    from nanobragg.flags import parse_command_line
+    from nanobragg.io import format_smv_header
+    from nanobragg.sampling import resolve_sampling
+    from nanobragg.stages import to_numpy
+    from nanobragg.stages.geometry import detector_spec
+    from nanobragg.writers import smv_fields
+
+    monkeypatch.chdir(tmp_path)
+    args = [*SMALL, *flags, "-backend", engine]
+    assert main(args) == 0
+    command = parse_command_line(args)
+    geometry = Route(engine)["detector_geometry"].detector_geometry(
+        detector_spec(command.config, c_parity=False))
+    fields = smv_fields(command.config, to_numpy(geometry),
+                        resolve_sampling(command.config, c_parity=False))
+    assert (tmp_path / "intimage.img").read_bytes()[:512] == format_smv_header(fields)

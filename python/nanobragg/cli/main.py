@@ -12,9 +12,11 @@ import numpy as np
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
-from nanobragg.config import as_float
+from nanobragg.config import Config, as_float
 from nanobragg.errors import UsageError
 from nanobragg.flags import parse_command_line
+from nanobragg.flags.command import ParsedCommand
+from nanobragg.io import OutputSet, format_smv_header
 from nanobragg.seeds import with_clock_seeds
 from nanobragg.stages.sources import wavelength_m
 from nanobragg.trace import PixelTracer
@@ -45,8 +47,8 @@ def _progress_bar(stream: TextIO) -> Callable[[int, int], bool]:
 def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
     from nanobragg import simulate
-    from nanobragg.io import write_fdump
-    from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
+    from nanobragg.io import fdump_bytes
+    from nanobragg.writers import float_bytes, int_image_bytes, noise_image_bytes, pgm_image_bytes
 
     command = parse_command_line(list(argv))
     if command.help:
@@ -59,6 +61,10 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     if config.output.progress and not config.output.printout and sys.stderr.isatty():
         progress = _progress_bar(sys.stderr)
     report.banner(config)
+    # every output is checked before the render and written after it, all together
+    outputs = _output_set(config)
+    dump_unwritable = bool(outputs.check())
+    _check_smv_header(command)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = simulate(config, backend=command.backend, c_parity=command.c_parity,
@@ -72,12 +78,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         trace_text = PixelTracer.of(result).trace(*command.trace_pixel).to_text()
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
-        # the original caches every HKL file it reads for runs without -hkl
-        try:
-            write_fdump(sf.dump_path, result.structure_factors)
-            report.line(f"writing dump file for next time: {sf.dump_path}")
-        except OSError:
+        if dump_unwritable:
             report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
+        else:
+            outputs.put(sf.dump_path, fdump_bytes(result.structure_factors))
+            report.line(f"writing dump file for next time: {sf.dump_path}")
     report.setup(result)
     if printout is not None:
         tracer, pixels = printout
@@ -88,23 +93,69 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     report.solid_angle(result)
     output = config.output
     report.line(f"writing {output.floatfile} as {result.image.size} 4-byte floats")
-    write_float(result, output.floatfile)
+    outputs.put(output.floatfile, float_bytes(result))
     report.statistics(result)
     report.line("intfile_scale = %g" % result.int_scale())
     report.line(f"writing {output.intfile} as 2-byte integers")
-    write_int_image(result, output.intfile)
+    outputs.put(output.intfile, int_image_bytes(result))
     if output.write_pgm:
         report.line("pgm_scale = %g" % result.pgm_scale())
         report.line(f"writing {output.pgmfile} as 1-byte integers")
-        write_pgm_image(result, output.pgmfile)
+        outputs.put(output.pgmfile, pgm_image_bytes(result))
     if output.write_noise:
         noise, photons, overloads = result.noise_image()
         report.line("%.0f photons on noise image (%d overloads)" % (photons, overloads))
         report.line(f"writing {output.noisefile} as 2-byte integers")
-        write_noise_image(result, output.noisefile, noise)
+        outputs.put(output.noisefile, noise_image_bytes(result, noise))
     if trace_text is not None:
         out.write(trace_text)
+    for _ in outputs.commit():
+        report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
     return EXIT_OK
+
+
+def _output_set(config: Config) -> OutputSet:
+    """The command's files.  The structure-factor cache the original writes after reading
+    -hkl is one of them, so that a run that fails leaves none, but an optional one: as
+    in the original, a cache that cannot be written is a warning, not a failure."""
+    output = config.output
+    outputs = OutputSet()
+    outputs.add(output.floatfile, label="-floatfile")
+    outputs.add(output.intfile, label="-intfile")
+    if output.write_pgm:
+        outputs.add(output.pgmfile, label="-pgmfile")
+    if output.write_noise:
+        outputs.add(output.noisefile, label="-noisefile")
+    sf = config.structure_factors
+    if sf.hkl_path is not None:
+        outputs.add(sf.dump_path, label="-dump", optional=True)
+    return outputs
+
+
+def _check_smv_header(command: ParsedCommand) -> None:
+    """Fail before the render when the SMV header cannot hold its numbers in 512 bytes
+    (as with -pixel 1e-320).  The header is made from the detector geometry, which the
+    set-up stages compute in float64 from the Config alone: the same now as in the run."""
+    from nanobragg.engines import Route
+    from nanobragg.sampling import resolve_sampling
+    from nanobragg.stages import to_numpy
+    from nanobragg.stages.geometry import detector_spec
+    from nanobragg.writers import smv_fields
+
+    config = command.config
+    config.validate()
+    route = Route(command.backend, device=command.device, dtype=command.dtype)
+    geometry = route["detector_geometry"].detector_geometry(
+        detector_spec(config, c_parity=command.c_parity))
+    sampling = resolve_sampling(config, c_parity=command.c_parity)
+    try:
+        format_smv_header(smv_fields(config, to_numpy(geometry), sampling))
+    except ValueError as error:
+        output = config.output
+        files = [f"-intfile {output.intfile}"]
+        if output.write_noise:
+            files.append(f"-noisefile {output.noisefile}")
+        raise ValueError(f"{' and '.join(files)}: {error}") from None
 
 
 def _printout_pixels(result: Result) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:
