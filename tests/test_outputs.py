@@ -267,11 +267,21 @@ def test_removals_happen_with_the_commit(tmp_path: Path, old, monkeypatch) -> No
     outputs.add(tmp_path / "never.txt")
     outputs.remove(tmp_path / "stale.txt")
     outputs.remove(tmp_path / "never.txt")
-    real_link = os.link
-    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    real_replace = os.replace
+    moved = []
+
+    def replace(source, target):
+        real_replace(source, target)
+        moved.append(Path(source).name)
+        if len(moved) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    # Ctrl-C at the first rename: the removal is still done, then undone with the rest
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
         outputs.commit()
-    monkeypatch.setattr(os, "link", real_link)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert "stale.txt" in moved
     assert listing(tmp_path) == before
     outputs.commit()
     assert listing(tmp_path) == {"a.bin": b"new a"}
@@ -498,3 +508,59 @@ def test_the_header_checked_before_the_render_is_the_one_written(engine, tmp_pat
     fields = smv_fields(command.config, to_numpy(geometry),
                         resolve_sampling(command.config, c_parity=False))
     assert (tmp_path / "intimage.img").read_bytes()[:512] == format_smv_header(fields)
+
+
+# --- nb-compare ------------------------------------------------------------------------------
+
+COMPARE_ARGS = ["--no-png", "--", "-detpixels", "16", "-pixel", "0.1", "-distance", "50",
+                "-cell", "30", "30", "30", "90", "90", "90", "-N", "3", "-lambda", "1",
+                "-default_F", "100", "-oversample", "1"]
+
+
+def no_runs(monkeypatch) -> None:
+    from nanobragg.compare.runners import Runner
+
+    def run(self):
+        raise AssertionError("ran")
+
+    monkeypatch.setattr(Runner, "run", run)
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("f", "--out f: f/a.bin: f is a file, not a folder"),
+    ("f/cmp", "--out f/cmp: f/cmp/a.bin: f is a file, not a folder"),
+    ("cmp", "--out cmp: cmp/summary.json: is a folder"),
+])
+def test_compare_checks_its_folder_before_the_runs(here, monkeypatch, capsys, out, message):
+    from nanobragg.cli.compare import EXIT_USAGE, main
+
+    Path("cmp").mkdir()
+    Path("cmp/summary.json").mkdir()
+    before = listing(Path.cwd())
+    no_runs(monkeypatch)
+    assert main(["--out", out, *COMPARE_ARGS]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"nb-compare: {message}\n"
+    assert listing(Path.cwd()) == before
+
+
+def test_compare_writing_fails_as_a_whole(here, monkeypatch, capsys):
+    """The summary's rename fails: the earlier comparison is there as it was, and no new
+    folder or temporary is left."""
+    from nanobragg.cli.compare import EXIT_OK, EXIT_USAGE, main
+
+    assert main(["--out", "cmp", "--trace", "1", "1", *COMPARE_ARGS]) == EXIT_OK
+    capsys.readouterr()
+    before = listing(Path.cwd())
+    real_replace = os.replace
+
+    def replace(source, target):
+        if Path(target).name == "summary.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    for out in ("cmp", "new/cmp"):
+        assert main(["--out", out, *COMPARE_ARGS]) == EXIT_USAGE
+        assert capsys.readouterr().err == (f"nb-compare: --out {out}: {out}/summary.json: No "
+                                           "space left on device; nothing written\n")
+        assert listing(Path.cwd()) == before
