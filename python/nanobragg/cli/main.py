@@ -109,6 +109,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         outputs.put(output.noisefile, noise_image_bytes(result, noise))
     if trace_text is not None:
         out.write(trace_text)
+    # the cache is the one optional output: one that could not be written after all
     for _ in outputs.commit():
         report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
     return EXIT_OK
