@@ -347,20 +347,21 @@ def test_a_clock_seeded_random_misset_is_one_crystal_for_both_runners(tmp_path, 
     assert None not in seeds.pop()
 
 
-def test_ctrl_c_while_writing_leaves_no_earlier_comparison_behind(tmp_path, monkeypatch,
-                                                                  capsys):
+def test_ctrl_c_while_writing_leaves_the_earlier_comparison_as_it_was(tmp_path, monkeypatch,
+                                                                      capsys):
     from nanobragg.compare import outputs
 
     assert compare(tmp_path, "--trace", "1", "1")[0] == EXIT_OK
+    earlier = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(outputs, "_write_previews", interrupted)
-    status, summary = compare(tmp_path)
+    monkeypatch.setattr(outputs, "_previews", interrupted)
+    status, _ = compare(tmp_path)
     assert status == 130
-    assert summary == {}
     assert "interrupted while writing" in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.bin", "b.bin"]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == earlier
 
 
 def test_trace_needs_in_process_runners(tmp_path, capsys, standin):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ import nanobragg.io as nio
 from conftest import GOLDEN
 from nanobragg.io import (
     FormatError,
+    OutputError,
     read_float_image,
     read_mosflm_matrix,
     read_pgm,
@@ -24,7 +26,7 @@ from nanobragg.io import (
     write_float_image,
     write_pgm,
 )
-from nanobragg.io._files import atomic_write
+from nanobragg.io.outputs import atomic_write
 from nanobragg.io.pgm import pgm_bytes
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -334,5 +336,9 @@ def test_atomic_write_permissions_follow_umask(tmp_path: Path) -> None:
 
 
 def test_atomic_write_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        write_pgm(tmp_path / "no" / "x.pgm", np.zeros((1, 1), dtype=np.uint8), 1.0)
+    path = tmp_path / "no" / "x.pgm"
+    with pytest.raises(OutputError) as info:
+        write_pgm(path, np.zeros((1, 1), dtype=np.uint8), 1.0)
+    assert info.value.errno == errno.ENOENT
+    assert info.value.filename == str(path)
+    assert str(info.value) == f"{path}: the folder {path.parent} does not exist"

@@ -50,6 +50,8 @@ from nanobragg.validation import check_total_steps
 class Setup:
     """A prepared run: every stage's output before the render, and the render's inputs."""
 
+    config: Config
+    c_parity: bool
     route: Route
     inputs: Inputs
     sampling: Sampling
@@ -122,10 +124,11 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
                 layers=sampling.thickness.steps, sources=len(sources.wavelength_m),
                 phi_steps=sampling.phi.steps, domains=sampling.mosaic_domains)
     work.check(max_terms)
-    return Setup(route=route, inputs=inputs, sampling=sampling, noise_seed=noise_seed,
-                 misset_seed=misset_seed, mosaic_seed=mosaic_seed, rng=rng, geometry=geometry,
-                 crystal=crystal, sources=sources, mosaic=mosaic, render_inputs=render_inputs,
-                 work=work, max_terms=max_terms)
+    return Setup(config=config, c_parity=c_parity, route=route, inputs=inputs,
+                 sampling=sampling, noise_seed=noise_seed, misset_seed=misset_seed,
+                 mosaic_seed=mosaic_seed, rng=rng, geometry=geometry, crystal=crystal,
+                 sources=sources, mosaic=mosaic, render_inputs=render_inputs, work=work,
+                 max_terms=max_terms)
 
 
 def render(setup: Setup, *, progress: Callable[[int, int], Any] | None = None) -> RenderOutput:
@@ -163,6 +166,14 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     setup = prepare(config, backend, c_parity, stages=stages, device=device, dtype=dtype,
                     threads=threads, memory_budget=memory_budget, compile=compile,
                     max_terms=max_terms)
+    return run_prepared(setup, progress=progress)
+
+
+def run_prepared(setup: Setup, *,
+                 progress: Callable[[int, int], Any] | None = None) -> Result:
+    """Render a prepared run (:func:`prepare`) into a :class:`~nanobragg.result.Result`:
+    what :func:`simulate` does after preparing, for a caller that looks at the set-up
+    (the geometry, the work) before it renders."""
     output = render(setup, progress=progress)
     image_tensor = output.image if is_tensor(output.image) else None
     image64 = np.asarray(to_numpy(output.image), dtype=np.float64)
@@ -181,8 +192,9 @@ def simulate(config: Config, backend: str = "c", c_parity: bool = False, *,
     grid = setup.inputs.structure_factors
     params = setup.render_inputs.params
     return Result(
-        image=image, image_float64=image64, config=config, backend=setup.route.names["render"],
-        c_parity=c_parity, geometry=to_numpy(setup.geometry), crystal=to_numpy(setup.crystal),
+        image=image, image_float64=image64, config=setup.config,
+        backend=setup.route.names["render"], c_parity=setup.c_parity,
+        geometry=to_numpy(setup.geometry), crystal=to_numpy(setup.crystal),
         sources=to_numpy(setup.sources), mosaic_umats=to_numpy(setup.mosaic).umats,
         sampling=setup.sampling, oversample=params.oversample, steps=int(output.steps),
         roi=setup.roi, mask=setup.inputs.mask, omega_sum=float(output.omega_sum_sr),

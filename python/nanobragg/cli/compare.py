@@ -20,6 +20,7 @@ from nanobragg.compare import (
     Thresholds,
     compare_images,
     make_runner,
+    output_set,
     parse_runner_spec,
     previews_available,
     trace_runners,
@@ -56,7 +57,8 @@ largest absolute and relative differences, sum ratio and the positions of matche
 The report is printed and written to OUT/summary.json, with the images as raw float32
 (a.bin, b.bin) and PNG previews (a.png, b.png, diff.png; needs matplotlib).  With
 --trace SLOW FAST both runners also trace that pixel, term by term, and the report names
-the first quantity where the traces differ.
+the first quantity where the traces differ.  OUT is checked before the runs and its
+files are written all together: a failure or Ctrl-C leaves it as it was.
 
 runners (--a, --b):
   c                          the C engine
@@ -157,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         return _fail(EXIT_USAGE, f"{error} (nb-compare --help shows the usage)")
     try:
+        # the output folder is checked before the runs and written after them, all together
+        output_set(options.out).check()
+    except OSError as error:
+        return _fail(EXIT_USAGE, f"--out {options.out}: {error}")
+    try:
         traces = None
         if options.trace is not None:
             runner_a, runner_b = runners
@@ -181,9 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         files = write_outputs(options.out, report, previews=previews, log_scale=options.log)
     except OSError as error:
-        return _fail(EXIT_USAGE, f"--out {options.out}: {error}")
+        return _fail(EXIT_USAGE, f"--out {options.out}: {error}; nothing written")
     except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, f"interrupted while writing {options.out}")
+        return _fail(EXIT_INTERRUPTED, f"interrupted while writing {options.out}; "
+                                       "nothing written")
     print(f"wrote {', '.join(files)} in {options.out}")
     if report.failures:
         return _fail(EXIT_THRESHOLD_NOT_MET, "threshold not met: " + "; ".join(report.failures))

@@ -13,15 +13,17 @@ import numpy as np
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
-from nanobragg.config import as_float
+from nanobragg.config import Config, as_float
 from nanobragg.errors import UsageError
 from nanobragg.flags import parse_command_line
+from nanobragg.io import OutputSet, format_smv_header
 from nanobragg.seeds import with_clock_seeds
 from nanobragg.stages.sources import wavelength_m
 from nanobragg.trace import PixelTracer
 
 if TYPE_CHECKING:
     from nanobragg.result import Result
+    from nanobragg.simulate import Setup
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -54,9 +56,9 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from nanobragg import simulate
-    from nanobragg.io import write_fdump
-    from nanobragg.writers import write_float, write_int_image, write_noise_image, write_pgm_image
+    from nanobragg.io import fdump_bytes
+    from nanobragg.simulate import prepare, run_prepared
+    from nanobragg.writers import float_bytes, int_image_bytes, noise_image_bytes, pgm_image_bytes
 
     with _recorded_warnings() as parse_warnings:
         command = parse_command_line(list(argv))
@@ -72,10 +74,14 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     report.banner(config)
     for warning in parse_warnings:
         report.line(str(warning.message))
+    # every output is checked before the render and written after it, all together
+    outputs = _output_set(config)
+    dump_unwritable = bool(outputs.check())
     with _recorded_warnings() as caught:
-        result = simulate(config, backend=command.backend, c_parity=command.c_parity,
-                          progress=progress, device=command.device, dtype=command.dtype,
-                          max_terms=command.max_terms)
+        setup = prepare(config, command.backend, command.c_parity, device=command.device,
+                        dtype=command.dtype, max_terms=command.max_terms)
+        _check_smv_header(config, setup)
+        result = run_prepared(setup, progress=progress)
     for warning in caught:
         report.line(str(warning.message))
     # traces are prepared before any file is written, so a bad pixel leaves no output behind
@@ -85,12 +91,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         trace_text = PixelTracer.of(result).trace(*command.trace_pixel).to_text()
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
-        # the original caches every HKL file it reads for runs without -hkl
-        try:
-            write_fdump(sf.dump_path, result.structure_factors)
-            report.line(f"writing dump file for next time: {sf.dump_path}")
-        except OSError:
+        if dump_unwritable:
             report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
+        else:
+            outputs.put(sf.dump_path, fdump_bytes(result.structure_factors))
+            report.line(f"writing dump file for next time: {sf.dump_path}")
     report.setup(result)
     if printout is not None:
         tracer, pixels = printout
@@ -101,23 +106,61 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     report.solid_angle(result)
     output = config.output
     report.line(f"writing {output.floatfile} as {result.image.size} 4-byte floats")
-    write_float(result, output.floatfile)
+    outputs.put(output.floatfile, float_bytes(result))
     report.statistics(result)
     report.line("intfile_scale = %g" % result.int_scale())
     report.line(f"writing {output.intfile} as 2-byte integers")
-    write_int_image(result, output.intfile)
+    outputs.put(output.intfile, int_image_bytes(result))
     if output.write_pgm:
         report.line("pgm_scale = %g" % result.pgm_scale())
         report.line(f"writing {output.pgmfile} as 1-byte integers")
-        write_pgm_image(result, output.pgmfile)
+        outputs.put(output.pgmfile, pgm_image_bytes(result))
     if output.write_noise:
         noise, photons, overloads = result.noise_image()
         report.line("%.0f photons on noise image (%d overloads)" % (photons, overloads))
         report.line(f"writing {output.noisefile} as 2-byte integers")
-        write_noise_image(result, output.noisefile, noise)
+        outputs.put(output.noisefile, noise_image_bytes(result, noise))
     if trace_text is not None:
         out.write(trace_text)
+    # the cache is the one optional output: one that could not be written after all
+    for _ in outputs.commit():
+        report.line(f"WARNING: unable to open dump file: {sf.dump_path}")
     return EXIT_OK
+
+
+def _output_set(config: Config) -> OutputSet:
+    """The command's files.  The structure-factor cache the original writes after reading
+    -hkl is one of them, so that a run that fails leaves none, but an optional one: as
+    in the original, a cache that cannot be written is a warning, not a failure."""
+    output = config.output
+    outputs = OutputSet()
+    outputs.add(output.floatfile, label="-floatfile")
+    outputs.add(output.intfile, label="-intfile")
+    if output.write_pgm:
+        outputs.add(output.pgmfile, label="-pgmfile")
+    if output.write_noise:
+        outputs.add(output.noisefile, label="-noisefile")
+    sf = config.structure_factors
+    if sf.hkl_path is not None:
+        outputs.add(sf.dump_path, label="-dump", optional=True)
+    return outputs
+
+
+def _check_smv_header(config: Config, setup: Setup) -> None:
+    """Fail before the render when the SMV header cannot hold its numbers in 512 bytes
+    (as with -pixel 1e-320): the header is made from the prepared run's geometry and
+    sampling, as it will be written."""
+    from nanobragg.stages import to_numpy
+    from nanobragg.writers import smv_fields
+
+    try:
+        format_smv_header(smv_fields(config, to_numpy(setup.geometry), setup.sampling))
+    except ValueError as error:
+        output = config.output
+        files = [f"-intfile {output.intfile}"]
+        if output.write_noise:
+            files.append(f"-noisefile {output.noisefile}")
+        raise ValueError(f"{' and '.join(files)}: {error}") from None
 
 
 def _printout_pixels(result: Result) -> tuple[PixelTracer, Iterable[tuple[int, int]]] | None:

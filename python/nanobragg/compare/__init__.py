@@ -11,7 +11,8 @@ The library behind ``nb-compare`` (:mod:`nanobragg.cli.compare`):
 - :mod:`~nanobragg.compare.report`: :class:`Report` (its text and ``summary.json``) and
   :func:`trace_runners` (one pixel traced by both runners);
 - :mod:`~nanobragg.compare.outputs`: :func:`write_outputs` (raw float images, PNG
-  previews, traces, the summary).
+  previews, traces, the summary, all together or not at all) and :func:`output_set`
+  (those files, to check before the runs).
 """
 
 from nanobragg.compare.metrics import (
@@ -25,7 +26,7 @@ from nanobragg.compare.metrics import (
     match_peaks,
     max_rel_diff,
 )
-from nanobragg.compare.outputs import previews_available, write_outputs
+from nanobragg.compare.outputs import output_set, previews_available, write_outputs
 from nanobragg.compare.report import PixelTraces, Report, Thresholds, trace_runners
 from nanobragg.compare.runners import (
     Run,
@@ -59,6 +60,7 @@ __all__ = [
     "make_runner",
     "match_peaks",
     "max_rel_diff",
+    "output_set",
     "parse_runner_spec",
     "previews_available",
     "read_float_image",

@@ -3,6 +3,7 @@ traces and ``summary.json``."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from nanobragg.compare.report import Report
+from nanobragg.io import OutputSet
 
 _OUTPUT_NAMES = ("a.bin", "b.bin", "a.log", "b.log", "a.trace.txt", "b.trace.txt", "a.png",
                  "b.png", "diff.png", "summary.json")
@@ -25,38 +27,48 @@ def previews_available() -> bool:
     return True
 
 
+def output_set(folder: str | os.PathLike[str]) -> OutputSet:
+    """Every file a comparison may leave in ``folder``, without content: ``check()`` it
+    before the runs, so that an unusable folder fails before any work."""
+    outputs = OutputSet(make_folders=True)
+    for name in _OUTPUT_NAMES:
+        outputs.add(Path(folder) / name)
+    return outputs
+
+
 def write_outputs(folder: str | os.PathLike[str], report: Report, *, previews: bool = True,
                   log_scale: bool = False) -> list[str]:
     """Write ``a.bin``/``b.bin`` (raw float32, as the original's ``-floatfile``), the external
     programs' logs (``a.log``/``b.log``), the pixel traces (``a.trace.txt``/``b.trace.txt``),
-    with ``previews`` the PNGs ``a.png``, ``b.png`` and ``diff.png``, and ``summary.json``
-    last; return the names written.  Files of these names left by an earlier comparison
-    are removed first, so an interrupted write leaves no mixture of two comparisons."""
+    with ``previews`` the PNGs ``a.png``, ``b.png`` and ``diff.png``, and ``summary.json``;
+    return the names written.  They are written all together or not at all, with the
+    folder made if needed: files of these names an earlier comparison left there are
+    replaced or removed with them, and stay as they were when writing fails (an
+    :class:`~nanobragg.io.OutputError` naming the file) or is interrupted."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in _OUTPUT_NAMES:
-        (folder / stale).unlink(missing_ok=True)
-    files = []
+    outputs = output_set(folder)
+    contents: dict[str, bytes] = {}
     for name, run in report.runs:
-        run.image.astype("<f4").tofile(folder / f"{name}.bin")
-        files.append(f"{name}.bin")
+        contents[f"{name}.bin"] = run.image.astype("<f4").tobytes()
         if run.log:
-            (folder / f"{name}.log").write_text(run.log)
-            files.append(f"{name}.log")
+            contents[f"{name}.log"] = run.log.encode()
     if report.traces is not None:
         for name in ("a", "b"):
-            (folder / f"{name}.trace.txt").write_text(getattr(report.traces, name).to_text())
-            files.append(f"{name}.trace.txt")
+            contents[f"{name}.trace.txt"] = getattr(report.traces, name).to_text().encode()
     if previews:
-        files += _write_previews(folder, report, log_scale=log_scale)
-    files.append("summary.json")
-    with open(folder / "summary.json", "w") as stream:
-        json.dump(report.summary(files), stream, indent=2)
-        stream.write("\n")
+        contents.update(_previews(report, log_scale=log_scale))
+    files = [*contents, "summary.json"]
+    contents["summary.json"] = (json.dumps(report.summary(files), indent=2) + "\n").encode()
+    for name in _OUTPUT_NAMES:
+        if name in contents:
+            outputs.put(folder / name, contents[name])
+        else:
+            outputs.remove(folder / name)
+    outputs.commit()
     return files
 
 
-def _write_previews(folder: Path, report: Report, *, log_scale: bool) -> list[str]:
+def _previews(report: Report, *, log_scale: bool) -> dict[str, bytes]:
     """a.png and b.png on one colour scale, diff.png (b - a) symmetric about zero."""
     from matplotlib.colors import LogNorm, Normalize
 
@@ -69,15 +81,14 @@ def _write_previews(folder: Path, report: Report, *, log_scale: bool) -> list[st
         a, b = np.maximum(a, floor), np.maximum(b, floor)
     else:
         norm = Normalize(vmin=low, vmax=high)
-    _save_image(folder / "a.png", a, norm, "viridis", f"a: {report.a.runner.spec}")
-    _save_image(folder / "b.png", b, norm, "viridis", f"b: {report.b.runner.spec}")
     spread = report.comparison.max_abs_diff or 1.0
-    _save_image(folder / "diff.png", report.b.image - report.a.image,
-                Normalize(vmin=-spread, vmax=spread), "RdBu_r", "b - a")
-    return ["a.png", "b.png", "diff.png"]
+    return {"a.png": _png(a, norm, "viridis", f"a: {report.a.runner.spec}"),
+            "b.png": _png(b, norm, "viridis", f"b: {report.b.runner.spec}"),
+            "diff.png": _png(report.b.image - report.a.image,
+                             Normalize(vmin=-spread, vmax=spread), "RdBu_r", "b - a")}
 
 
-def _save_image(path: Path, image: np.ndarray, norm: Any, cmap: str, title: str) -> None:
+def _png(image: np.ndarray, norm: Any, cmap: str, title: str) -> bytes:
     # a bare Figure renders with Agg and leaves pyplot's global state alone
     from matplotlib.figure import Figure
 
@@ -88,4 +99,6 @@ def _save_image(path: Path, image: np.ndarray, norm: Any, cmap: str, title: str)
     axes.set_xlabel("fast pixel")
     axes.set_ylabel("slow pixel")
     figure.colorbar(shown, ax=axes)
-    figure.savefig(path, dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
+    return png.getvalue()

@@ -1,16 +1,12 @@
-"""Small helpers shared by the format modules: whole-file reads, atomic writes, pixel arrays."""
+"""Small helpers shared by the format modules: whole-file reads, pixel arrays."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PathLike", "atomic_write", "pixel_array", "read_bytes"]
+__all__ = ["PathLike", "pixel_array", "read_bytes"]
 
 PathLike = str | os.PathLike[str]
 
@@ -22,34 +18,6 @@ def read_bytes(path: PathLike) -> bytes:
     """
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def atomic_write(path: PathLike, chunks: Iterable[bytes]) -> None:
-    """Write ``chunks`` to ``path`` without ever leaving a partial file there.
-
-    The bytes go to a new file in the same folder, which then replaces ``path`` with
-    :func:`os.replace`; on any error the temporary file is removed and ``path`` is left
-    as it was.  The new file gets the usual ``0o666 & ~umask`` permissions.
-    """
-    target = Path(path)
-    folder = target.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = folder / f".{target.name[:200]}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        break
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def pixel_array(data: np.ndarray, dtype: str | type, maximum: int) -> np.ndarray:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._cscan import scan_int, skip_space
-from ._files import PathLike, atomic_write, read_bytes
+from ._files import PathLike, read_bytes
 from .errors import FormatError
 from .hkl import DEFAULT_MAX_CELLS, StructureFactors
+from .outputs import atomic_write
 
-__all__ = ["read_fdump", "write_fdump"]
+__all__ = ["fdump_bytes", "read_fdump", "write_fdump"]
 
 _HEADER_NAMES = ("h_min", "h_max", "k_min", "k_max", "l_min", "l_max")
 

@@ -11,8 +11,9 @@ import re
 
 import numpy as np
 
-from ._files import PathLike, atomic_write, pixel_array, read_bytes
+from ._files import PathLike, pixel_array, read_bytes
 from .errors import FormatError
+from .outputs import atomic_write
 
 __all__ = ["pgm_bytes", "read_pgm", "write_pgm"]
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._files import PathLike, atomic_write, read_bytes
+from ._files import PathLike, read_bytes
 from .errors import FormatError
+from .outputs import atomic_write
 
-__all__ = ["read_float_image", "write_float_image"]
+__all__ = ["float_image_bytes", "read_float_image", "write_float_image"]
 
 
-def write_float_image(path: PathLike, image_float32_2d: np.ndarray) -> None:
-    """Write a 2-D ``(slow, fast)`` image as little-endian float32, atomically.
+def float_image_bytes(image_float32_2d: np.ndarray) -> bytes:
+    """The raw float file of a 2-D ``(slow, fast)`` image: little-endian float32.
 
     Floating-point arrays of another precision are converted to float32 (C ``(float)``
     rounding); anything else raises ValueError.
@@ -26,7 +27,12 @@ def write_float_image(path: PathLike, image_float32_2d: np.ndarray) -> None:
         raise ValueError(f"expected a 2-D (slow, fast) image, got {image.ndim}-D")
     if not np.issubdtype(image.dtype, np.floating):
         raise ValueError(f"expected a floating-point image, got {image.dtype}")
-    atomic_write(path, [np.ascontiguousarray(image, dtype="<f4").tobytes()])
+    return np.ascontiguousarray(image, dtype="<f4").tobytes()
+
+
+def write_float_image(path: PathLike, image_float32_2d: np.ndarray) -> None:
+    """Write :func:`float_image_bytes` of the image to ``path``, atomically."""
+    atomic_write(path, [float_image_bytes(image_float32_2d)])
 
 
 def read_float_image(path: PathLike, shape: tuple[int, int]) -> np.ndarray:

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cscan import atof
-from ._files import PathLike, atomic_write, pixel_array
+from ._files import PathLike, pixel_array
 from .errors import FormatError
+from .outputs import atomic_write
 
 __all__ = [
     "SMV_HEADER_BYTES",
@@ -216,8 +217,10 @@ def format_smv_header(fields: Sequence[SMVField]) -> bytes:
     parts.append(_TRAILER)
     text = "".join(parts).encode("ascii")
     if len(text) > SMV_HEADER_BYTES:
+        longest = max(parts[1:-1], key=len, default="").strip()
         raise ValueError(
-            f"SMV header needs {len(text)} bytes, more than the {SMV_HEADER_BYTES} available"
+            f"SMV header needs {len(text)} bytes, more than the {SMV_HEADER_BYTES} available "
+            f"(longest line: {longest})"
         )
     return text + b" " * (SMV_HEADER_BYTES - len(text))
 
