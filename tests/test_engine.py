@@ -311,3 +311,27 @@ def test_progress_answers_are_judged_by_truth(engine):
         nb.simulate(small_config(), backend=engine, progress=lambda d, t: "")
     with pytest.raises(ZeroDivisionError):
         nb.simulate(small_config(), backend=engine, progress=lambda d, t: Broken())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_render_on_a_daemon_thread_lets_the_interpreter_exit(threads, tmp_path):
+    """The interpreter exits while a C render runs on a daemon thread: the render stops
+    without touching Python, and the process ends normally (it used to abort)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "daemon.py"
+    script.write_text(
+        "import threading, time\n"
+        "import nanobragg as nb\n"
+        "config = nb.Config.from_cli('-cell 40 40 40 90 90 90 -N 5 -default_F 100 "
+        "-detpixels 64 -oversample 200'.split())\n"
+        f"worker = threading.Thread(target=lambda: nb.simulate(config, threads={threads}),"
+        " daemon=True)\n"
+        "worker.start()\n"
+        "time.sleep(0.5)\n"
+        "assert worker.is_alive()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "terminate" not in done.stderr

@@ -8,11 +8,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fields.hpp"
@@ -137,8 +139,41 @@ py::tuple mosaic_axes(py::handle spec, LegacyRandom &rng)
     return py::make_tuple(axes, angles);
 }
 
+// Whether the interpreter is shutting down.  A thread that takes the GIL then is ended
+// by Python from inside the call (pthread_exit), and C++ answers an unwinding through
+// its frames with std::terminate: a render on a daemon thread would abort the process.
+bool interpreter_finalizing()
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing() != 0;
+#else
+    return _Py_IsFinalizing() != 0;
+#endif
+}
+
+// The GIL released for the engine's work.  Where the interpreter shut down meanwhile,
+// the thread is not given it back (Python would end the thread, see above): it waits
+// there for the process to exit, as Python's daemon threads do.
+class ReleasedGil
+{
+  public:
+    ReleasedGil() : state_(PyEval_SaveThread()) {}
+    ReleasedGil(const ReleasedGil &) = delete;
+    ReleasedGil &operator=(const ReleasedGil &) = delete;
+    ~ReleasedGil()
+    {
+        while (interpreter_finalizing()) std::this_thread::sleep_for(std::chrono::seconds(1));
+        PyEval_RestoreThread(state_);
+    }
+
+  private:
+    PyThreadState *state_;
+};
+
 int progress_trampoline(void *user, long done, long total)
 {
+    // a render running while the interpreter shuts down stops without touching Python
+    if (interpreter_finalizing()) return 1;
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) return 1;
     auto *callback = static_cast<py::object *>(user);
@@ -278,7 +313,7 @@ py::tuple render(py::handle params, py::handle sources, py::handle mosaic,
     nb_render_info info;
     nb_status status;
     {
-        py::gil_scoped_release release;
+        ReleasedGil released;
         status = nb_render(&in.p, &in.a, &control, image.mutable_data(), &info);
     }
     raise_for(status, "render");
@@ -303,7 +338,7 @@ py::dict trace_pixel(py::handle params, py::handle sources, py::handle mosaic,
     trace.capacity = (long)rows.size();
     nb_status status;
     {
-        py::gil_scoped_release release;
+        ReleasedGil released;
         status = nb_trace_pixel(&in.p, &in.a, fpixel, spixel, entry, interpolate, &trace);
     }
     raise_for(status, "trace");
@@ -328,7 +363,7 @@ py::tuple add_noise(py::handle image_obj, py::handle spec, LegacyRandom &rng)
     double photons = 0.0;
     long overloads = 0;
     {
-        py::gil_scoped_release release;
+        ReleasedGil released;
         nb_add_noise(&in, image.data(), fpixels, spixels, &rng.state, out.mutable_data(),
                      &photons, &overloads);
     }
