@@ -370,12 +370,12 @@ def write_hkl(path: Path) -> None:
 
 
 def no_render(monkeypatch) -> None:
-    import nanobragg
+    import nanobragg.simulation
 
     def render(*args, **kwargs):
         raise AssertionError("rendered")
 
-    monkeypatch.setattr(nanobragg, "simulate", render)
+    monkeypatch.setattr(nanobragg.simulation, "run_prepared", render)
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -446,13 +446,14 @@ def test_ctrl_c_leaves_no_file(engine, here, monkeypatch, capsys, where):
     exit status 130, one line, no file and no temporary."""
     import nanobragg.writers
     from nanobragg.cli import main as command
+    from nanobragg.cli import nanobragg_command
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     if where == "render":
         monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-        monkeypatch.setattr(command, "_progress_bar", lambda stream: interrupt)
+        monkeypatch.setattr(nanobragg_command, "_progress_bar", lambda stream: interrupt)
     else:
         monkeypatch.setattr(nanobragg.writers, "noise_image_bytes", interrupt)
     flags = [flag for flag in SMALL if flag != "-noprogress"]

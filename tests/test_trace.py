@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import nanobragg as nb
 from nanobragg.io import StructureFactors
-from nanobragg.simulate import prepare
+from nanobragg.simulation import prepare
 from nanobragg.trace import (
     INDEX_COLUMNS,
     MAX_TRACE_TERMS,

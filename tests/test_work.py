@@ -119,3 +119,18 @@ def test_threads_are_bounded_by_the_machine():
                                          rf"whole number from 1 to {limit} \(4 per CPU"):
         nb.simulate(small_config(), threads=limit + 1)
     assert nb.simulate(small_config(), threads=limit).image.size
+
+
+def test_ctrl_c_during_the_imports_is_one_line(tmp_path):
+    """SIGINT while the command is still importing its libraries: exit 130, one line."""
+    command = [sys.executable, "-m", "nanobragg.cli.main", *SMALL, "-detpixels", "512",
+               "-oversample", "16"]
+    for delay in (0.1, 0.2, 0.3):
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert err == "nanoBragg: interrupted\n"
+    assert list(tmp_path.iterdir()) == []

@@ -1,17 +1,43 @@
-"""nanobragg: nanoBragg diffraction images from Python, on a C or a PyTorch engine."""
+"""nanobragg: nanoBragg diffraction images from Python, on a C or a PyTorch engine.
 
-from nanobragg.config import (
-    BeamConfig,
-    Config,
-    CrystalConfig,
-    DetectorConfig,
-    OutputConfig,
-    SamplingConfig,
-    StructureFactorConfig,
-)
-from nanobragg.result import Result, Statistics
-from nanobragg.simulate import simulate
-from nanobragg.trace import trace_pixel
+The public names are loaded when first used, so that importing the package (or one of
+its commands) costs nothing until a simulation is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nanobragg.config import (
+        BeamConfig,
+        Config,
+        CrystalConfig,
+        DetectorConfig,
+        OutputConfig,
+        SamplingConfig,
+        StructureFactorConfig,
+    )
+    from nanobragg.result import Result, Statistics
+    from nanobragg.simulation import simulate
+    from nanobragg.trace import trace_pixel
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "BeamConfig": "nanobragg.config",
+    "Config": "nanobragg.config",
+    "CrystalConfig": "nanobragg.config",
+    "DetectorConfig": "nanobragg.config",
+    "OutputConfig": "nanobragg.config",
+    "SamplingConfig": "nanobragg.config",
+    "StructureFactorConfig": "nanobragg.config",
+    "Result": "nanobragg.result",
+    "Statistics": "nanobragg.result",
+    "simulate": "nanobragg.simulation",
+    "trace_pixel": "nanobragg.trace",
+}
 
 __all__ = [
     "BeamConfig",
@@ -26,4 +52,16 @@ __all__ = [
     "simulate",
     "trace_pixel",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nanobragg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

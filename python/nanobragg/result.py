@@ -16,7 +16,7 @@ from nanobragg.stages import CrystalVectors, DetectorGeometry, NoiseSpec, Render
 if TYPE_CHECKING:
     from nanobragg.io import StructureFactors
     from nanobragg.legacy_random import LegacyRandom
-    from nanobragg.simulate import Setup
+    from nanobragg.simulation import Setup
 
 
 @dataclass(frozen=True)

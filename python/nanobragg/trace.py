@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nanobragg.config import Config
-from nanobragg.simulate import Setup, prepare, render
+from nanobragg.simulation import Setup, prepare, render
 from nanobragg.stages import to_numpy
 from nanobragg.stages.render import DEFAULT_MAX_TERMS
 from nanobragg.stages.trace import (

@@ -12,20 +12,6 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
-from nanobragg.compare import (
-    REL_FLOOR,
-    Report,
-    RunnerFailure,
-    ShapeMismatch,
-    Thresholds,
-    compare_images,
-    make_runner,
-    output_set,
-    parse_runner_spec,
-    previews_available,
-    trace_runners,
-    write_outputs,
-)
 from nanobragg.errors import UsageError
 
 __all__ = [
@@ -95,6 +81,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nanobragg.compare import REL_FLOOR
+
     parser = _Parser(prog="nb-compare", usage="nb-compare [options] -- NANOBRAGG_ARGS...",
                      description=_DESCRIPTION, epilog=_EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,7 +137,28 @@ def _fail(status: int, message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    # the library is imported inside: a Ctrl-C during the imports is reported too
+    try:
+        return _compare(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted")
+
+
+def _compare(argv: Sequence[str]) -> int:
+    from nanobragg.compare import (
+        Report,
+        RunnerFailure,
+        ShapeMismatch,
+        Thresholds,
+        compare_images,
+        make_runner,
+        output_set,
+        parse_runner_spec,
+        previews_available,
+        trace_runners,
+        write_outputs,
+    )
+
     try:
         options, nanobragg_args = _split(argv)
         # one clock reading: a random misset is the same crystal on both runners

@@ -1,4 +1,4 @@
-"""``nanobragg.simulate``: run the stages of a simulation on the engines of a route.
+"""``nanobragg.simulate`` and its parts: run the stages of a simulation on the engines of a route.
 
 :func:`prepare` checks the configuration, reads its files and runs every stage before
 the render, each on its route's engine, building each stage's spec from the Config and
