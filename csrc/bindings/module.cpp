@@ -10,11 +10,13 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fields.hpp"
@@ -59,9 +61,29 @@ void raise_for(nb_status status, const char *what)
     throw py::value_error(std::string(what) + " failed: an argument is out of range");
 }
 
+// The detector's size in whole pixels, as the engine rounds it into an int: a size and
+// pixel that give no such number (a zero pixel, an infinite size) are refused.
+void check_pixel_counts(const nb_detector_spec &in)
+{
+    const char *axes[] = {"f", "s"};
+    const int counts[] = {in.fpixels, in.spixels};
+    const double sizes[] = {in.detsize_f_m, in.detsize_s_m};
+    for (int i = 0; i < 2; ++i) {
+        double size = counts[i] ? in.pixel_size_m * counts[i] : sizes[i];
+        double pixels = std::ceil(size / in.pixel_size_m - 0.5);
+        if (!(pixels >= INT_MIN && pixels <= INT_MAX))
+            throw py::value_error(
+                "detector_spec: " + py::repr(py::float_(size)).cast<std::string>() +
+                " m in pixels of " + py::repr(py::float_(in.pixel_size_m)).cast<std::string>() +
+                " m is " + py::repr(py::float_(pixels)).cast<std::string>() +
+                " pixels along " + axes[i] + "; expected a whole number within the C int range");
+    }
+}
+
 py::dict detector_geometry(py::handle spec)
 {
     nb_detector_spec in = nb_bindings::from_object<nb_detector_spec>(spec);
+    check_pixel_counts(in);
     nb_detector_geometry g;
     nb_detector_geometry_compute(&in, &g);
     return nb_bindings::to_dict(g);
@@ -82,9 +104,33 @@ Array random_misset(bool c_parity, long seed, LegacyRandom &rng)
     return misset;
 }
 
-py::dict sources(py::handle spec, py::object table_obj)
+// The most sources a grid may have: the engine counts them in an int.
+nb_source_spec source_spec(py::handle spec)
 {
     nb_source_spec in = nb_bindings::from_object<nb_source_spec>(spec);
+    const std::pair<const char *, int> counts[] = {{"hdiv_steps", in.hdiv_steps},
+                                                   {"vdiv_steps", in.vdiv_steps},
+                                                   {"dispersion_steps", in.dispersion_steps}};
+    long long points = 1;  // at most INT_MAX before each product: no overflow
+    for (const auto &count : counts) {
+        if (count.second < 0)
+            throw py::value_error(std::string("source_spec.") + count.first + ": " +
+                                  std::to_string(count.second) + " is negative");
+        points *= count.second;
+        if (points > INT_MAX)
+            throw py::value_error("source_spec: " + std::to_string(in.hdiv_steps) + " x " +
+                                  std::to_string(in.vdiv_steps) + " x " +
+                                  std::to_string(in.dispersion_steps) +
+                                  " sources (hdiv_steps x vdiv_steps x dispersion_steps) is "
+                                  "more than the " + std::to_string(INT_MAX) +
+                                  " the engine counts");
+    }
+    return in;
+}
+
+py::dict sources(py::handle spec, py::object table_obj)
+{
+    nb_source_spec in = source_spec(spec);
     int n, divergence_steps = 0;
     Array table;
     if (!table_obj.is_none()) {
@@ -287,6 +333,29 @@ void read_mask(RenderInputs &in, py::handle mask)
     in.a.mask = static_cast<const uint8_t *>(in.mask.data());
 }
 
+// The terms of one pixel's sum, refused above the limit a valid Config keeps to
+// (nanobragg.validation.MAX_STEPS): the engine counts them in a long, and a pixel of
+// many more would never finish.
+void check_terms_per_pixel(const RenderInputs &in)
+{
+    const long long limit = 1LL << 31;
+    const long long factors[] = {in.a.nsources,   in.a.mosaic_domains, in.p.phi_steps,
+                                 in.p.oversample, in.p.oversample,     in.p.thickness_steps};
+    long long terms = 1;  // every factor is >= 1 and an int: no overflow before the check
+    for (long long factor : factors) {
+        terms *= factor;
+        if (terms > limit)
+            throw py::value_error(
+                "render: " + std::to_string(in.a.nsources) + " sources x " +
+                std::to_string(in.a.mosaic_domains) + " mosaic domains x " +
+                std::to_string(in.p.phi_steps) + " phi steps x " +
+                std::to_string(in.p.oversample) + "^2 sub-pixels x " +
+                std::to_string(in.p.thickness_steps) +
+                " sensor layers is more than the limit of " + std::to_string(limit) +
+                " terms per pixel");
+    }
+}
+
 void read_render_inputs(RenderInputs &in, py::handle params, py::handle sources,
                         py::handle mosaic, py::handle structure_factors, py::handle mask)
 {
@@ -298,6 +367,7 @@ void read_render_inputs(RenderInputs &in, py::handle params, py::handle sources,
     check_at_least("thickness_steps", in.p.thickness_steps, 1);
     std::memset(&in.a, 0, sizeof in.a);
     read_sources(in, sources, mosaic);
+    check_terms_per_pixel(in);
     read_structure_factors(in, structure_factors);
     read_mask(in, mask);
 }

@@ -60,6 +60,9 @@ def shown(value: Any) -> str:
     array by its shape and dtype."""
     if isinstance(value, np.ndarray) and value.size > _LONG_ARRAY:
         return f"<array of shape {value.shape}, {value.dtype}>"
+    if is_tensor(value):
+        # a tensor's repr spans lines (its dtype on the next); a message is one line
+        return " ".join(_REPR.repr(value).split())
     return _REPR.repr(plain(value))
 
 

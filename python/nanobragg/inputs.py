@@ -96,13 +96,11 @@ def load_inputs(config: Config, *, c_parity: bool) -> Inputs:
                 "c_parity=True to reproduce the original, which ignores it")
         # the original insists on a readable, non-empty file
         read_text_columns(config.structure_factors.stol_path, 2)
-    table = beam.sources
+    table, origin = beam.sources, "beam.sources"
     if table is None and beam.source_path is not None:
-        table = read_source_file(beam.source_path)
+        table, origin = read_source_file(beam.source_path), os.fspath(beam.source_path)
     if table is not None:
-        check_source_table(np.asarray(table, dtype=float).reshape(-1, 5),
-                           "beam.sources" if beam.source_path is None
-                           else os.fspath(beam.source_path))
+        check_source_table(np.asarray(table, dtype=float).reshape(-1, 5), origin)
     return Inputs(
         structure_factors=structure_factors,
         structure_factor_origin=origin,

@@ -41,7 +41,9 @@ def image_statistics(image: np.ndarray, rendered: np.ndarray, roi_mask: np.ndarr
     count = int(values.size)
     as_double = values.astype(np.float64)
     total = float(np.cumsum(as_double)[-1]) if count else 0.0
-    squares = float(np.cumsum((values * values).astype(np.float64))[-1]) if count else 0.0
+    # a float32 square beyond 3.4e38 is inf, as in the original, not a warning
+    with np.errstate(over="ignore"):
+        squares = float(np.cumsum((values * values).astype(np.float64))[-1]) if count else 0.0
     mean = total / max(count, 1)
     rms = math.sqrt(squares / (max(count, 2) - 1))
     deviations = image[roi_mask].astype(np.float64) - mean

@@ -8,18 +8,38 @@ program does.  Results are in SI units (radians, metres, fractions).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from nanobragg.config import Config, as_float
 from nanobragg.field_classes import shown
+from nanobragg.validation import MAX_STEPS
 
 M_1_PI = 0.31830988618379067154
 RTD = 180.0 * M_1_PI
 """Degrees per radian, computed as the original computes it."""
 
 UNSET = -1.0
+
+
+class StepsOverflow(ValueError):
+    """A range over a step that makes more steps than any render can take (infinitely
+    many, say); :func:`resolve_sampling` names the fields that gave it."""
+
+    def __init__(self, ratio: float):
+        super().__init__(f"{ratio:g} steps")
+        self.ratio = ratio
+
+
+def _steps_in(span: float, step: float, rounding: Any = math.ceil, extra: float = 0.0) -> int:
+    """``rounding(span / step + extra)``: the count of steps of ``step`` in ``span``."""
+    ratio = span / step + extra
+    if not ratio <= MAX_STEPS:
+        raise StepsOverflow(ratio)
+    return int(rounding(ratio))
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,7 @@ def phi_sweep(osc: float, step: float, steps: int, *, c_parity: bool = True) -> 
             return Sweep(step, step, 2)
         if step <= 0.0:
             return Sweep(osc, osc / 2.0, 2)
-        return Sweep(osc, step, math.ceil(osc / step))
+        return Sweep(osc, step, _steps_in(osc, step))
     if steps == 0:
         steps = 1
     if osc < 0.0:
@@ -86,7 +106,7 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
         if steps <= 0 and span > 0.0:
             # quirk off_centre_grid: ceil(range/step) points from -range/2 stop short of
             # +range/2; corrected, whole steps that fit, centred
-            count = math.floor(span / step + 1e-9) + 1
+            count = _steps_in(span, step, math.floor, 1e-9) + 1
             return Sweep(step * (count - 1), step, count)
     if steps <= 0:
         if span < 0.0:
@@ -95,7 +115,7 @@ def range_sweep(span: float, step: float, steps: int, *, default_span: float = 1
             return Sweep(step, step, 2)
         if step <= 0.0:
             return Sweep(span, span, 2)
-        return Sweep(span, step, math.ceil(span / step))
+        return Sweep(span, step, _steps_in(span, step))
     if span < 0.0:
         if step <= 0.0:
             # quirk divergence_count_spans_one_radian: a count alone spans default_span,
@@ -124,7 +144,7 @@ def thickness_sweep(thick: float, step: float, steps: int, *, c_parity: bool = T
             return Sweep(step, step, 2)
         if step <= 0.0:
             return Sweep(thick, thick / 2, 2)
-        return Sweep(thick, step, math.ceil(thick / step))
+        return Sweep(thick, step, _steps_in(thick, step))
     if thick < 0.0:
         if step <= 0.0:
             thick = 0.5e-6
@@ -151,7 +171,10 @@ def detector_mu(attenuation_length_um: float | None, thick: float) -> float:
     elif math.isinf(attenuation_length_um) or attenuation_length_um == 0.0:
         mu = 0.0
     else:
-        mu = 1.0 / (attenuation_length_um * 1e-6)
+        # a length that is 0 in metres (below 5e-318 um) has an infinite inverse, as in
+        # the original's C; Python's division by it would raise
+        length_m = attenuation_length_um * 1e-6
+        mu = 1.0 / length_m if length_m != 0.0 else math.inf
     if thick > 0.0 and mu < 0.0:
         mu = 1.0 / thick
     return mu
@@ -173,10 +196,34 @@ def _mrad(value: float | None) -> float:
     return UNSET if value is None else float(value) / 1000.0
 
 
+SWEEP_FIELDS = {
+    "phi": ("crystal.osc_deg", "crystal.phi_step_deg", "-osc and -phistep"),
+    "hdiv": ("beam.hdiv_range_mrad", "beam.hdiv_step_mrad", "-hdivrange and -hdivstep"),
+    "vdiv": ("beam.vdiv_range_mrad", "beam.vdiv_step_mrad", "-vdivrange and -vdivstep"),
+}
+"""The range and step fields of each sweep whose count they may give, and their flags."""
+
+
+@contextlib.contextmanager
+def _named_step_counts(config: Config) -> Iterator[None]:
+    """A :class:`StepsOverflow` as a ValueError naming the fields (and flags) that gave it."""
+    try:
+        yield
+    except StepsOverflow as overflow:
+        for span_name, step_name, flags in SWEEP_FIELDS.values():
+            span, step = (getattr(getattr(config, group), field) for group, field
+                          in (name.split(".") for name in (span_name, step_name)))
+            if (span is not None and step is not None and float(step) != 0.0
+                    and not abs(float(span) / float(step)) <= MAX_STEPS):
+                raise ValueError(
+                    f"{span_name} / {step_name}: {shown(span)} / {shown(step)} is "
+                    f"{overflow.ratio:g} steps, more than the {MAX_STEPS} a render can take; "
+                    f"use a coarser step ({flags})") from None
+        raise
+
+
 def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
     crystal, beam, det = config.crystal, config.beam, config.detector
-    phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
-                    _count(crystal.phi_steps), c_parity=c_parity)
     if not c_parity:
         # quirk divergence_count_spans_one_radian: a count alone makes the original sweep
         # 1 radian (57 degrees) of divergence
@@ -188,10 +235,13 @@ def resolve_sampling(config: Config, *, c_parity: bool = True) -> Sampling:
                     f"beam.{axis}_steps: {shown(steps)} divergence steps need a range or a step "
                     f"(beam.{axis}_range_mrad or beam.{axis}_step_mrad); the original "
                     "would spread them over 1 radian")
-    hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
-                       _count(beam.hdiv_steps), c_parity=c_parity)
-    vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),
-                       _count(beam.vdiv_steps), c_parity=c_parity)
+    with _named_step_counts(config):
+        phi = phi_sweep(_angle(crystal.osc_deg), _angle(crystal.phi_step_deg),
+                        _count(crystal.phi_steps), c_parity=c_parity)
+        hdiv = range_sweep(_mrad(beam.hdiv_range_mrad), _mrad(beam.hdiv_step_mrad),
+                           _count(beam.hdiv_steps), c_parity=c_parity)
+        vdiv = range_sweep(_mrad(beam.vdiv_range_mrad), _mrad(beam.vdiv_step_mrad),
+                           _count(beam.vdiv_steps), c_parity=c_parity)
     dispersion = range_sweep(float(beam.dispersion_pct) / 100.0, UNSET,
                              _count(beam.dispersion_steps))
     thick = thickness_sweep(float(det.thickness_um) * 1e-6, UNSET, _count(det.thickness_steps),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -42,8 +42,7 @@ from nanobragg.stages.render import (
     render_params,
     resolve_roi,
 )
-from nanobragg.stages.sources import source_spec, wavelength_m
-from nanobragg.validation import check_total_steps
+from nanobragg.stages.sources import source_count, source_spec, wavelength_m
 
 
 @dataclass(frozen=True)
@@ -94,36 +93,38 @@ def prepare(config: Config, backend: str = "c", c_parity: bool = False, *,
     rng = LegacyRandom()
 
     table_rows = None if inputs.source_table is None else inputs.source_table.shape[0]
-    sources_bound = table_rows or (sampling.hdiv.steps * sampling.vdiv.steps
-                                   * sampling.dispersion.steps)
-    check_total_steps(sources_bound, sampling.mosaic_domains, sampling.phi.steps, 1,
-                      sampling.thickness.steps)
 
     geometry = route["detector_geometry"].detector_geometry(
         detector_spec(config, c_parity=c_parity))
     crystal = route["crystal_vectors"].crystal_vectors(
         crystal_spec(config, c_parity=c_parity, matrix=inputs.matrix, wavelength_m=wavelength,
                      misset_seed=misset_seed), rng)
-    sources = route["sources"].sources(
-        source_spec(sampling, geometry, wavelength_m=wavelength,
-                    round_div=config.beam.round_div), inputs.source_table)
-    mosaic = route["mosaic_rotations"].mosaic_rotations(
-        mosaic_spec(config, sampling, seed=mosaic_seed), rng)
     oversample = choose_oversample(config, crystal, geometry, c_parity=c_parity)
     roi = resolve_roi(config, geometry.fpixels, geometry.spixels)
+    mask = _mask_array(inputs.mask, geometry)
+    sources_spec = source_spec(sampling, geometry, wavelength_m=wavelength,
+                               round_div=config.beam.round_div)
+    # the sources are counted, and the work checked (the terms per pixel among it), before
+    # the stage makes them: a grid of millions of sources would take gigabytes to make,
+    # then be refused
+    n_sources = table_rows or source_count(sources_spec)
+    if n_sources == 0:
+        _no_source(sampling)
+    work = Work(pixels=_rendered_pixels(roi, mask, geometry), oversample=oversample,
+                automatic_oversample=not config.sampling.oversample,
+                layers=sampling.thickness.steps, sources=n_sources,
+                phi_steps=sampling.phi.steps, domains=sampling.mosaic_domains)
+    work.check(max_terms)
+    sources = route["sources"].sources(sources_spec, inputs.source_table)
+    mosaic = route["mosaic_rotations"].mosaic_rotations(
+        mosaic_spec(config, sampling, seed=mosaic_seed), rng)
     grid = inputs.structure_factors
     params = render_params(config, c_parity=c_parity, geometry=geometry, crystal=crystal,
                            sampling=sampling, oversample=oversample, roi=roi,
                            fluence=fluence_per_m2(config),
                            has_grid=grid is not None and grid.count > 0)
-    mask = _mask_array(inputs.mask, geometry)
     render_inputs = RenderInputs(params=params, sources=sources, mosaic=mosaic,
                                  structure_factors=grid, mask=mask)
-    work = Work(pixels=_rendered_pixels(roi, mask, geometry), oversample=oversample,
-                automatic_oversample=not config.sampling.oversample,
-                layers=sampling.thickness.steps, sources=len(sources.wavelength_m),
-                phi_steps=sampling.phi.steps, domains=sampling.mosaic_domains)
-    work.check(max_terms)
     return Setup(config=config, c_parity=c_parity, route=route, inputs=inputs,
                  sampling=sampling, noise_seed=noise_seed, misset_seed=misset_seed,
                  mosaic_seed=mosaic_seed, rng=rng, geometry=geometry, crystal=crystal,
@@ -213,6 +214,15 @@ def _check_max_terms(max_terms: Any) -> None:
             or not max_terms > 0):
         raise ValueError(f"max_terms: {max_terms!r} is not valid; expected a number of terms "
                          "> 0 (math.inf for no limit)")
+
+
+def _no_source(sampling: Sampling) -> NoReturn:
+    h, v = sampling.hdiv, sampling.vdiv
+    raise ValueError(
+        f"beam: the divergence grid of {h.steps} x {v.steps} points "
+        f"({shown(h.range * 1e3)} x {shown(v.range * 1e3)} mrad) has no point inside its "
+        "ellipse, so there is no source; widen or refine the grid (-hdivrange, -vdivrange, "
+        "-divsteps) or keep all of it (-square_div)")
 
 
 def _rendered_pixels(roi: tuple[int, int, int, int], mask: np.ndarray | None,

@@ -269,13 +269,3 @@ def validate_config(config: Config) -> None:
     validate_detector(config)
     validate_structure_factors(config)
 
-
-def check_total_steps(sources: int, domains: int, phi_steps: int, oversample: int,
-                      layers: int) -> None:
-    """The number of terms per pixel, checked before any engine allocates for them."""
-    total = sources * domains * phi_steps * oversample * oversample * layers
-    if sources * domains * phi_steps * layers > MAX_STEPS or total > MAX_STEPS:
-        raise ValueError(
-            f"{sources} sources x {domains} mosaic domains x {phi_steps} phi steps x "
-            f"{oversample}^2 sub-pixels x {layers} sensor layers = {total} terms per pixel; "
-            f"the limit is {MAX_STEPS}")

@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, OSError, NotImplementedError) as error:
             sys.stderr.write(f"nanoBragg: {error}\n")
             return EXIT_FAILED
+        except MemoryError as error:
+            # what could not be allocated, when the allocator says (numpy does)
+            detail = f": {error}" if str(error) else ""
+            sys.stderr.write(f"nanoBragg: out of memory{detail}\n")
+            return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("nanoBragg: interrupted\n")
         return EXIT_INTERRUPTED

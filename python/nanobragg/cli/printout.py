@@ -30,15 +30,19 @@ def printout_block(trace: Trace, pixel_value: float, lambda0_m: float) -> list[s
     terms = trace.terms
     slow, fast = trace.pixel
     position = terms["position"][-1]
-    stol = 0.5 * float(np.sqrt(np.sum(terms["scattering"][-1] ** 2)))
-    twotheta = math.atan2(math.sqrt(position[1] ** 2 + position[2] ** 2), position[0])
+    # in the original's IEEE arithmetic: an overflow prints inf, it raises nothing
+    with np.errstate(all="ignore"):
+        stol = 0.5 * float(np.sqrt(np.sum(terms["scattering"][-1] ** 2)))
+        twotheta = math.atan2(float(np.sqrt(np.float64(position[1]) ** 2
+                                            + np.float64(position[2]) ** 2)), position[0])
+        stol_from_angle = float(np.float64(math.sin(twotheta / 2.0))
+                                / np.float64(lambda0_m * 1e10))
     hkl = tuple(_last(terms["hkl"]))
     hkl0 = tuple(int(v) for v in np.nan_to_num(_last(terms["hkl0"])))
     intensity = trace.final["I"]
     axes = _last(terms["axes"]) * 1e10
     lines = [
-        "%4d %4d : stol = %g or %g" % (fast, slow, stol,
-                                       math.sin(twotheta / 2.0) / (lambda0_m * 1e10)),
+        "%4d %4d : stol = %g or %g" % (fast, slow, stol, stol_from_angle),
         "at %g %g %g" % tuple(position),
         "hkl= %f %f %f  hkl0= %d %d %d" % (hkl + hkl0),
         " F_cell=%g  F_latt=%g   I = %g" % (float(_last(terms["F_cell"])),

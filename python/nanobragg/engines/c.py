@@ -31,6 +31,7 @@ from nanobragg.stages import (
     SourceSpec,
     to_numpy,
 )
+from nanobragg.stages.checks import checked
 
 
 class CEngine:
@@ -41,18 +42,23 @@ class CEngine:
     def __init__(self, options: COptions | None = None):
         self.options = options or COptions()
 
+    @checked
     def detector_geometry(self, spec: DetectorSpec) -> DetectorGeometry:
         return DetectorGeometry(**_core.detector_geometry(to_numpy(spec)))
 
+    @checked
     def crystal_vectors(self, spec: CrystalSpec, rng: LegacyRandom) -> CrystalVectors:
         return CrystalVectors(**_core.crystal_vectors(to_numpy(spec), rng))
 
+    @checked
     def sources(self, spec: SourceSpec, table: np.ndarray | None = None) -> Sources:
         return Sources(**_core.sources(to_numpy(spec), table))
 
+    @checked
     def mosaic_rotations(self, spec: MosaicSpec, rng: LegacyRandom) -> MosaicRotations:
         return MosaicRotations(_core.mosaic_rotations(to_numpy(spec), rng))
 
+    @checked
     def render(self, inputs: RenderInputs, progress: Progress | None = None) -> RenderOutput:
         plain = to_numpy(inputs)
         image, info = _core.render(plain.params, plain.sources, plain.mosaic,
@@ -60,10 +66,12 @@ class CEngine:
                                    int(self.options.threads or 0), progress)
         return RenderOutput(image=image, **info)
 
+    @checked
     def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
         # the C engine counts photons with the legacy generator in both modes
         return poisson_noise(to_numpy(image), spec, rng)
 
+    @checked
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
                     state: PixelState) -> PixelRecord:
         plain = to_numpy(inputs)

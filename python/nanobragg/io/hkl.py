@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,10 +95,8 @@ class StructureFactors:
     count: int
 
     def __post_init__(self) -> None:
-        lo = tuple(int(v) for v in self.hkl_min)
-        hi = tuple(int(v) for v in self.hkl_max)
-        if len(lo) != 3 or len(hi) != 3:
-            raise ValueError("hkl_min and hkl_max need three indices each")
+        lo = _indices("hkl_min", self.hkl_min)
+        hi = _indices("hkl_max", self.hkl_max)
         shape = tuple(b - a + 1 for a, b in zip(lo, hi, strict=True))
         if min(shape) < 1:
             raise ValueError(f"empty index range: hkl_min={lo}, hkl_max={hi}")
@@ -108,7 +106,7 @@ class StructureFactors:
         object.__setattr__(self, "hkl_min", lo)
         object.__setattr__(self, "hkl_max", hi)
         object.__setattr__(self, "values", values)
-        object.__setattr__(self, "count", int(self.count))
+        object.__setattr__(self, "count", _whole("count", self.count, self.count))
 
     @property
     def ranges(self) -> tuple[int, int, int]:
@@ -127,6 +125,28 @@ class StructureFactors:
             return default
         h0, k0, l0 = self.hkl_min
         return float(self.values[h - h0, k - k0, l - l0])
+
+
+def _whole(name: str, item: object, shown: object, expected: str = "a whole number") -> int:
+    """A whole number (an int, numpy integer or float with a whole value) as an int;
+    ``shown``: what the message shows (the sequence the item is in)."""
+    if isinstance(item, bool) or not isinstance(item, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}: expected {expected}, got {shown!r}")
+    if isinstance(item, float | np.floating) and not (math.isfinite(item)
+                                                       and float(item).is_integer()):
+        raise ValueError(f"{name}: expected {expected}, got {shown!r}")
+    return int(item)
+
+
+def _indices(name: str, value: object) -> tuple[int, int, int]:
+    """Three Miller indices (a sequence or 1-D array of whole numbers) as ints."""
+    items = value.tolist() if isinstance(value, np.ndarray) and value.ndim == 1 else value
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise TypeError(f"{name}: expected three whole numbers, got {value!r}")
+    if len(items) != 3:
+        raise ValueError(f"{name}: expected three whole numbers, got {value!r}")
+    h, k, l = (_whole(name, item, value, "three whole numbers") for item in items)  # noqa: E741
+    return h, k, l
 
 
 def read_hkl(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from nanobragg.config import Config
 from nanobragg.sampling import Sampling
 from nanobragg.stages.fields import scaled
@@ -82,3 +84,40 @@ def source_spec(sampling: Sampling, geometry: DetectorGeometry, *, wavelength_m:
         round_div=bool(round_div),
         source_distance_m=SOURCE_DISTANCE_M,
     )
+
+
+def _axis_terms(step: float, range_: float, steps: int) -> np.ndarray:
+    """One axis's share of the divergence ellipse test at each of its grid points, in the
+    engines' IEEE arithmetic (NaN where the range is 0)."""
+    with np.errstate(all="ignore"):
+        angle = step * np.arange(steps, dtype=np.float64) - range_ / 2.0
+        return ((angle * angle - step * step / 4.0 * (1 - steps % 2))
+                / np.float64(range_) / np.float64(range_))
+
+
+def source_count(spec: SourceSpec) -> int:
+    """The number of sources the grid of ``spec`` makes, as both engines' sources stage
+    makes them (the divergence points inside the ellipse times the wavelengths), counted
+    without making them: a grid too big for the work limit is refused before the stage
+    allocates it.
+
+    A point (h, v) is cut when (A[h] + B[v]) * 4 > 1.1, with A and B the axes' shares
+    (:func:`_axis_terms`).  For a given A that test only grows with B (a NaN B or sum
+    keeps the point), so the points kept are those of the sorted Bs before the first one
+    cut, found by bisection for every A at once."""
+    h_steps, v_steps = int(spec.hdiv_steps), int(spec.vdiv_steps)
+    points = max(h_steps, 0) * max(v_steps, 0)
+    if spec.round_div and points:
+        a = _axis_terms(float(spec.hdiv_step_rad), float(spec.hdiv_range_rad), h_steps)
+        b = _axis_terms(float(spec.vdiv_step_rad), float(spec.vdiv_range_rad), v_steps)
+        b_nan = int(np.isnan(b).sum())
+        b = np.sort(b[~np.isnan(b)])
+        low, high = np.zeros(len(a), dtype=np.int64), np.full(len(a), len(b))
+        with np.errstate(all="ignore"):
+            while (low < high).any():
+                middle = (low + high) // 2
+                cut = ((a + b[np.minimum(middle, len(b) - 1)]) * 4.0 > 1.1) & (low < high)
+                high = np.where(cut, middle, high)
+                low = np.where(cut | (low >= high), low, middle + 1)
+        points = int(low.sum()) + b_nan * len(a)
+    return points * max(int(spec.dispersion_steps), 0)

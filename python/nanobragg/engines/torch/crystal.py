@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from nanobragg.config import as_floats
@@ -151,7 +152,9 @@ def _size_in_cells(spec: CrystalSpec, axes: tuple[torch.Tensor, ...],
         length = norm(axis)
         n = N_given[i]
         if sample[i] > 0:
-            n = at.scalar(math.ceil(sample[i] / float(length)))
+            # C's arithmetic: an infinite size or a zero length gives N = inf, not a raise
+            with np.errstate(all="ignore"):
+                n = at.scalar(float(np.ceil(np.float64(sample[i]) / float(length))))
         n = torch.where(n <= 1.0, torch.ones_like(n), n)
         N.append(n)
         size.append(length * n)

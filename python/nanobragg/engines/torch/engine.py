@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import torch
 
 from nanobragg.engines.base import Progress, TorchOptions
 from nanobragg.engines.torch.crystal import crystal_vectors
@@ -32,6 +35,20 @@ from nanobragg.stages import (
     SourceSpec,
     to_torch,
 )
+from nanobragg.stages.checks import checked
+
+
+@contextlib.contextmanager
+def _allocations() -> Iterator[None]:
+    """torch's allocators report a failed allocation as a RuntimeError (the CPU's) or its
+    subclass OutOfMemoryError (CUDA's): the caller gets the MemoryError that numpy and
+    the C engine raise."""
+    try:
+        yield
+    except RuntimeError as error:
+        if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
+            raise MemoryError(str(error)) from error
+        raise
 
 
 class TorchEngine:
@@ -47,25 +64,34 @@ class TorchEngine:
         self.at64 = Placement(self.at.device, FLOAT64)
         self.memory_budget = int(self.options.memory_budget or DEFAULT_MEMORY_BUDGET)
 
+    @checked
     def detector_geometry(self, spec: DetectorSpec) -> DetectorGeometry:
         return detector_geometry(to_torch(spec, self.at64), at=self.at64)
 
+    @checked
     def crystal_vectors(self, spec: CrystalSpec, rng: LegacyRandom) -> CrystalVectors:
         return crystal_vectors(to_torch(spec, self.at64), rng, at=self.at64)
 
+    @checked
     def sources(self, spec: SourceSpec, table: np.ndarray | None = None) -> Sources:
         return sources(to_torch(spec, self.at64), table, at=self.at64)
 
+    @checked
     def mosaic_rotations(self, spec: MosaicSpec, rng: LegacyRandom) -> MosaicRotations:
         return mosaic_rotations(spec, rng, at=self.at64)
 
+    @checked
     def render(self, inputs: RenderInputs, progress: Progress | None = None) -> RenderOutput:
-        return render(inputs, progress, at=self.at, memory_budget=self.memory_budget,
-                      compiled=bool(self.options.compile))
+        with _allocations():
+            return render(inputs, progress, at=self.at, memory_budget=self.memory_budget,
+                          compiled=bool(self.options.compile))
 
+    @checked
     def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
         return add_noise(to_torch(image, self.at64), spec, rng)
 
+    @checked
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
                     state: PixelState) -> PixelRecord:
-        return trace_pixel(inputs, slow, fast, state, at=self.at)
+        with _allocations():
+            return trace_pixel(inputs, slow, fast, state, at=self.at)

@@ -105,7 +105,7 @@ def _chebyshev_orders(N: torch.Tensor) -> tuple[int | None, int | None, int | No
     if N.requires_grad:
         return (None, None, None)
     values = [float(v) for v in N.detach().cpu()]
-    a, b, c = (int(v) if v == int(v) and v <= 64 else None for v in values)
+    a, b, c = (int(v) if v.is_integer() and v <= 64 else None for v in values)
     return (a, b, c)
 
 

@@ -20,10 +20,10 @@ def _divergence_points(spec: SourceSpec) -> np.ndarray:
     the test NaN, which keeps the point)."""
     h_step, h_range, h_steps = spec.hdiv_step_rad, spec.hdiv_range_rad, spec.hdiv_steps
     v_step, v_range, v_steps = spec.vdiv_step_rad, spec.vdiv_range_rad, spec.vdiv_steps
-    hdiv = h_step * np.arange(h_steps, dtype=np.float64) - h_range / 2.0
-    vdiv = v_step * np.arange(v_steps, dtype=np.float64) - v_range / 2.0
-    hdiv, vdiv = (a.reshape(-1) for a in np.meshgrid(hdiv, vdiv, indexing="ij"))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
+        hdiv = h_step * np.arange(h_steps, dtype=np.float64) - h_range / 2.0
+        vdiv = v_step * np.arange(v_steps, dtype=np.float64) - v_range / 2.0
+        hdiv, vdiv = (a.reshape(-1) for a in np.meshgrid(hdiv, vdiv, indexing="ij"))
         test = ((hdiv * hdiv - h_step * h_step / 4.0 * (1 - h_steps % 2))
                 / np.float64(h_range) / np.float64(h_range))
         test = test + ((vdiv * vdiv - v_step * v_step / 4.0 * (1 - v_steps % 2))
@@ -53,10 +53,12 @@ def sources(spec: SourceSpec, table: np.ndarray | None, *, at: Placement) -> Sou
                            at.tensor(spec.vert), points[:, 0])
     direction = unitize(position)[0].repeat_interleave(steps, dim=0)
     # the relative wavelength 1 + step d - range / 2, summed in the C engine's order
-    relative = at.tensor((1.0 + spec.dispersion_step * np.arange(steps, dtype=np.float64))
-                         - spec.dispersion_range / 2.0)
+    with np.errstate(all="ignore"):
+        relative = at.tensor((1.0 + spec.dispersion_step * np.arange(steps, dtype=np.float64))
+                             - spec.dispersion_range / 2.0)
     wavelength = (wavelength0 * relative).repeat(points.shape[0])
-    weight = torch.full((n,), 1.0 / n, dtype=at.dtype, device=at.device)
+    # an empty grid makes no source, and needs no weight
+    weight = torch.full((n,), 1.0 / max(n, 1), dtype=at.dtype, device=at.device)
     return Sources(direction=direction, wavelength_m=wavelength, weight=weight,
                    divergence_steps=points.shape[0])
 

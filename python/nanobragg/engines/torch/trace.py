@@ -70,10 +70,13 @@ def trace_pixel(inputs: RenderInputs, slow: int, fast: int, state: PixelState, *
     contribution = np.where(counted, per_row(record["terms"], 5), 0.0)
     final = {"scale": float(_numpy(sc.scale)), "steps": sc.steps,
              "value": float(_numpy(record["values"])[0])}
-    if sc.p.c_parity:
-        _legacy_factors(sc, record, terms, contribution, final, per_row)
-    else:
-        _corrected_factors(record, terms, contribution, final, per_row, shape)
+    # the running sums in the C engine's IEEE arithmetic: an infinite or NaN term carries
+    # on into the sums, without a warning
+    with np.errstate(all="ignore"):
+        if sc.p.c_parity:
+            _legacy_factors(sc, record, terms, contribution, final, per_row)
+        else:
+            _corrected_factors(record, terms, contribution, final, per_row, shape)
     return PixelRecord(terms=terms, final=final)
 
 
