@@ -121,16 +121,23 @@ def test_threads_are_bounded_by_the_machine():
     assert nb.simulate(small_config(), threads=limit).image.size
 
 
+ENTRY = ("import sys\nfrom nanobragg.cli.main import main\nprint('up', flush=True)\n"
+         "sys.exit(main(sys.argv[1:]))")
+"""The console script's two lines, with a line on stdout once the interpreter has started
+and imported the entry point (before that, a Ctrl-C meets Python's own start-up)."""
+
+
 def test_ctrl_c_during_the_imports_is_one_line(tmp_path):
     """SIGINT while the command is still importing its libraries: exit 130, one line."""
-    command = [sys.executable, "-m", "nanobragg.cli.main", *SMALL, "-detpixels", "512",
-               "-oversample", "16"]
-    for delay in (0.1, 0.2, 0.3):
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+    command = [sys.executable, "-c", ENTRY, *SMALL, "-detpixels", "512", "-oversample", "16"]
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        assert process.stdout.readline() == "up\n"
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
-        assert process.returncode == 130, err
+        assert process.returncode == 130, (delay, err)
         assert err == "nanoBragg: interrupted\n"
     assert list(tmp_path.iterdir()) == []
