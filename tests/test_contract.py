@@ -18,6 +18,7 @@ from nanobragg.engines.torch import TorchEngine
 from nanobragg.legacy_random import LegacyRandom
 from nanobragg.stages.crystal import crystal_spec
 from nanobragg.stages.geometry import detector_spec
+from nanobragg.stages.response import ResponseInfo, ResponseSpec
 from nanobragg.stages.trace import FINAL_KEYS, TERM_COLUMNS
 from test_stages import rich_config
 
@@ -30,6 +31,8 @@ MIRRORED = {
     "mosaic_spec": stages.MosaicSpec,
     "render_params": stages.RenderParams,
     "noise_spec": stages.NoiseSpec,
+    "response_spec": ResponseSpec,
+    "response_info": ResponseInfo,
 }
 """Each C struct (``_core.FIELDS`` key) and the dataclass that mirrors it."""
 
@@ -56,13 +59,14 @@ def test_stage_data_is_frozen():
 
 @pytest.mark.parametrize(("name", "enum"), [("convention", codes.Convention),
                                         ("pivot", codes.Pivot),
-                                        ("shape", codes.CrystalShape)])
+                                        ("shape", codes.CrystalShape),
+                                        ("psf", codes.Psf)])
 def test_codes_are_the_c_engine_s(name, enum):
     assert _core.CODES[name] == {member.name.lower(): member.value for member in enum}
 
 
 STAGE_METHODS = ("detector_geometry", "crystal_vectors", "sources", "mosaic_rotations",
-                 "render", "add_noise", "trace_pixel")
+                 "render", "add_noise", "trace_pixel", "detector_response")
 
 
 @pytest.mark.parametrize("method", STAGE_METHODS)

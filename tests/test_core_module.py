@@ -14,7 +14,7 @@ STUB = ast.parse(Path(nanobragg.__file__).with_name("_core.pyi").read_text())
 
 STRUCTS = {"detector_spec", "detector_geometry", "crystal_spec", "crystal_vectors",
            "source_spec", "mosaic_spec", "render_params", "render_info", "trace_term",
-           "trace_final", "noise_spec"}
+           "trace_final", "noise_spec", "response_spec", "response_info"}
 
 
 def stub_functions() -> dict[str, ast.FunctionDef]:
@@ -114,4 +114,5 @@ def test_codes():
         "convention": {"custom": 0, "adxv": 1, "mosflm": 2, "xds": 3, "dials": 4, "denzo": 5},
         "pivot": {"auto": -1, "sample": 0, "beam": 1},
         "shape": {"square": 0, "round": 1, "gauss": 2, "tophat": 3},
+        "psf": {"none": 0, "gauss": 1, "fiber": 2},
     }

@@ -440,6 +440,75 @@ py::tuple add_noise(py::handle image_obj, py::handle spec, LegacyRandom &rng)
     return py::make_tuple(out, photons, overloads);
 }
 
+py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom &rng)
+{
+    using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
+    Image image = Image::ensure(image_obj);
+    if (!image)
+        nb_bindings::wrong_type(Field{"detector_response", "image"}, "a float array", image_obj);
+    if (image.ndim() != 2 || image.shape(0) > INT_MAX || image.shape(1) > INT_MAX ||
+        image.shape(0) * image.shape(1) > LONG_MAX / 2)
+        wrong_shape("image", "(spixels, fpixels)", image);
+    nb_response_spec in = nb_bindings::from_object<nb_response_spec>(spec);
+    if (in.bits != 16 && in.bits != 32)
+        throw py::value_error("response_spec.bits: " + std::to_string(in.bits) +
+                              " is not valid; expected 16 or 32");
+    if (in.psf != NB_PSF_NONE && in.psf != NB_PSF_GAUSS && in.psf != NB_PSF_FIBER)
+        throw py::value_error("response_spec.psf: " + std::to_string(in.psf) +
+                              " is not a PSF code; expected one of CODES['psf']");
+    int spixels = (int)image.shape(0), fpixels = (int)image.shape(1);
+    std::vector<py::ssize_t> shape{spixels, fpixels};
+    std::vector<float> work(2 * (size_t)spixels * (size_t)fpixels);
+    py::array_t<uint32_t> expected(shape);
+    py::object noisy = py::none();
+    uint32_t *noisy_data = nullptr;
+    if (in.noise) {
+        py::array_t<uint32_t> noise_image(shape);
+        noisy_data = noise_image.mutable_data();
+        noisy = noise_image;
+    }
+    nb_response_info info;
+    nb_status status;
+    {
+        ReleasedGil released;
+        status = nb_detector_response(&in, image.data(), fpixels, spixels, &rng.state, work.data(),
+                                      expected.mutable_data(), noisy_data, &info);
+    }
+    raise_for(status, "detector_response");
+    return py::make_tuple(expected, noisy, nb_bindings::to_dict(info));
+}
+
+py::tuple response_shot_noise(py::handle photons_obj, py::handle spec, LegacyRandom &rng)
+{
+    using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
+    Image photons = Image::ensure(photons_obj);
+    if (!photons)
+        nb_bindings::wrong_type(Field{"response_shot_noise", "photons"}, "a float array",
+                                photons_obj);
+    nb_response_spec in = nb_bindings::from_object<nb_response_spec>(spec);
+    py::array_t<float> counts(photons.request().shape);
+    std::memcpy(counts.mutable_data(), photons.data(), sizeof(float) * (size_t)photons.size());
+    long seed = in.seed;
+    double sum;
+    {
+        ReleasedGil released;
+        sum = nb_response_shot_noise(&in, &rng.state, &seed, counts.mutable_data(),
+                                     (long)counts.size());
+    }
+    return py::make_tuple(counts, sum, seed);
+}
+
+py::array_t<float> response_readout_deviates(long pixels, long seed, LegacyRandom &rng)
+{
+    if (pixels < 0) throw py::value_error("pixels: " + std::to_string(pixels) + " is negative");
+    py::array_t<float> deviates(pixels);
+    {
+        ReleasedGil released;
+        nb_response_readout_deviates(&rng.state, &seed, pixels, deviates.mutable_data());
+    }
+    return deviates;
+}
+
 py::dict field_lists()
 {
     py::dict fields;
@@ -454,6 +523,8 @@ py::dict field_lists()
     nb_bindings::add_field_names<nb_trace_term>(fields);
     nb_bindings::add_field_names<nb_trace>(fields);
     nb_bindings::add_field_names<nb_noise_spec>(fields);
+    nb_bindings::add_field_names<nb_response_spec>(fields);
+    nb_bindings::add_field_names<nb_response_info>(fields);
     return fields;
 }
 
@@ -471,6 +542,7 @@ py::dict code_tables()
     NB_CODE_TABLE("convention", NB_CONVENTION_CODES)
     NB_CODE_TABLE("pivot", NB_PIVOT_CODES)
     NB_CODE_TABLE("shape", NB_SHAPE_CODES)
+    NB_CODE_TABLE("psf", NB_PSF_CODES)
     return codes;
 }
 
@@ -526,6 +598,17 @@ PYBIND11_MODULE(_core, m)
     m.def("add_noise", &add_noise, py::arg("image"), py::arg("spec"), py::arg("rng"),
           "(noisy image (spixels, fpixels) uint16 in ADU, photons drawn, pixels clipped at "
           "65535).");
+    m.def("detector_response", &detector_response, py::arg("image"), py::arg("spec"),
+          py::arg("rng"),
+          "(noiseless image, noisy image or None (spixels, fpixels) uint32 pixel values, info "
+          "dict with keys FIELDS['response_info']).");
+    m.def("response_shot_noise", &response_shot_noise, py::arg("photons"), py::arg("spec"),
+          py::arg("rng"),
+          "(Poisson counts after flicker and calibration error, their sum, the seed after), "
+          "in the legacy generator's order.");
+    m.def("response_readout_deviates", &response_readout_deviates, py::arg("pixels"),
+          py::arg("seed"), py::arg("rng"),
+          "Unit Gaussian deviates of the read-out noise, one per pixel, from seed on.");
     m.attr("FIELDS") = field_lists();
     m.attr("CODES") = code_tables();
 #ifdef NANOBRAGG_HAVE_OPENMP

@@ -421,6 +421,65 @@ typedef struct {
 void nb_add_noise(const nb_noise_spec *spec, const float *image, int fpixels, int spixels,
                   nb_random_state *rng, uint16_t *out, double *photons, long *overloads);
 
+/* ---- detector_response ------------------------------------------------- */
+
+#define NB_PSF_CODES(X)          \
+    X(NB_PSF_NONE, none, 0)      \
+    X(NB_PSF_GAUSS, gauss, 1)    \
+    X(NB_PSF_FIBER, fiber, 2)
+typedef enum { NB_PSF_CODES(NB_DECLARE_CODE) } nb_psf;
+
+#define NB_RESPONSE_SPEC_FIELDS(X)                                                   \
+    X(BOOL, c_parity)          /* the original's arithmetic, order and streams */    \
+    X(BOOL, noise)             /* shot, flicker, calibration and read-out noise */   \
+    X(REAL, photons_per_value) /* input value -> photons (fluence r_e^2 scale) */    \
+    X(REAL, flicker)           /* fractional beam flicker, per pixel; 0 = none */    \
+    X(REAL, calibration)       /* fractional calibration error per pixel */          \
+    X(REAL, readout_adu)       /* Gaussian read-out noise, ADU rms */                \
+    X(REAL, gain_adu_per_photon)                                                     \
+    X(REAL, adc_offset_adu)    /* added to every pixel */                            \
+    X(INT, psf)                /* nb_psf */                                          \
+    X(REAL, psf_fwhm_px)       /* PSF full width at half maximum, pixels */          \
+    X(INT, psf_radius_px)      /* kernel radius in pixels; 0 = automatic */          \
+    X(INT, bits)               /* 16 or 32: the integer images' pixel size */        \
+    X(LONG, seed)              /* the original's internal (negated) noise seed */    \
+    X(LONG, calibration_seed)  /* the calibration error's seed, as the original */
+
+typedef struct {
+    NB_RESPONSE_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_response_spec;
+
+#define NB_RESPONSE_INFO_FIELDS(X)                                                   \
+    X(REAL, max_value)         /* the largest input value */                         \
+    X(REAL, photons_before_psf) /* photons counted before the PSF (noise image) */   \
+    X(REAL, photons)           /* photons on the noise image */                      \
+    X(LONG, overloads)         /* noise pixels clipped at the largest value */       \
+    X(BOOL, psf_applied)       /* the PSF blurred an image */                        \
+    X(REAL, psf_max_photons)   /* the brightest pixel the PSF saw */                 \
+    X(INT, psf_radius_px)      /* the radius given or chosen, before the image clips it */ \
+    X(REAL, lost_photons)      /* photons beyond the kernel, spread evenly again */
+
+typedef struct {
+    NB_RESPONSE_INFO_FIELDS(NB_DECLARE_FIELD)
+} nb_response_info;
+
+/* The integer images a detector records of a float image (photons per pixel after
+ * photons_per_value): the noiseless one in expected and, with spec->noise, the noisy one
+ * in noisy (each fpixels x spixels; values as 16- or 32-bit pixels).  work holds
+ * 2 * fpixels * spixels floats. */
+nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
+                               int spixels, nb_random_state *rng, float *work,
+                               uint32_t *expected, uint32_t *noisy, nb_response_info *info);
+
+/* The random parts of the response in the legacy generator's order, for an engine that
+ * does the rest itself: photons replaced by their Poisson counts after flicker and
+ * calibration error (the sum returned), and the read-out noise's unit deviates, one per
+ * pixel.  *seed goes on from one call to the next, as the stream does. */
+double nb_response_shot_noise(const nb_response_spec *spec, nb_random_state *rng, long *seed,
+                              float *photons, long pixels);
+void nb_response_readout_deviates(nb_random_state *rng, long *seed, long pixels,
+                                  float *deviates);
+
 #ifdef __cplusplus
 }
 #endif

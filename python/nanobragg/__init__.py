@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         SamplingConfig,
         StructureFactorConfig,
     )
+    from nanobragg.response import Response, ResponseConfig, detector_response
     from nanobragg.result import Result, Statistics
     from nanobragg.simulation import simulate
     from nanobragg.trace import trace_pixel
@@ -33,8 +34,11 @@ _PUBLIC = {
     "OutputConfig": "nanobragg.config",
     "SamplingConfig": "nanobragg.config",
     "StructureFactorConfig": "nanobragg.config",
+    "Response": "nanobragg.response",
+    "ResponseConfig": "nanobragg.response",
     "Result": "nanobragg.result",
     "Statistics": "nanobragg.result",
+    "detector_response": "nanobragg.response",
     "simulate": "nanobragg.simulation",
     "trace_pixel": "nanobragg.trace",
 }
@@ -45,10 +49,13 @@ __all__ = [
     "CrystalConfig",
     "DetectorConfig",
     "OutputConfig",
+    "Response",
+    "ResponseConfig",
     "Result",
     "SamplingConfig",
     "Statistics",
     "StructureFactorConfig",
+    "detector_response",
     "simulate",
     "trace_pixel",
 ]

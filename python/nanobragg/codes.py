@@ -46,3 +46,11 @@ def pivot_code(name: str | None) -> Pivot:
 
 def shape_code(name: str) -> CrystalShape:
     return CrystalShape[name.upper()]
+
+
+class Psf(IntEnum):
+    """The point-spread function of a detector response."""
+
+    NONE = 0
+    GAUSS = 1
+    FIBER = 2

@@ -12,6 +12,7 @@ import numpy as np
 from nanobragg import _core
 from nanobragg.stages.mosaic import MosaicSpec
 from nanobragg.stages.noise import NoiseImage, NoiseSpec
+from nanobragg.stages.response import ResponseSpec
 
 LegacyRandom = _core.LegacyRandom
 
@@ -34,3 +35,18 @@ def poisson_noise(image: np.ndarray, spec: NoiseSpec, rng: LegacyRandom) -> Nois
     order."""
     counts, photons, overloads = _core.add_noise(np.asarray(image, dtype=np.float32), spec, rng)
     return NoiseImage(counts, float(photons), int(overloads))
+
+
+def response_shot_noise(photons: np.ndarray, spec: ResponseSpec,
+                        rng: LegacyRandom) -> tuple[np.ndarray, float, int]:
+    """The detector response's random pass in the legacy generator's order: each pixel's
+    photons after beam flicker and calibration error, as Poisson counts (float32); their
+    sum; the noise seed after it (the read-out noise goes on from there)."""
+    counts, total, seed = _core.response_shot_noise(np.asarray(photons, dtype=np.float32),
+                                                    spec, rng)
+    return counts, float(total), int(seed)
+
+
+def response_readout_deviates(pixels: int, seed: int, rng: LegacyRandom) -> np.ndarray:
+    """The read-out noise's unit Gaussian deviates, one per pixel (float32)."""
+    return np.asarray(_core.response_readout_deviates(pixels, seed, rng))

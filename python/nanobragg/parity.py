@@ -32,8 +32,9 @@ class Quirk:
     name: str
     stage: str
     """Where it lives: an engine stage (detector_geometry, crystal_vectors, sources,
-    mosaic_rotations, render, add_noise), implemented by both engines, or the shared
-    Python code that runs before them (cli, io, sampling, seeds)."""
+    mosaic_rotations, render, add_noise, detector_response), implemented by both
+    engines, or the shared Python code that runs before them (cli, io, sampling,
+    seeds)."""
     legacy: str
     """What the original does (c_parity=True)."""
     corrected: str
@@ -172,7 +173,8 @@ _QUIRKS = (
           "Flags match their exact names.",
           sites=(Site(_PY + "flags/table.py", "Flag.c_matches"),
                  Site(_PY + "flags/legacy.py", "parse_parity"),
-                 Site(_PY + "flags/strict.py", "parse_strict"))),
+                 Site(_PY + "flags/strict.py", "parse_strict"),
+                 Site(_PY + "flags/noisify.py", "_matches"))),
     Quirk("vector_flags_select_custom", "cli",
           "Any detector or beam vector flag silently switches to the CUSTOM convention.",
           "The switch stays (a named convention's beam-centre rules cannot apply to arbitrary "
@@ -302,6 +304,51 @@ _QUIRKS = (
           "The header ends with exactly the newline and form feed the writer puts there; "
           "the amplitudes are read from the next byte.",
           sites=(Site(_PY + "io/fdump.py", "read_fdump"),)),
+    Quirk("psf_radius_per_pixel", "detector_response",
+          "noisify cuts each pixel's PSF at a radius chosen from that pixel's own brightness "
+          "(where its tail falls below sqrt(I)/10 photons) and spreads what lies beyond "
+          "evenly over the whole image; under a Gaussian with the automatic radius, a pixel "
+          "of fewer than 0.01 photons gets a NaN radius and vanishes from the image.",
+          "One kernel, of the radius the brightest pixel (or the user) gives, for every "
+          "pixel: every pixel keeps its photons; the tail beyond the kernel is still spread "
+          "evenly.",
+          sites=(Site(_C + "nb_response.c", "scatter_legacy"),
+                 Site(_TORCH + "response.py", "_scatter_legacy"))),
+    Quirk("psf_edge_wraps", "detector_response",
+          "noisify's PSF accepts a neighbour one column past the right edge (x == width), "
+          "whose photons land on the first pixel of the next row.",
+          "Photons spread beyond any edge leave the detector.",
+          sites=(Site(_C + "nb_response.c", "scatter_legacy"),
+                 Site(_TORCH + "response.py", "_scatter_legacy"))),
+    Quirk("negative_adu_wraps", "detector_response",
+          "noisify casts a negative pixel value (read-out noise below a small ADC offset, "
+          "a negative input) to an unsigned pixel, which on x86-64 wraps it to 65535 - n "
+          "(16 bits) or 4294967295 - n (32 bits).",
+          "A negative value is clipped to 0.",
+          sites=(Site(_C + "nb_response.c", "legacy_pixel"),
+                 Site(_TORCH + "response.py", "_legacy_pixels"))),
+    Quirk("int32_expected_clipped", "detector_response",
+          "noisify clips the noiseless image at 65535 before it makes either pixel size of "
+          "it, so the 32-bit noiseless image saturates at 65535.",
+          "The 32-bit noiseless image is clipped at 2147483647, as the noise image is.",
+          sites=(Site(_C + "nb_response.c", "expected_image"),
+                 Site(_TORCH + "response.py", "_expected"))),
+    Quirk("calibration_follows_shot_seed", "detector_response",
+          "noisify draws the calibration error from the generator state the shot noise "
+          "uses (one shuffle table, one spare Gaussian deviate), so the calibration error "
+          "of every pixel changes with -seed, though it is meant to be the same from shot "
+          "to shot.",
+          "The calibration error has a generator of its own: the same -calib_seed gives "
+          "the same calibration error whatever -seed is.",
+          sites=(Site(_C + "nb_response.c", "nb_response_shot_noise"),
+                 Site(_TORCH + "response.py", "_corrected_counts"))),
+    Quirk("short_float_file_padded", "cli",
+          "noisify reads its float image as four items of the image's pixel count in "
+          "bytes, so a file of a quarter of the image or more is taken, the missing pixels "
+          "zero, and a longer file is cut silently.",
+          "The file must hold exactly the image's pixels (4 bytes each); anything else is "
+          "an error naming its size and the size expected.",
+          sites=(Site(_PY + "cli/noisify_command.py", "read_image"),)),
     Quirk("hkl_stream_of_fours", "io",
           "HKL files are read as a stream of numbers four at a time, ignoring line breaks, "
           "so extra columns shift every later entry.",

@@ -45,13 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except ImportError as error:
         # a Ctrl-C inside an extension module's import comes back as its ImportError
-        if not _caused_by_interrupt(error):
+        if not caused_by_interrupt(error):
             raise
         sys.stderr.write("nanoBragg: interrupted\n")
         return EXIT_INTERRUPTED
 
 
-def _caused_by_interrupt(error: BaseException) -> bool:
+def caused_by_interrupt(error: BaseException) -> bool:
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, KeyboardInterrupt):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Sources,
         SourceSpec,
     )
+    from nanobragg.stages.response import ResponseImage, ResponseSpec
 
 
 class Progress(Protocol):
@@ -73,6 +74,12 @@ class Engine(Protocol):
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
                     state: PixelState) -> PixelRecord:
         """Every term of pixel (slow, fast) as the render computes it."""
+        ...
+
+    def detector_response(self, image: Any, spec: ResponseSpec,
+                          rng: LegacyRandom) -> ResponseImage:
+        """The noiseless and noisy integer images a detector records of a float image
+        (slow, fast): noise, PSF, gain, offset, pixel clipping."""
         ...
 
 

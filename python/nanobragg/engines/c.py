@@ -32,6 +32,7 @@ from nanobragg.stages import (
     to_numpy,
 )
 from nanobragg.stages.checks import checked
+from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec, pixels_of
 
 
 class CEngine:
@@ -70,6 +71,15 @@ class CEngine:
     def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
         # the C engine counts photons with the legacy generator in both modes
         return poisson_noise(to_numpy(image), spec, rng)
+
+    @checked
+    def detector_response(self, image: Any, spec: ResponseSpec,
+                          rng: LegacyRandom) -> ResponseImage:
+        expected, noisy, info = _core.detector_response(np.asarray(to_numpy(image), np.float32),
+                                                        to_numpy(spec), rng)
+        return ResponseImage(expected=pixels_of(expected, spec.bits),
+                             noisy=None if noisy is None else pixels_of(noisy, spec.bits),
+                             info=ResponseInfo(**info))
 
     @checked
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,

@@ -197,17 +197,18 @@ def read_smv(path: PathLike, *, with_data: bool = True) -> SMVImage:
     return SMVImage(header_text, header_size, width, height, pixels)
 
 
-def format_smv_header(fields: Sequence[SMVField]) -> bytes:
+def format_smv_header(fields: Sequence[SMVField], *, pixel_type: str = "unsigned_short") -> bytes:
     """The 512-byte header the original writes, with ``fields`` after the fixed lines.
 
     The fixed lines are ``HEADER_BYTES=512``, ``DIM=2``, ``BYTE_ORDER=little_endian`` and
-    ``TYPE=unsigned_short``.  Each ``(key, value)`` field becomes ``KEY=VALUE;\\n``; a plain
-    string field is written as a raw line followed by ``\\n`` (the original's
-    ``DIALS_ORIGIN=x,y,z`` has no ``;``).  Values are used as given (format numbers with
-    C ``%g``, e.g. ``"%g" % x``).  Then ``}\\f`` and spaces up to 512 bytes.  Raises
+    ``TYPE=unsigned_short`` (``pixel_type``: another TYPE).  Each ``(key, value)`` field
+    becomes ``KEY=VALUE;\n``; a plain string field is written as a raw line followed by
+    ``\n`` (the original's ``DIALS_ORIGIN=x,y,z`` has no ``;``).  Values are used as
+    given (format numbers with C ``%g``, e.g. ``"%g" % x``).  Then ``}\f`` and spaces up
+    to 512 bytes.  Raises
     ValueError when the text is not ASCII or does not fit in 512 bytes.
     """
-    parts = [_PREAMBLE]
+    parts = [_PREAMBLE.replace("TYPE=unsigned_short", f"TYPE={pixel_type}")]
     for field in fields:
         if isinstance(field, str):
             parts.append(f"{field}\n")

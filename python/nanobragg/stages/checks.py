@@ -24,7 +24,7 @@ from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import numpy as np
 
-from nanobragg.codes import Convention, CrystalShape, Pivot
+from nanobragg.codes import Convention, CrystalShape, Pivot, Psf
 from nanobragg.config import is_tensor
 from nanobragg.field_classes import shown
 from nanobragg.legacy_random import LegacyRandom
@@ -32,12 +32,12 @@ from nanobragg.validation import MAX_STEPS
 
 INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
-CODES = {"Convention": Convention, "Pivot": Pivot, "CrystalShape": CrystalShape}
+CODES = {"Convention": Convention, "Pivot": Pivot, "CrystalShape": CrystalShape, "Psf": Psf}
 WHOLE_TYPES = ("int", *CODES)
 REAL_TYPES = ("float", "Real")
 MATRIX_FIELDS = ("matrix",)
 """Array fields of nine numbers, (3, 3) or flat."""
-LONG_FIELDS = ("misset_seed", "seed")
+LONG_FIELDS = ("misset_seed", "seed", "calibration_seed")
 """Whole-number fields the C engine holds in a long."""
 
 
@@ -278,9 +278,20 @@ def trace_pixel(inputs: Any, slow: Any, fast: Any, state: Any) -> None:
     pixel(slow, fast, inputs, state)
 
 
+def detector_response(image: Any, spec: Any, rng: Any) -> None:
+    from nanobragg.stages.response import ResponseSpec
+
+    real_array("image", image, ((-1, -1),))
+    fields(spec, ResponseSpec, "response_spec")
+    if int(spec.bits) not in (16, 32):
+        _wrong("response_spec.bits", "16 or 32", spec.bits, ValueError)
+    generator(rng)
+
+
 STAGES: dict[str, Callable[..., None]] = {
     check.__name__: check for check in (detector_geometry, crystal_vectors, sources,
-                                         mosaic_rotations, render, add_noise, trace_pixel)}
+                                         mosaic_rotations, render, add_noise, trace_pixel,
+                                         detector_response)}
 """The check of each stage method, by the method's name."""
 
 P = ParamSpec("P")

@@ -14,6 +14,7 @@ from nanobragg.engines.torch.crystal import crystal_vectors
 from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
 from nanobragg.engines.torch.render import DEFAULT_MEMORY_BUDGET, render
+from nanobragg.engines.torch.response import detector_response
 from nanobragg.engines.torch.sources import mosaic_rotations, sources
 from nanobragg.engines.torch.trace import trace_pixel
 from nanobragg.engines.torch.vectors import FLOAT64, Placement, placement
@@ -36,6 +37,7 @@ from nanobragg.stages import (
     to_torch,
 )
 from nanobragg.stages.checks import checked
+from nanobragg.stages.response import ResponseImage, ResponseSpec
 
 
 @contextlib.contextmanager
@@ -89,6 +91,11 @@ class TorchEngine:
     @checked
     def add_noise(self, image: Any, spec: NoiseSpec, rng: LegacyRandom) -> NoiseImage:
         return add_noise(to_torch(image, self.at64), spec, rng)
+
+    @checked
+    def detector_response(self, image: Any, spec: ResponseSpec,
+                          rng: LegacyRandom) -> ResponseImage:
+        return detector_response(to_torch(image, self.at64), spec, rng, at=self.at64)
 
     @checked
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
