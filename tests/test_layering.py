@@ -234,13 +234,15 @@ def test_the_package_and_its_commands_import_nothing_before_use():
     """Importing nanobragg, or a command's entry point, loads none of its modules: the
     public names load when first used, and a Ctrl-C during a command's imports happens
     inside its main(), which reports it in one line."""
-    script = ("import json, sys, nanobragg, nanobragg.cli.main, nanobragg.cli.compare\n"
+    script = ("import json, sys, nanobragg, nanobragg.cli.main, nanobragg.cli.compare, "
+              "nanobragg.cli.noisify\n"
               "print(json.dumps(sorted(m for m in sys.modules if m.startswith('nanobragg'))))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["nanobragg", "nanobragg.cli", "nanobragg.cli.compare",
-                                       "nanobragg.cli.main", "nanobragg.errors"]
+                                       "nanobragg.cli.main", "nanobragg.cli.noisify",
+                                       "nanobragg.errors"]
     import nanobragg
 
     assert nanobragg.simulate.__module__ == "nanobragg.simulation"

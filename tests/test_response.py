@@ -223,3 +223,11 @@ def test_c_parity_reads_flags_by_substring(tmp_path, monkeypatch):
                 "-readout_noise", "2", "-seed", "1", "-c_parity"], log) == 0
     assert "  Gaussian PSF fwhm = 30 um " in log.getvalue()
     assert "  readout_noise = 2 ADU" in log.getvalue()
+
+
+def test_help_lists_every_flag(capsys):
+    from nanobragg.flags.noisify import NOISIFY_FLAGS
+
+    assert main(["-h"]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for flag in NOISIFY_FLAGS for name in flag.names)

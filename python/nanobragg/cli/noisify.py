@@ -12,6 +12,11 @@ from nanobragg.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, caused
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if list(argv) in (["-h"], ["--help"]):
+        from nanobragg.flags.noisify import usage
+
+        sys.stdout.write(usage())
+        return 0
     try:
         from nanobragg.cli.noisify_command import run
         from nanobragg.errors import UsageError
@@ -19,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return run(argv)
         except UsageError as error:
-            sys.stderr.write(f"noisify: {error}\n(see specs/noisify.md for the flags)\n")
+            sys.stderr.write(f"noisify: {error}\n(noisify -h lists the flags)\n")
             return EXIT_USAGE
         except (ValueError, OSError) as error:
             sys.stderr.write(f"noisify: {error}\n")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
 
-__all__ = ["NOISIFY_FLAGS", "NoisifyCommand", "NoisifyFlag", "parse_noisify"]
+__all__ = ["NOISIFY_FLAGS", "NoisifyCommand", "NoisifyFlag", "parse_noisify", "usage"]
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,17 @@ def _parity_argument(argv: Sequence[str], i: int, command: NoisifyCommand,
             consumed.add(i + 1)
         _apply(flag, command, argv[i + 1] if need else None, Conv(arg, strict=False))
     return i + 1
+
+
+def usage() -> str:
+    """The ``-h`` text: every flag with its spellings and what it sets."""
+    lines = ["usage: noisify -floatfile FILE [flags]", "",
+             "Turns a float image (photons per pixel) into the images a detector records.",
+             ""]
+    for flag in NOISIFY_FLAGS:
+        value = {"none": "", "path": " FILE", "word": " gauss|fiber"}.get(flag.kind, " N")
+        note = " (-c_parity only)" if flag.parity_only else ""
+        lines.append(f"  {', '.join(flag.names) + value:<42} {flag.help}{note}")
+    lines += ["  -c_parity                                  the original's images and quirks",
+              "  -backend c|torch, -device DEVICE           the engine"]
+    return "\n".join(lines) + "\n"
