@@ -127,7 +127,8 @@ def test_the_corrected_engines_agree(psf):
     t = nb.detector_response(image, config, backend="torch")
     assert np.abs(c.expected.astype(int) - t.expected.astype(int)).max() <= 1
     assert c.info.psf_radius_px == t.info.psf_radius_px
-    assert c.info.lost_photons == pytest.approx(t.info.lost_photons, rel=1e-9)
+    # what the kernel misses is 1 minus its sum: the sums' last digits differ
+    assert c.info.lost_photons == pytest.approx(t.info.lost_photons, rel=1e-3, abs=1e-9)
 
 
 def test_the_corrected_psf_keeps_the_photons_on_the_detector(engine):

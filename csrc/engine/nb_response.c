@@ -98,8 +98,9 @@ static double kernel_at(const psf_kernel *k, int dx, int dy)
     return k->kernel[(long)k->size * (k->radius + dy) + k->radius + dx];
 }
 
-/* The kernel of radius k->radius, 0 beyond it. */
-static nb_status fill_kernel(psf_kernel *k)
+/* The kernel of radius k->radius: a disc (0 beyond the radius) as the original's, or
+ * the whole square. */
+static nb_status fill_kernel(psf_kernel *k, int disc)
 {
     int dx, dy;
     k->size = 2 * k->radius + 1;
@@ -107,7 +108,7 @@ static nb_status fill_kernel(psf_kernel *k)
     if (!k->kernel) return NB_OUT_OF_MEMORY;
     for (dy = -k->radius; dy <= k->radius; ++dy) {
         for (dx = -k->radius; dx <= k->radius; ++dx) {
-            if (dx * dx + dy * dy > k->radius * k->radius) continue;
+            if (disc && dx * dx + dy * dy > k->radius * k->radius) continue;
             k->kernel[(long)k->size * (k->radius + dy) + k->radius + dx] =
                 k->type == NB_PSF_GAUSS ? gauss_over_pixel(dx, dy, k->fwhm)
                                         : fiber_over_pixel(dx, dy, k->g);
@@ -148,78 +149,206 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
     k->radius = clip_radius(k, info->psf_radius_px);
 }
 
-/* Each pixel above 0 is spread in
- * image order over the kernel cut at the radius its own brightness gives (or the
- * given one), the part beyond it summed and later spread evenly; a neighbour one
- * column past the right edge lands on the next row's first pixel.  Under a Gaussian
- * with the automatic radius, a pixel below 0.01 photons has a NaN radius: the
- * original's loop then reaches no pixel and loses nothing, so the pixel vanishes. */
-static void scatter_legacy(const nb_response_spec *spec, const psf_kernel *k,
-                           const float *in, float *out, double *lost_total)
+/* A pixel's radius and the photons it loses beyond it, remembered by value (a noise
+ * image holds few distinct counts). */
+#define MEMO_BITS 12
+typedef struct {
+    float value;
+    int used;
+    int radius; /* INT32_MIN: a NaN radius, the pixel vanishes */
+    double lost;
+} radius_memo;
+
+static const radius_memo *pixel_radius(const nb_response_spec *spec, const psf_kernel *k,
+                                       float value, radius_memo *memo)
+{
+    uint32_t bits;
+    radius_memo *m;
+    memcpy(&bits, &value, sizeof bits);
+    m = &memo[(bits * 2654435761u) >> (32 - MEMO_BITS)];
+    if (m->used && m->value == value) return m;
+    m->used = 1;
+    m->value = value;
+    m->lost = 0.0;
+    if (spec->psf_radius_px != 0) {
+        m->radius = spec->psf_radius_px;
+    } else {
+        double r = radius_for(k, value, 0);
+        if (isnan(r)) {
+            m->radius = INT32_MIN;
+            return m;
+        }
+        m->radius = r > INT32_MAX ? INT32_MAX : (int)r;
+    }
+    m->radius = clip_radius(k, m->radius);
+    m->lost = lost_beyond(k, value, m->radius);
+    return m;
+}
+
+/* The kernel's offsets within radius r in the original's loop order (dx, then dy),
+ * those of weight 0 left out; delta is the offset in the row-major image. */
+typedef struct {
+    int dx, dy;
+    long delta;
+    double weight;
+} psf_offset;
+
+typedef struct {
+    psf_offset *offsets;
+    long count;
+    int built;
+} offset_list;
+
+#define MAX_LISTED_RADIUS 128
+
+static nb_status list_offsets(const psf_kernel *k, int r, offset_list *list)
+{
+    int dx, dy;
+    list->offsets = malloc(sizeof(psf_offset) * (size_t)(2 * r + 1) * (size_t)(2 * r + 1));
+    if (!list->offsets) return NB_OUT_OF_MEMORY;
+    list->count = 0;
+    for (dx = -r; dx <= r; ++dx) {
+        for (dy = -r; dy <= r; ++dy) {
+            double weight = kernel_at(k, dx, dy);
+            if (weight == 0.0 || dx * dx + dy * dy > r * r) continue;
+            list->offsets[list->count].dx = dx;
+            list->offsets[list->count].dy = dy;
+            list->offsets[list->count].delta = (long)dy * k->fpixels + dx;
+            list->offsets[list->count].weight = weight;
+            ++list->count;
+        }
+    }
+    list->built = 1;
+    return NB_OK;
+}
+
+/* One pixel scattered over every neighbour within radius, checked against the edges as
+ * the original checks them. */
+static void scatter_pixel(const psf_kernel *k, long i, int radius, float value, float *out)
+{
+    int x0 = (int)(i % k->fpixels), y0 = (int)(i / k->fpixels), dx, dy;
+    for (dx = -radius; dx <= radius; ++dx) {
+        for (dy = -radius; dy <= radius; ++dy) {
+            double weight = kernel_at(k, dx, dy);
+            int x = x0 + dx, y = y0 + dy;
+            long j;
+            if (weight == 0.0 || dx * dx + dy * dy > radius * radius) continue;
+            if (x < 0 || x > k->fpixels || y < 0 || y > k->spixels) continue;
+            j = (long)y * k->fpixels + x;
+            if (j < 0 || j >= k->pixels) continue;
+            out[j] += value * weight;
+        }
+    }
+}
+
+/* Each pixel above 0 is spread in image order over the kernel cut at the radius its
+ * own brightness gives (or the given one), the part beyond it summed and later spread
+ * evenly; a neighbour one column past the right edge lands on the next row's first
+ * pixel.  Under a Gaussian with the automatic radius, a pixel below 0.01 photons has a
+ * NaN radius: the original's loop then reaches no pixel and loses nothing, so the
+ * pixel vanishes.  A pixel whose reach stays inside the image takes its radius's list
+ * of offsets, in the same order, with no edge to check. */
+static nb_status scatter_legacy(const nb_response_spec *spec, const psf_kernel *k,
+                                const float *in, float *out, double *lost_total)
 {
     /* quirk psf_radius_per_pixel, quirk psf_edge_wraps */
     long i;
+    int r;
     double lost = 0.0;
-    for (i = 0; i < k->pixels; ++i) {
-        int x0 = (int)(i % k->fpixels), y0 = (int)(i / k->fpixels), radius, dx, dy;
+    nb_status status = NB_OK;
+    radius_memo *memo = calloc((size_t)1 << MEMO_BITS, sizeof(radius_memo));
+    int listed = k->radius < MAX_LISTED_RADIUS ? k->radius : MAX_LISTED_RADIUS;
+    offset_list *lists = calloc((size_t)listed + 1, sizeof(offset_list));
+    if (!memo || !lists) status = NB_OUT_OF_MEMORY;
+    for (i = 0; i < k->pixels && status == NB_OK; ++i) {
+        const radius_memo *m;
+        int x0, y0, radius;
         if (in[i] <= 0.0) continue;
-        if (spec->psf_radius_px != 0) {
-            radius = spec->psf_radius_px;
+        m = pixel_radius(spec, k, in[i], memo);
+        if (m->radius == INT32_MIN) continue;
+        radius = m->radius;
+        lost += m->lost;
+        if (radius < 0) continue;
+        x0 = (int)(i % k->fpixels);
+        y0 = (int)(i / k->fpixels);
+        if (radius <= listed && x0 >= radius && x0 + radius < k->fpixels && y0 >= radius &&
+            y0 + radius < k->spixels) {
+            offset_list *list = &lists[radius];
+            long n;
+            if (!list->built) status = list_offsets(k, radius, list);
+            if (status != NB_OK) break;
+            for (n = 0; n < list->count; ++n)
+                out[i + list->offsets[n].delta] += in[i] * list->offsets[n].weight;
         } else {
-            double r = radius_for(k, in[i], 0);
-            if (isnan(r)) continue;
-            radius = r > INT32_MAX ? INT32_MAX : (int)r;
-        }
-        radius = clip_radius(k, radius);
-        lost += lost_beyond(k, in[i], radius);
-        for (dx = -radius; dx <= radius; ++dx) {
-            for (dy = -radius; dy <= radius; ++dy) {
-                double weight = kernel_at(k, dx, dy);
-                int x = x0 + dx, y = y0 + dy;
-                long j;
-                if (weight == 0.0 || dx * dx + dy * dy > radius * radius) continue;
-                if (x < 0 || x > k->fpixels || y < 0 || y > k->spixels) continue;
-                j = (long)y * k->fpixels + x;
-                if (j < 0 || j >= k->pixels) continue;
-                out[j] += in[i] * weight;
-            }
+            scatter_pixel(k, i, radius, in[i], out);
         }
     }
+    if (lists)
+        for (r = 0; r <= listed; ++r) free(lists[r].offsets);
+    free(lists);
+    free(memo);
     *lost_total = lost;
+    return status;
 }
 
-/* The one kernel gathered onto every pixel, zero beyond the edges; the part beyond the
- * radius summed row by row (the same sum for any thread count). */
-static void gather_corrected(const psf_kernel *k, const float *in, float *out,
+/* row[x] += weight * source[x - shift] for every x whose source pixel is inside. */
+static void add_shifted(float *row, const float *source, int width, int shift, double weight)
+{
+    int x, first = shift > 0 ? shift : 0, last = shift < 0 ? width + shift : width;
+    float w = (float)weight;
+    for (x = first; x < last; ++x) row[x] += w * source[x - shift];
+}
+
+/* The one square kernel on every pixel, zero beyond the edges: the Gaussian in two
+ * passes (its pixel integrals are products of one-dimensional ones), the fiber PSF in
+ * one; tmp holds a pass.  The photons beyond the kernel are the image's sum times what
+ * the kernel does not hold. */
+static void gather_corrected(const psf_kernel *k, const float *in, float *out, float *tmp,
                              double *lost_total)
 {
-    int y;
-    double lost = 0.0;
-    double tail = lost_beyond(k, 1.0, k->radius);
+    int y, R = k->radius, d;
+    double held = 0.0, total = 0.0;
+    long i;
+    double *line = malloc(sizeof(double) * (size_t)k->size);
+    for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
+    for (i = 0; i < k->pixels; ++i) total += in[i];
+    memset(out, 0, sizeof(float) * (size_t)k->pixels);
+    if (k->type == NB_PSF_GAUSS && line) {
+        /* the centre column of the kernel over its centre is the 1-d pixel integral */
+        double centre = sqrt(k->kernel[(long)k->size * R + R]);
+        for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
+        memset(tmp, 0, sizeof(float) * (size_t)k->pixels);
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(+ : lost)
+#pragma omp parallel for schedule(static)
 #endif
-    for (y = 0; y < k->spixels; ++y) {
-        int x;
-        double row = 0.0;
-        for (x = 0; x < k->fpixels; ++x) {
-            double sum = 0.0;
-            int dx, dy;
-            for (dy = -k->radius; dy <= k->radius; ++dy) {
-                int sy = y - dy;
-                if (sy < 0 || sy >= k->spixels) continue;
-                for (dx = -k->radius; dx <= k->radius; ++dx) {
-                    int sx = x - dx;
-                    if (sx < 0 || sx >= k->fpixels) continue;
-                    sum += in[(long)sy * k->fpixels + sx] * kernel_at(k, dx, dy);
-                }
+        for (y = 0; y < k->spixels; ++y)
+            for (d = -R; d <= R; ++d)
+                add_shifted(tmp + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
+                            d, line[R + d]);
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (y = 0; y < k->spixels; ++y)
+            for (d = -R; d <= R; ++d)
+                if (y - d >= 0 && y - d < k->spixels)
+                    add_shifted(out + (long)y * k->fpixels, tmp + (long)(y - d) * k->fpixels,
+                                k->fpixels, 0, line[R + d]);
+    } else {
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (y = 0; y < k->spixels; ++y) {
+            int dy, dx;
+            for (dy = -R; dy <= R; ++dy) {
+                if (y - dy < 0 || y - dy >= k->spixels) continue;
+                for (dx = -R; dx <= R; ++dx)
+                    add_shifted(out + (long)y * k->fpixels, in + (long)(y - dy) * k->fpixels,
+                                k->fpixels, dx, k->kernel[(long)k->size * (R + dy) + R + dx]);
             }
-            out[(long)y * k->fpixels + x] = (float)sum;
-            row += in[(long)y * k->fpixels + x];
         }
-        lost += row;
     }
-    *lost_total = lost * tail;
+    free(line);
+    *lost_total = total * (1.0 - held);
 }
 
 /* The PSF of spec over in, into out; the photons beyond the kernel are spread evenly. */
@@ -246,13 +375,20 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
         return NB_OK;
     }
     if (k.radius == INT32_MIN) return NB_OK; /* every pixel vanishes (scatter_legacy) */
-    status = fill_kernel(&k);
+    status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
-    if (spec->c_parity)
-        scatter_legacy(spec, &k, in, out, &lost);
-    else
-        gather_corrected(&k, in, out, &lost);
+    if (spec->c_parity) {
+        status = scatter_legacy(spec, &k, in, out, &lost);
+    } else {
+        float *tmp = malloc(sizeof(float) * (size_t)k.pixels);
+        if (tmp)
+            gather_corrected(&k, in, out, tmp, &lost);
+        else
+            status = NB_OUT_OF_MEMORY;
+        free(tmp);
+    }
     free(k.kernel);
+    if (status != NB_OK) return status;
     info->lost_photons = lost;
     each = lost / k.pixels;
     for (i = 0; i < k.pixels; ++i) out[i] += each;

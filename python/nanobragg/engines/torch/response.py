@@ -87,51 +87,67 @@ def _kernel_radius(spec: ResponseSpec, brightest: float, widest: int) -> tuple[i
 
 
 def _kernel(spec: ResponseSpec, radius: int) -> dict[tuple[int, int], float]:
+    """The kernel's entries: a disc as the original's (c_parity), else the square."""
     return {(dx, dy): _over_pixel(spec, dx, dy)
             for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-            if dx * dx + dy * dy <= radius * radius}
+            if not spec.c_parity or dx * dx + dy * dy <= radius * radius}
+
+
+def _pixel_radii(spec: ResponseSpec, values: np.ndarray,
+                 widest: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's radius (-1: not spread: at or below 0, or a NaN radius, or a
+    negative given one) and the photons it loses beyond it, computed once per distinct
+    value with the C engine's libm functions."""
+    positive = values > 0.0
+    distinct, inverse = np.unique(values[positive], return_inverse=True)
+    radius_of = np.full(distinct.size, -1, dtype=np.int64)
+    lost_of = np.zeros(distinct.size, dtype=np.float64)
+    for n, value in enumerate(distinct.tolist()):
+        if spec.psf_radius_px != 0:
+            r = _clip(int(spec.psf_radius_px), widest)
+        else:
+            found = _radius_for(spec, value, summary=False)
+            if math.isnan(found):
+                continue  # the pixel vanishes
+            r = _clip(int(min(found, 2**31 - 1)), widest)
+        radius_of[n] = r
+        lost_of[n] = _lost_beyond(spec, value, r)
+    radii = np.full(values.size, -1, dtype=np.int64)
+    lost = np.zeros(values.size, dtype=np.float64)
+    radii[positive] = radius_of[inverse]
+    lost[positive] = lost_of[inverse]
+    return radii, lost
 
 
 def _scatter_legacy(spec: ResponseSpec, image: torch.Tensor, radius: int,
                     kernel: dict[tuple[int, int], float]) -> tuple[torch.Tensor, float]:
-    """quirk psf_radius_per_pixel, quirk psf_edge_wraps (see nb_response.c)."""
+    """quirk psf_radius_per_pixel, quirk psf_edge_wraps (see nb_response.c).  The offsets
+    run one after another; an offset reaches the pixels whose radius holds it, a prefix
+    of the pixels sorted by radius."""
     slow, fast = image.shape
     flat = image.reshape(-1)
-    values = flat.cpu().numpy()
-    widest = max(fast, slow)
-    radii = np.zeros(values.size, dtype=np.int64)
-    lost = np.zeros(values.size, dtype=np.float64)
-    positive = values > 0.0
-    for value in np.unique(values[positive]):
-        photons = float(value)
-        if spec.psf_radius_px != 0:
-            r = _clip(int(spec.psf_radius_px), widest)
-        else:
-            found = _radius_for(spec, photons, summary=False)
-            if math.isnan(found):
-                continue  # the pixel vanishes
-            r = _clip(int(min(found, 2**31 - 1)), widest)
-        where = values == value
-        radii[where] = r
-        lost[where] = _lost_beyond(spec, photons, r)
+    radii, lost = _pixel_radii(spec, flat.cpu().numpy(), max(fast, slow))
     total_lost = float(np.cumsum(lost)[-1]) if lost.size else 0.0
-    reach = torch.as_tensor(np.where(positive, radii, -1), device=image.device)
-    index = torch.arange(flat.numel(), device=image.device)
-    x0, y0 = index % fast, index // fast
+    spread = np.nonzero(radii >= 0)[0]
+    by_reach = spread[np.argsort(-radii[spread], kind="stable")]
+    reach = radii[by_reach]
+    sources = torch.as_tensor(by_reach, device=image.device)
+    x0, y0 = sources % fast, sources // fast
     out = torch.zeros_like(flat)
-    source = flat.to(torch.float64)
+    values = flat.to(torch.float64)
     offsets = sorted(((dx, dy) for (dx, dy), w in kernel.items() if w != 0.0),
                      key=lambda d: (-(d[1] * fast + d[0]), d[0], d[1]))
     for dx, dy in offsets:
-        size = max(abs(dx), abs(dy))
-        x, y = x0 + dx, y0 + dy
-        valid = ((reach >= size) & (dx * dx + dy * dy <= reach * reach)
-                 & (x >= 0) & (x <= fast) & (y >= 0) & (y <= slow))
+        need = math.isqrt(dx * dx + dy * dy - 1) + 1 if dx or dy else 0
+        count = int(np.searchsorted(-reach, -need, side="right"))
+        if count == 0:
+            continue
+        i = sources[:count]
+        x, y = x0[:count] + dx, y0[:count] + dy
         target = y * fast + x
-        valid &= target < flat.numel()
-        i = index[valid]
-        j = target[valid]
-        out[j] = (out[j].to(torch.float64) + source[i] * kernel[(dx, dy)]).to(out.dtype)
+        inside = (x >= 0) & (x <= fast) & (y >= 0) & (y <= slow) & (target < flat.numel())
+        i, j = i[inside], target[inside]
+        out[j] = (out[j].to(torch.float64) + values[i] * kernel[(dx, dy)]).to(out.dtype)
     return out.reshape(slow, fast), total_lost
 
 
@@ -143,8 +159,8 @@ def _gather_corrected(spec: ResponseSpec, image: torch.Tensor, radius: int,
         weights[radius + dy, radius + dx] = w
     blurred = torch.nn.functional.conv2d(image.to(torch.float64)[None, None],
                                          weights.flip(0, 1)[None, None], padding=radius)[0, 0]
-    tail = _lost_beyond(spec, 1.0, radius)
-    return blurred.to(torch.float32), float(image.to(torch.float64).sum()) * tail
+    held = math.fsum(kernel.values())
+    return blurred.to(torch.float32), float(image.to(torch.float64).sum()) * (1.0 - held)
 
 
 def apply_psf(spec: ResponseSpec, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, object]]:
