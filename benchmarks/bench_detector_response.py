@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -92,9 +93,9 @@ def main() -> None:
                 for c_parity in (True, False):
                     config = nb.ResponseConfig(pixel_size_mm=0.075, seed=1, **changes)
                     threads = options.threads if engine == "c" else None
-                    stage = best_time(lambda: nb.detector_response(
-                        image, config, backend=engine, c_parity=c_parity, threads=threads),
-                        options.repeat)
+                    stage = best_time(partial(nb.detector_response, image, config,
+                                              backend=engine, c_parity=c_parity,
+                                              threads=threads), options.repeat)
                     flags = [*base, *FLAGS[case], "-backend", engine,
                              *(["-c_parity"] if c_parity else [])]
                     whole = (command_time([ours, *flags], folder, options.threads,
@@ -103,7 +104,7 @@ def main() -> None:
                              else f"{'':8} {'':10}")
                     print(f"{case:14} {engine:7} {'c_parity' if c_parity else 'corrected':9} "
                           f"{stage:8.3f} {whole:10.3f} "
-                          f"{reference if reference else float('nan'):11.3f} {ratio}")
+                          f"{reference or float('nan'):11.3f} {ratio}")
                     sys.stdout.flush()
 
 

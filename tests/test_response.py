@@ -156,6 +156,20 @@ def test_corrected_noise_has_the_expected_statistics(engine):
     assert np.array_equal(again.noisy, out.noisy)
 
 
+@pytest.mark.parametrize("mean", [0.5, 3.0, 30.0, 1e5])
+def test_corrected_c_counts_are_poisson_and_the_same_for_any_thread_count(mean):
+    image = np.full((256, 256), mean, np.float32)
+    config = nb.ResponseConfig(seed=4, calibration=0.0, adc_offset_adu=0.0, bits=32)
+    one = nb.detector_response(image, config, threads=1)
+    two = nb.detector_response(image, config, threads=2)
+    assert one.noisy is not None
+    assert np.array_equal(one.noisy, two.noisy)
+    counts = one.noisy.astype(np.float64)
+    # 65536 draws: the mean within 4 standard errors, the variance within 3 %
+    assert abs(counts.mean() - mean) < 4 * np.sqrt(mean / counts.size)
+    assert counts.var() == pytest.approx(mean, rel=0.03)
+
+
 def test_a_simulation_through_the_detector_to_an_smv_file(tmp_path):
     config = nb.Config()
     config.crystal.cell = (40.0, 40.0, 40.0, 90.0, 90.0, 90.0)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nanobragg.h"
+#include "nb_stream.h"
 
 #define PHOTON_LOSS_FACTOR 10.0 /* the kernel keeps what exceeds sqrt(I) / 10 photons */
 #define FIBER_G_PER_FWHM 0.652383013252053
@@ -441,29 +442,59 @@ static void expected_image(const nb_response_spec *spec, const float *photons, l
     }
 }
 
-/* The calibration error draws from the generator
- * state the shot noise uses (its shuffle table and its spare Gaussian), so it changes
- * with the shot-noise seed; corrected, it has a state of its own. */
+/* The calibration error draws from the generator state the shot noise uses (its
+ * shuffle table and its spare Gaussian), so it changes with the shot-noise seed: the
+ * original's order, for c_parity (corrected_counts replaces it). */
 double nb_response_shot_noise(const nb_response_spec *spec, nb_random_state *rng, long *seed,
                               float *photons, long pixels)
 {
     /* quirk calibration_follows_shot_seed */
-    nb_random_state own;
-    nb_random_state *calibration_rng = rng;
     long calibration_seed = spec->calibration_seed, i;
     double sum = 0.0;
-    if (!spec->c_parity) {
-        nb_random_init(&own);
-        calibration_rng = &own;
-    }
     for (i = 0; i < pixels; ++i) {
         double expected = photons[i];
         if (spec->flicker > 0.0) expected *= (1.0 + spec->flicker * nb_gaussian(rng, seed));
         if (spec->calibration > 0.0)
-            expected *= (1.0 + spec->calibration *
-                                   nb_gaussian(calibration_rng, &calibration_seed));
+            expected *= (1.0 + spec->calibration * nb_gaussian(rng, &calibration_seed));
         photons[i] = nb_poisson(rng, seed, (float)expected);
         sum += photons[i];
+    }
+    return sum;
+}
+
+/* The keys of the corrected streams: the shot noise (with the flicker), the read-out
+ * noise, and the calibration error, whose key comes from its own seed alone. */
+#define SHOT_STREAM 0x53484F54ULL
+#define READOUT_STREAM 0x52454144ULL
+#define CALIBRATION_STREAM 0x43414C49ULL
+
+static uint64_t stream_key(long seed, uint64_t purpose)
+{
+    return nb_mix64((uint64_t)seed * 0x9E3779B97F4A7C15ULL ^ purpose);
+}
+
+/* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
+ * calibration error from the calibration seed's, the same whatever the shot seed. */
+static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels)
+{
+    /* quirk calibration_follows_shot_seed */
+    uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
+    uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
+    double sum = 0.0;
+    long i;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(+ : sum)
+#endif
+    for (i = 0; i < pixels; ++i) {
+        nb_stream shot = nb_stream_at(shot_key, (uint64_t)i);
+        double expected = photons[i];
+        if (spec->flicker > 0.0) expected *= 1.0 + spec->flicker * nb_stream_gaussian(&shot);
+        if (spec->calibration > 0.0) {
+            nb_stream calibration = nb_stream_at(calibration_key, (uint64_t)i);
+            expected *= 1.0 + spec->calibration * nb_stream_gaussian(&calibration);
+        }
+        photons[i] = (float)nb_stream_poisson(&shot, expected);
+        sum += photons[i]; /* whole numbers: the same sum in any order */
     }
     return sum;
 }
@@ -483,11 +514,21 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 {
     long i, overloads = 0;
     double sum = 0.0;
+    uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
+    for (i = 0; i < pixels; ++i) sum += photons[i];
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
+#endif
     for (i = 0; i < pixels; ++i) {
-        double adu;
-        sum += photons[i];
-        adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-        if (spec->readout_adu > 0.0) adu += spec->readout_adu * nb_gaussian(rng, seed);
+        double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+        if (spec->readout_adu > 0.0) {
+            if (spec->c_parity) {
+                adu += spec->readout_adu * nb_gaussian(rng, seed);
+            } else {
+                nb_stream readout = nb_stream_at(readout_key, (uint64_t)i);
+                adu += spec->readout_adu * nb_stream_gaussian(&readout);
+            }
+        }
         if (adu > 2147483647.0) {
             adu = 2147483647.0;
             if (spec->bits == 32) ++overloads;
@@ -526,7 +567,9 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     if (!spec->noise) return NB_OK;
 
     seed = spec->seed;
-    info->photons_before_psf = nb_response_shot_noise(spec, rng, &seed, photons, pixels);
+    info->photons_before_psf = spec->c_parity
+                                   ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
+                                   : corrected_counts(spec, photons, pixels);
     if (blur) {
         status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
         if (status != NB_OK) return status;

@@ -341,6 +341,7 @@ _QUIRKS = (
           "The calibration error has a generator of its own: the same -calib_seed gives "
           "the same calibration error whatever -seed is.",
           sites=(Site(_C + "nb_response.c", "nb_response_shot_noise"),
+                 Site(_C + "nb_response.c", "corrected_counts"),
                  Site(_TORCH + "response.py", "_corrected_counts"))),
     Quirk("short_float_file_padded", "cli",
           "noisify reads its float image as four items of the image's pixel count in "
