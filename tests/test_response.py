@@ -246,3 +246,54 @@ def test_help_lists_every_flag(capsys):
     assert main(["-h"]) == 0
     text = capsys.readouterr().out
     assert all(name in text for flag in NOISIFY_FLAGS for name in flag.names)
+
+
+@pytest.mark.parametrize("psf", ["gauss", "fiber"])
+def test_gradients_in_the_psf_width_and_gain_match_finite_differences_of_the_c_engine(psf):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    image = rng.exponential(20.0, (24, 28)).astype(np.float32)
+    image[12, 14] = 3000.0
+    # the second moment about the bright pixel: a loss the PSF's width moves strongly
+    rows, columns = np.mgrid[:24, :28]
+    weights = (rows - 12.0) ** 2 + (columns - 14.0) ** 2
+
+    def config(fwhm, gain):
+        return nb.ResponseConfig(noise=False, psf=psf, psf_fwhm_um=fwhm, psf_radius_px=4,
+                                 gain_adu_per_photon=gain, adc_offset_adu=10.0)
+
+    def loss_c(fwhm: float, gain: float) -> float:
+        out = nb.detector_response(image, config(fwhm, gain), backend="c")
+        return float((out.expected_adu * weights).sum())
+
+    fwhm = torch.tensor(150.0, dtype=torch.float64, requires_grad=True)
+    gain = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    out = nb.detector_response(image, config(fwhm, gain), backend="torch")
+    loss = (out.expected_adu * torch.as_tensor(weights)).sum()
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(loss_c(150.0, 1.5), rel=1e-6)
+    # a step above the C engine's float32 images' rounding, below the curvature's effect
+    step = 1e-2
+    d_fwhm = (loss_c(150.0 * (1 + step), 1.5) - loss_c(150.0 * (1 - step), 1.5)) / (300.0 * step)
+    d_gain = (loss_c(150.0, 1.5 * (1 + step)) - loss_c(150.0, 1.5 * (1 - step))) / (3.0 * step)
+    assert float(fwhm.grad) == pytest.approx(d_fwhm, rel=1e-3)
+    assert float(gain.grad) == pytest.approx(d_gain, rel=1e-3)
+
+
+def test_a_gradient_runs_from_the_simulation_through_the_detector():
+    torch = pytest.importorskip("torch")
+    config = nb.Config()
+    config.crystal.cell = (40.0, 40.0, 40.0, 90.0, 90.0, 90.0)
+    config.crystal.N_cells = (5.0, 5.0, 5.0)
+    config.structure_factors.default_F = 100.0
+    config.detector.fpixels = config.detector.spixels = 16
+    config.sampling.oversample = 1
+    distance = torch.tensor(50.0, dtype=torch.float64, requires_grad=True)
+    config.detector.distance_mm = distance
+    result = nb.simulate(config, backend="torch")
+    out = nb.detector_response(result, nb.ResponseConfig(noise=False, psf="gauss",
+                                                         psf_fwhm_um=100.0), backend="torch")
+    out.expected_adu.sum().backward()
+    assert distance.grad is not None
+    assert torch.isfinite(distance.grad)
+    assert float(distance.grad) != 0.0

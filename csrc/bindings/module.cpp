@@ -440,7 +440,8 @@ py::tuple add_noise(py::handle image_obj, py::handle spec, LegacyRandom &rng)
     return py::make_tuple(out, photons, overloads);
 }
 
-py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom &rng)
+py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom &rng,
+                            bool with_adu)
 {
     using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
     Image image = Image::ensure(image_obj);
@@ -460,6 +461,13 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
     std::vector<py::ssize_t> shape{spixels, fpixels};
     std::vector<float> work(2 * (size_t)spixels * (size_t)fpixels);
     py::array_t<uint32_t> expected(shape);
+    py::object adu = py::none();
+    double *adu_data = nullptr;
+    if (with_adu) {
+        py::array_t<double> values(shape);
+        adu_data = values.mutable_data();
+        adu = values;
+    }
     py::object noisy = py::none();
     uint32_t *noisy_data = nullptr;
     if (in.noise) {
@@ -472,10 +480,10 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
     {
         ReleasedGil released;
         status = nb_detector_response(&in, image.data(), fpixels, spixels, &rng.state, work.data(),
-                                      expected.mutable_data(), noisy_data, &info);
+                                      expected.mutable_data(), adu_data, noisy_data, &info);
     }
     raise_for(status, "detector_response");
-    return py::make_tuple(expected, noisy, nb_bindings::to_dict(info));
+    return py::make_tuple(expected, adu, noisy, nb_bindings::to_dict(info));
 }
 
 py::tuple response_shot_noise(py::handle photons_obj, py::handle spec, LegacyRandom &rng)
@@ -599,9 +607,10 @@ PYBIND11_MODULE(_core, m)
           "(noisy image (spixels, fpixels) uint16 in ADU, photons drawn, pixels clipped at "
           "65535).");
     m.def("detector_response", &detector_response, py::arg("image"), py::arg("spec"),
-          py::arg("rng"),
-          "(noiseless image, noisy image or None (spixels, fpixels) uint32 pixel values, info "
-          "dict with keys FIELDS['response_info']).");
+          py::arg("rng"), py::arg("with_adu") = false,
+          "(noiseless image, its values before they become pixels (float64) or None, noisy "
+          "image or None (spixels, fpixels) uint32 pixel values, info dict with keys "
+          "FIELDS['response_info']).");
     m.def("response_shot_noise", &response_shot_noise, py::arg("photons"), py::arg("spec"),
           py::arg("rng"),
           "(Poisson counts after flicker and calibration error, their sum, the seed after), "

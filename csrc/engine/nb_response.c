@@ -426,12 +426,13 @@ static uint32_t corrected_pixel(double adu, int bits)
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
 static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
-                           uint32_t *out)
+                           uint32_t *out, double *adu_out)
 {
     /* quirk int32_expected_clipped */
     long i;
     for (i = 0; i < pixels; ++i) {
         double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+        if (adu_out) adu_out[i] = adu;
         if (spec->c_parity) {
             if (adu > 2147483647.0) adu = 2147483647.0;
             if (adu > 65535.0) adu = 65535.0;
@@ -545,7 +546,8 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
                                int spixels, nb_random_state *rng, float *work,
-                               uint32_t *expected, uint32_t *noisy, nb_response_info *info)
+                               uint32_t *expected, double *expected_adu, uint32_t *noisy,
+                               nb_response_info *info)
 {
     long pixels = (long)fpixels * spixels, i;
     float *photons = work, *blurred = work + pixels;
@@ -563,7 +565,7 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
         if (status != NB_OK) return status;
         signal = blurred;
     }
-    expected_image(spec, signal, pixels, expected);
+    expected_image(spec, signal, pixels, expected, expected_adu);
     if (!spec->noise) return NB_OK;
 
     seed = spec->seed;

@@ -85,8 +85,18 @@ class ResponseConfig:
         return dataclasses.replace(self, **changes)
 
 
+DIFFERENTIABLE = ("scale", "gain_adu_per_photon", "adc_offset_adu", "psf_fwhm_um")
+"""Fields that may be 0-d tensors: the torch engine keeps their graph into
+``Response.expected_adu`` (corrected mode)."""
+
+
 def _number(name: str, value: Any, *, positive: bool = False,
             at_least_zero: bool = False) -> float:
+    if is_tensor(value) and name in DIFFERENTIABLE:
+        if value.ndim != 0 or value.is_complex():
+            raise TypeError(f"{name}: expected a number or a 0-d real tensor, got "
+                            f"{shown(value)}")
+        value = float(value.detach())
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{name}: expected a number, got {shown(value)}")
     number = float(value)
@@ -145,22 +155,28 @@ def validate_response(config: ResponseConfig, *, c_parity: bool) -> None:
             _number("beam_center_mm", value)
 
 
+def _kept(value: Any) -> Any:
+    """A tensor as it is (its graph kept), anything else as a float."""
+    return value if is_tensor(value) else float(value)
+
+
 def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int) -> ResponseSpec:
     """The stage's spec; ``seed``: the noise seed as the original holds it (negated)."""
-    # the original keeps the PSF width in a float
-    fwhm_m = float(np.float32(config.psf_fwhm_um / 1e6))
+    # the original keeps the PSF width in a float; a tensor keeps its graph instead
+    fwhm_m = (config.psf_fwhm_um / 1e6 if is_tensor(config.psf_fwhm_um)
+              else float(np.float32(config.psf_fwhm_um / 1e6)))
     pixel_m = config.pixel_size_mm / 1000.0
     calibration_seed = (DEFAULT_CALIBRATION_SEED if config.calibration_seed is None
                         else -int(config.calibration_seed))
     psf = Psf.NONE if config.psf is None else PSF_NAMES[config.psf]
     return ResponseSpec(
         c_parity=c_parity, noise=bool(config.noise),
-        photons_per_value=(float(config.fluence_per_m2) * R_E_SQUARED_M2) * float(config.scale),
+        photons_per_value=(float(config.fluence_per_m2) * R_E_SQUARED_M2) * _kept(config.scale),
         flicker=float(config.flicker) if config.noise else 0.0,
         calibration=float(config.calibration) if config.noise else 0.0,
         readout_adu=float(config.readout_adu) if config.noise else 0.0,
-        gain_adu_per_photon=float(config.gain_adu_per_photon),
-        adc_offset_adu=float(config.adc_offset_adu), psf=psf, psf_fwhm_px=fwhm_m / pixel_m,
+        gain_adu_per_photon=_kept(config.gain_adu_per_photon),
+        adc_offset_adu=_kept(config.adc_offset_adu), psf=psf, psf_fwhm_px=fwhm_m / pixel_m,
         psf_radius_px=int(config.psf_radius_px), bits=int(config.bits), seed=seed,
         calibration_seed=calibration_seed)
 
@@ -171,6 +187,10 @@ class Response:
 
     expected: np.ndarray
     """(slow, fast) uint16 or uint32: the noiseless image in ADU."""
+    expected_adu: Any
+    """(slow, fast) float64: the noiseless values before they become pixels (no clipping
+    or truncation); from the torch engine a tensor, differentiable in the fields of
+    ``DIFFERENTIABLE`` given as tensors (corrected mode)."""
     noisy: np.ndarray | None
     """(slow, fast): the noise image in ADU (None when ``config.noise`` is False)."""
     info: ResponseInfo
@@ -224,13 +244,20 @@ class Response:
         return pixels
 
 
-def image_values(image: Any) -> np.ndarray:
-    """A float image (slow, fast) as float32: a Result's image, an array or a tensor."""
+def image_values(image: Any, *, keep_tensor: bool = False) -> Any:
+    """A float image (slow, fast) as float32: a Result's image, an array or a tensor (kept
+    as a tensor, with its graph, when ``keep_tensor``)."""
     from nanobragg.result import Result
 
     if isinstance(image, Result):
-        return image.image
+        image = image.image_tensor if keep_tensor and image.image_tensor is not None \
+            else image.image
     if is_tensor(image):
+        if image.ndim != 2 or 0 in image.shape or image.is_complex():
+            raise ValueError(f"image: expected a 2-d real image (slow, fast), got a tensor of "
+                             f"shape {tuple(image.shape)}")
+        if keep_tensor:
+            return image
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray) or image.dtype.kind not in "biuf":
         raise TypeError(f"image: expected a nanobragg.Result, a 2-d array or tensor of "
@@ -253,12 +280,15 @@ def detector_response(image: Any, config: ResponseConfig | None = None, *,
 
     config = ResponseConfig() if config is None else config
     validate_response(config, c_parity=bool(c_parity))
-    values = image_values(image)
+    if c_parity and is_tensor(config.psf_fwhm_um) and config.psf_fwhm_um.requires_grad:
+        raise ValueError("psf_fwhm_um: gradients through the PSF need c_parity=False (the "
+                         "original's PSF is computed with its own arithmetic)")
+    values = image_values(image, keep_tensor=backend == "torch")
     seed = -int(time.time()) if config.seed is None else -int(config.seed)
     spec = response_spec(config, c_parity=bool(c_parity), seed=seed)
     options: Any = (COptions(threads=threads) if backend == "c"
                     else TorchOptions(device=device) if backend == "torch" else None)
     engine = create(backend, options)
     out: ResponseImage = engine.detector_response(values, spec, LegacyRandom())
-    return Response(expected=out.expected, noisy=out.noisy, info=out.info, config=config,
-                    c_parity=bool(c_parity), seed=seed)
+    return Response(expected=out.expected, expected_adu=out.expected_adu, noisy=out.noisy,
+                    info=out.info, config=config, c_parity=bool(c_parity), seed=seed)

@@ -75,9 +75,10 @@ class CEngine:
     @checked
     def detector_response(self, image: Any, spec: ResponseSpec,
                           rng: LegacyRandom) -> ResponseImage:
-        expected, noisy, info = _core.detector_response(np.asarray(to_numpy(image), np.float32),
-                                                        to_numpy(spec), rng)
-        return ResponseImage(expected=pixels_of(expected, spec.bits),
+        expected, adu, noisy, info = _core.detector_response(
+            np.asarray(to_numpy(image), np.float32), to_numpy(spec), rng, with_adu=True)
+        assert adu is not None
+        return ResponseImage(expected=pixels_of(expected, spec.bits), expected_adu=adu,
                              noisy=None if noisy is None else pixels_of(noisy, spec.bits),
                              info=ResponseInfo(**info))
 

@@ -16,7 +16,7 @@ import numpy as np
 from nanobragg.codes import Psf
 
 if TYPE_CHECKING:
-    from nanobragg.stages.fields import Real
+    from nanobragg.stages.fields import Array, Real
 
 R_E_SQUARED_M2 = 7.94079248018965e-30
 """The Thomson cross section of an electron (m^2), as the original states it."""
@@ -75,6 +75,10 @@ class ResponseInfo:
 class ResponseImage:
     expected: np.ndarray
     """(slow, fast) uint16 or uint32: the noiseless image in ADU."""
+    expected_adu: Array
+    """(slow, fast) float64: the noiseless values in ADU before they become pixels (no
+    clipping, no truncation); from the torch engine a tensor that keeps the graph of any
+    tensor in the spec."""
     noisy: np.ndarray | None
     """(slow, fast) uint16 or uint32: the noise image in ADU (None without noise)."""
     info: ResponseInfo

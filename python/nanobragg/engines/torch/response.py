@@ -27,13 +27,18 @@ FIBER_G_PER_FWHM = 0.652383013252053
 INT32_MIN = -(2**31)
 
 
+def _number(value: object) -> float:
+    """A number or a 0-d tensor as a float, without its graph."""
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)  # type: ignore[arg-type]
+
+
 def _gauss_integral(x: float, y: float) -> float:
     return 0.125 * (math.erf(2 * x * math.sqrt(math.log(2))) * math.erf(y * math.sqrt(math.log(16)))
                     * math.sqrt(math.log(16) / math.log(2)))
 
 
 def _over_pixel(spec: ResponseSpec, dx: int, dy: int) -> float:
-    fwhm = float(spec.psf_fwhm_px)
+    fwhm = _number(spec.psf_fwhm_px)
     if spec.psf == Psf.GAUSS:
         u, v, half = dx / fwhm, dy / fwhm, 1.0 / fwhm / 2.
         return (_gauss_integral(u + half, v + half) - _gauss_integral(u + half, v - half)
@@ -48,7 +53,7 @@ def _over_pixel(spec: ResponseSpec, dx: int, dy: int) -> float:
 
 
 def _radius_for(spec: ResponseSpec, photons: float, *, summary: bool) -> float:
-    fwhm = float(spec.psf_fwhm_px)
+    fwhm = _number(spec.psf_fwhm_px)
     lost = math.sqrt(photons) / PHOTON_LOSS_FACTOR
     if spec.psf == Psf.GAUSS:
         ratio = lost / photons
@@ -60,9 +65,9 @@ def _radius_for(spec: ResponseSpec, photons: float, *, summary: bool) -> float:
 
 def _lost_beyond(spec: ResponseSpec, photons: float, radius: int) -> float:
     if spec.psf == Psf.GAUSS:
-        rsq = radius / float(spec.psf_fwhm_px)
+        rsq = radius / _number(spec.psf_fwhm_px)
         return photons * math.exp(-math.log(16) * (rsq * rsq))
-    g = float(spec.psf_fwhm_px) * FIBER_G_PER_FWHM
+    g = _number(spec.psf_fwhm_px) * FIBER_G_PER_FWHM
     return photons * g / math.sqrt(g * g + radius * radius)
 
 
@@ -87,10 +92,10 @@ def _kernel_radius(spec: ResponseSpec, brightest: float, widest: int) -> tuple[i
 
 
 def _kernel(spec: ResponseSpec, radius: int) -> dict[tuple[int, int], float]:
-    """The kernel's entries: a disc as the original's (c_parity), else the square."""
+    """The original's kernel entries, a disc, with its libm functions."""
     return {(dx, dy): _over_pixel(spec, dx, dy)
             for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-            if not spec.c_parity or dx * dx + dy * dy <= radius * radius}
+            if dx * dx + dy * dy <= radius * radius}
 
 
 def _pixel_radii(spec: ResponseSpec, values: np.ndarray,
@@ -125,7 +130,7 @@ def _scatter_legacy(spec: ResponseSpec, image: torch.Tensor, radius: int,
     run one after another; an offset reaches the pixels whose radius holds it, a prefix
     of the pixels sorted by radius."""
     slow, fast = image.shape
-    flat = image.reshape(-1)
+    flat = image.detach().reshape(-1)
     radii, lost = _pixel_radii(spec, flat.cpu().numpy(), max(fast, slow))
     total_lost = float(np.cumsum(lost)[-1]) if lost.size else 0.0
     spread = np.nonzero(radii >= 0)[0]
@@ -151,22 +156,43 @@ def _scatter_legacy(spec: ResponseSpec, image: torch.Tensor, radius: int,
     return out.reshape(slow, fast), total_lost
 
 
-def _gather_corrected(spec: ResponseSpec, image: torch.Tensor, radius: int,
-                      kernel: dict[tuple[int, int], float]) -> tuple[torch.Tensor, float]:
-    size = 2 * radius + 1
-    weights = torch.zeros((size, size), dtype=torch.float64, device=image.device)
-    for (dx, dy), w in kernel.items():
-        weights[radius + dy, radius + dx] = w
-    blurred = torch.nn.functional.conv2d(image.to(torch.float64)[None, None],
-                                         weights.flip(0, 1)[None, None], padding=radius)[0, 0]
-    held = math.fsum(kernel.values())
-    return blurred.to(torch.float32), float(image.to(torch.float64).sum()) * (1.0 - held)
+def _corrected_kernel(spec: ResponseSpec, radius: int, device: torch.device) -> torch.Tensor:
+    """The square kernel (2 radius + 1)^2 of the PSF integrated over each pixel, as
+    tensors of the PSF width (which may carry a graph): the Gaussian as the product of
+    one-dimensional integrals, the fiber PSF from its two-dimensional integral."""
+    fwhm = torch.as_tensor(spec.psf_fwhm_px, dtype=torch.float64, device=device)
+    d = torch.arange(-radius, radius + 1, dtype=torch.float64, device=device)
+    if spec.psf == Psf.GAUSS:
+        scale, half = math.sqrt(math.log(16)), 0.5 / fwhm
+        line = (torch.special.erf(scale * (d / fwhm + half))
+                - torch.special.erf(scale * (d / fwhm - half))) / 2.0
+        square: torch.Tensor = line[:, None] * line[None, :]
+        return square
+    g = fwhm * FIBER_G_PER_FWHM
+    y, x = d[:, None], d[None, :]
+
+    def integral(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.atan((a * b) / (g * torch.sqrt(g * g + a * a + b * b))) / 2.0 / math.pi
+
+    return (integral(x + 0.5, y + 0.5) - integral(x + 0.5, y - 0.5)
+            - integral(x - 0.5, y + 0.5) + integral(x - 0.5, y - 0.5))
+
+
+def _gather_corrected(spec: ResponseSpec, image: torch.Tensor,
+                      radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one square kernel on every pixel, zero beyond the edges, and the photons it
+    misses (the image's sum times 1 minus the kernel's)."""
+    kernel = _corrected_kernel(spec, radius, image.device)
+    source = image.to(torch.float64)
+    blurred = torch.nn.functional.conv2d(source[None, None], kernel.flip(0, 1)[None, None],
+                                         padding=radius)[0, 0]
+    return blurred, source.sum() * (1.0 - kernel.sum())
 
 
 def apply_psf(spec: ResponseSpec, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, object]]:
     """The blurred image and what the PSF reports (ResponseInfo's psf_ fields)."""
     slow, fast = image.shape
-    brightest = max(float(image.max()), 0.0) if image.numel() else 0.0
+    brightest = max(float(image.detach().max()), 0.0) if image.numel() else 0.0
     radius, chosen = _kernel_radius(spec, brightest, max(fast, slow))
     info: dict[str, object] = {"psf_applied": True, "psf_max_photons": brightest,
                                "psf_radius_px": chosen, "lost_photons": 0.0}
@@ -174,14 +200,13 @@ def apply_psf(spec: ResponseSpec, image: torch.Tensor) -> tuple[torch.Tensor, di
         return (image.clone() if not spec.c_parity else torch.zeros_like(image)), info
     if radius == INT32_MIN:
         return torch.zeros_like(image), info
-    kernel = _kernel(spec, radius)
     if spec.c_parity:
-        out, lost = _scatter_legacy(spec, image, radius, kernel)
-    else:
-        out, lost = _gather_corrected(spec, image, radius, kernel)
-    info["lost_photons"] = lost
-    each = lost / (slow * fast)
-    return (out.to(torch.float64) + each).to(torch.float32), info
+        out, lost = _scatter_legacy(spec, image, radius, _kernel(spec, radius))
+        info["lost_photons"] = lost
+        return (out.to(torch.float64) + lost / (slow * fast)).to(torch.float32), info
+    blurred, missed = _gather_corrected(spec, image, radius)
+    info["lost_photons"] = _number(missed)
+    return (blurred + missed / (slow * fast)).to(torch.float32), info
 
 
 def _legacy_pixels(adu: torch.Tensor, bits: int) -> torch.Tensor:
@@ -206,12 +231,12 @@ def _pixels(spec: ResponseSpec, adu: torch.Tensor) -> np.ndarray:
     return pixels_of(values.cpu().numpy(), spec.bits)
 
 
-def _expected(spec: ResponseSpec, signal: torch.Tensor) -> np.ndarray:
-    """quirk int32_expected_clipped (see nb_response.c)."""
+def _expected(spec: ResponseSpec, signal: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+    """The noiseless pixels and their values before they become pixels.
+    quirk int32_expected_clipped (see nb_response.c)."""
     adu = signal.to(torch.float64) * spec.gain_adu_per_photon + spec.adc_offset_adu
-    if spec.c_parity:
-        adu = torch.clamp(adu, max=65535.0)
-    return _pixels(spec, adu)
+    pixels = torch.clamp(adu.detach(), max=65535.0) if spec.c_parity else adu.detach()
+    return _pixels(spec, pixels), adu
 
 
 def _corrected_counts(spec: ResponseSpec, photons: torch.Tensor,
@@ -234,10 +259,10 @@ def _corrected_counts(spec: ResponseSpec, photons: torch.Tensor,
 def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom, *,
                       at: Placement) -> ResponseImage:
     """The noiseless and noisy images of ``image`` (slow, fast) in photons' units."""
-    values = image.detach().to(device=at.device, dtype=torch.float32)
-    max_value = max(float(values.max()), 0.0) if values.numel() else 0.0
+    values = image.to(device=at.device, dtype=torch.float32)
+    max_value = max(float(values.detach().max()), 0.0) if values.numel() else 0.0
     photons = (spec.photons_per_value * values.to(torch.float64)).to(torch.float32)
-    blur = spec.psf != Psf.NONE and spec.psf_fwhm_px > 0.0
+    blur = spec.psf != Psf.NONE and _number(spec.psf_fwhm_px) > 0.0
     info: dict[str, object] = {"max_value": max_value, "photons_before_psf": 0.0,
                                "photons": 0.0, "overloads": 0, "psf_applied": False,
                                "psf_max_photons": 0.0, "psf_radius_px": 0, "lost_photons": 0.0}
@@ -245,11 +270,13 @@ def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom
     if not spec.noise and blur:
         signal, psf_info = apply_psf(spec, photons)
         info.update(psf_info)
-    expected = _expected(spec, signal)
+    expected, expected_adu = _expected(spec, signal)
     if not spec.noise:
-        return ResponseImage(expected=expected, noisy=None, info=ResponseInfo(**info))  # type: ignore[arg-type]
+        return ResponseImage(expected=expected, expected_adu=expected_adu, noisy=None,
+                             info=ResponseInfo(**info))  # type: ignore[arg-type]
     shot = torch.Generator(device=at.device)
     shot.manual_seed(abs(int(spec.seed)))
+    photons = photons.detach()
     if spec.c_parity:
         counts_np, before, seed = response_shot_noise(photons.cpu().numpy(), spec, rng)
         counts = torch.as_tensor(counts_np, device=at.device)
@@ -261,7 +288,8 @@ def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom
     if blur:
         signal, psf_info = apply_psf(spec, counts)
         info.update(psf_info)
-    adu = signal.to(torch.float64) * spec.gain_adu_per_photon + spec.adc_offset_adu
+    adu = (signal.detach().to(torch.float64) * _number(spec.gain_adu_per_photon)
+           + _number(spec.adc_offset_adu))
     if spec.readout_adu > 0.0:
         if spec.c_parity:
             deviates = torch.as_tensor(response_readout_deviates(signal.numel(), seed, rng),
@@ -274,4 +302,5 @@ def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom
     info["overloads"] = int((adu > top).sum())
     info["photons"] = float(np.cumsum(signal.to(torch.float64).cpu().numpy())[-1])
     noisy = _pixels(spec, torch.clamp(adu, max=top))
-    return ResponseImage(expected=expected, noisy=noisy, info=ResponseInfo(**info))  # type: ignore[arg-type]
+    return ResponseImage(expected=expected, expected_adu=expected_adu, noisy=noisy,
+                         info=ResponseInfo(**info))  # type: ignore[arg-type]
