@@ -172,6 +172,7 @@ STAGE_INPUTS = {
     "trace_pixel": ("params", "sources", "mosaic", "structure_factors", "mask",
                     "render_inputs", "pixel", "state"),
     "add_noise": ("image", "noise_spec", "rng"),
+    "detector_response": ("image", "response_spec", "rng"),
 }
 """What each stage method reads, by the names of stage_data; "render_inputs" is the
 container of the five before it."""
@@ -184,6 +185,7 @@ def stage_data(c_parity: bool) -> dict[str, Any]:
     from nanobragg.legacy_random import LegacyRandom
 
     if c_parity not in _STAGE_DATA:
+        from nanobragg.response import ResponseConfig, response_spec
         from nanobragg.simulation import prepare
         from nanobragg.stages import NoiseSpec, PixelState
         from nanobragg.stages.crystal import crystal_spec
@@ -210,6 +212,9 @@ def stage_data(c_parity: bool) -> dict[str, Any]:
             "noise_spec": NoiseSpec(c_parity=c_parity, roi_xmin=0, roi_xmax=3, roi_ymin=0,
                                     roi_ymax=3, adc_offset=40.0, seed=-3),
             "image": np.ones((4, 4)),
+            "response_spec": response_spec(ResponseConfig(psf="gauss", readout_adu=2.0,
+                                                          flicker=0.01),
+                                           c_parity=c_parity, seed=-3),
         }
     return {**_STAGE_DATA[c_parity], "rng": LegacyRandom()}
 
@@ -261,6 +266,8 @@ def stage_case(case: tuple[str, bool, str, str, str | None, Any]) -> str:
         elif stage == "trace_pixel":
             slow, fast = data["pixel"]
             engine.trace_pixel(render_inputs, slow, fast, data["state"])
+        elif stage == "detector_response":
+            engine.detector_response(data["image"], data["response_spec"], data["rng"])
         else:
             engine.add_noise(data["image"], data["noise_spec"], data["rng"])
     return "returned"
