@@ -18,6 +18,7 @@ from nanobragg.engines.torch import TorchEngine
 from nanobragg.legacy_random import LegacyRandom
 from nanobragg.stages.crystal import crystal_spec
 from nanobragg.stages.geometry import detector_spec
+from nanobragg.stages.scatterers import ScattererParams
 from nanobragg.stages.trace import FINAL_KEYS, TERM_COLUMNS
 from test_stages import rich_config
 
@@ -30,6 +31,7 @@ MIRRORED = {
     "mosaic_spec": stages.MosaicSpec,
     "render_params": stages.RenderParams,
     "noise_spec": stages.NoiseSpec,
+    "scatterer_params": ScattererParams,
 }
 """Each C struct (``_core.FIELDS`` key) and the dataclass that mirrors it."""
 
@@ -62,7 +64,7 @@ def test_codes_are_the_c_engine_s(name, enum):
 
 
 STAGE_METHODS = ("detector_geometry", "crystal_vectors", "sources", "mosaic_rotations",
-                 "render", "add_noise", "trace_pixel")
+                 "render", "add_noise", "trace_pixel", "point_scatterers")
 
 
 @pytest.mark.parametrize("method", STAGE_METHODS)

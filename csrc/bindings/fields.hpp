@@ -230,6 +230,7 @@ NB_LAYOUT(nb_render_info, "render_info", NB_RENDER_INFO_FIELDS)
 NB_LAYOUT(nb_trace_term, "trace_term", NB_TRACE_TERM_FIELDS)
 NB_LAYOUT(nb_trace, "trace_final", NB_TRACE_FINAL_FIELDS)
 NB_LAYOUT(nb_noise_spec, "noise_spec", NB_NOISE_SPEC_FIELDS)
+NB_LAYOUT(nb_scatterer_params, "scatterer_params", NB_SCATTERER_PARAMS_FIELDS)
 
 #undef NB_LAYOUT
 #undef NB_VISIT_FIELD

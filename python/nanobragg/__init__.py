@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         StructureFactorConfig,
     )
     from nanobragg.result import Result, Statistics
+    from nanobragg.scatterers import ScattererConfig, point_scatterers
     from nanobragg.simulation import simulate
     from nanobragg.trace import trace_pixel
 
@@ -37,6 +38,8 @@ _PUBLIC = {
     "Statistics": "nanobragg.result",
     "simulate": "nanobragg.simulation",
     "trace_pixel": "nanobragg.trace",
+    "ScattererConfig": "nanobragg.scatterers",
+    "point_scatterers": "nanobragg.scatterers",
 }
 
 __all__ = [
@@ -47,8 +50,10 @@ __all__ = [
     "OutputConfig",
     "Result",
     "SamplingConfig",
+    "ScattererConfig",
     "Statistics",
     "StructureFactorConfig",
+    "point_scatterers",
     "simulate",
     "trace_pixel",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Sources,
         SourceSpec,
     )
+    from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 class Progress(Protocol):
@@ -73,6 +74,11 @@ class Engine(Protocol):
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
                     state: PixelState) -> PixelRecord:
         """Every term of pixel (slow, fast) as the render computes it."""
+        ...
+
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        """The waves of point scatterers summed at every pixel (nearBragg)."""
         ...
 
 

@@ -32,6 +32,7 @@ from nanobragg.stages import (
     to_numpy,
 )
 from nanobragg.stages.checks import checked
+from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 class CEngine:
@@ -79,3 +80,12 @@ class CEngine:
                                    plain.structure_factors, plain.mask, fast, slow, state.entry,
                                    state.interpolate)
         return PixelRecord(terms=record["terms"], final=record["final"])
+
+    @checked
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        plain = to_numpy(inputs)
+        out = _core.point_scatterers(plain.params, plain.atoms, plain.sources, plain.image,
+                                     plain.real, plain.imag, int(self.options.threads or 0),
+                                     progress)
+        return ScattererOutput(**out)

@@ -14,6 +14,7 @@ from nanobragg.engines.torch.crystal import crystal_vectors
 from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
 from nanobragg.engines.torch.render import DEFAULT_MEMORY_BUDGET, render
+from nanobragg.engines.torch.scatterers import point_scatterers
 from nanobragg.engines.torch.sources import mosaic_rotations, sources
 from nanobragg.engines.torch.trace import trace_pixel
 from nanobragg.engines.torch.vectors import FLOAT64, Placement, placement
@@ -36,6 +37,7 @@ from nanobragg.stages import (
     to_torch,
 )
 from nanobragg.stages.checks import checked
+from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 @contextlib.contextmanager
@@ -95,3 +97,9 @@ class TorchEngine:
                     state: PixelState) -> PixelRecord:
         with _allocations():
             return trace_pixel(inputs, slow, fast, state, at=self.at)
+
+    @checked
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        with _allocations():
+            return point_scatterers(inputs, progress, at=self.at)
