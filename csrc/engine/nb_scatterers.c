@@ -10,6 +10,8 @@
  * reproduced bit for bit. */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nanobragg.h"
@@ -27,6 +29,8 @@ typedef struct {
     const nb_scatterer_arrays *a;
     double two_pi;
     long steps;
+    double *in_path; /* nsources x atoms: source to atom */
+    double *S0;      /* nsources x atoms x 3: incident direction at the atom */
 } nb_scatter_job;
 
 /* The position of one sub-pixel (Xdet along fast, Ydet along slow, from the first
@@ -66,6 +70,40 @@ static double solid_angle_R2(const nb_scatterer_params *p, const double pos[3],
     return pixel * pixel * fabs(nb_dot(pos, p->odet)) / airpath;
 }
 
+/* What depends on a source and an atom only, computed once per run: the path from the
+ * source to the atom and the incident direction there. */
+static void source_atom_tables(const nb_scatter_job *job, double *in_path, double *S0)
+{
+    const nb_scatterer_params *p = job->p;
+    const nb_scatterer_arrays *a = job->a;
+    int s, i, j;
+    for (s = 0; s < a->nsources; ++s) {
+        const double *src = a->source_position_m + 3 * s;
+        const double *k = a->source_direction + 3 * s;
+        for (i = 0; i < a->atoms; ++i) {
+            const double *at = a->atom_position_m + 3 * i;
+            long n = (long)s * a->atoms + i;
+            double *s0 = S0 + 3 * n;
+            /* quirk near_far_source_ignores_divergence: a far source's path is the atom's
+             * x in the original, whatever the divergence, and its direction +x;
+             * corrected, each source's own direction */
+            if (p->far_source && p->c_parity) {
+                in_path[n] = at[0];
+                s0[0] = 1.0;
+                s0[1] = s0[2] = 0.0;
+            } else if (p->far_source) {
+                in_path[n] = nb_dot(k, at);
+                memcpy(s0, k, 3 * sizeof(double));
+            } else {
+                in_path[n] = sqrt((src[0] - at[0]) * (src[0] - at[0]) +
+                                  (src[1] - at[1]) * (src[1] - at[1]) +
+                                  (src[2] - at[2]) * (src[2] - at[2]));
+                for (j = 0; j < 3; ++j) s0[j] = (at[j] - src[j]) / in_path[n];
+            }
+        }
+    }
+}
+
 /* The amplitude of every atom's wave from source s at pixel position pos, added to
  * (Fa, Fb). */
 static void add_atoms(const nb_scatter_job *job, int s, const double pos[3], double *Fa,
@@ -73,60 +111,48 @@ static void add_atoms(const nb_scatter_job *job, int s, const double pos[3], dou
 {
     const nb_scatterer_params *p = job->p;
     const nb_scatterer_arrays *a = job->a;
-    const double *src = a->source_position_m + 3 * s;
-    const double *k = a->source_direction + 3 * s;
-    double lambda = a->source_wavelength_m[s];
-    double source_norm = nb_norm(src);
+    const double *in_paths = job->in_path + (long)s * a->atoms;
+    const double *S0s = job->S0 + 3L * s * a->atoms;
+    const double lambda = a->source_wavelength_m[s], two_pi = job->two_pi;
+    const double source_norm = nb_norm(a->source_position_m + 3 * s);
+    const int far = p->far_source, legacy = p->c_parity, atoms = a->atoms;
+    double re = *Fa, im = *Fb;
     int i;
-    for (i = 0; i < a->atoms; ++i) {
+    for (i = 0; i < atoms; ++i) {
         const double *at = a->atom_position_m + 3 * i;
-        double in_path, out_path, phase, DWF, amplitude, S0[3];
-        /* quirk near_far_source_ignores_divergence: a far source's path is the atom's x
-         * in the original, whatever the divergence; corrected, along each source's own
-         * direction */
-        if (p->far_source)
-            in_path = p->c_parity ? at[0] : nb_dot(k, at);
-        else
-            in_path = sqrt((src[0] - at[0]) * (src[0] - at[0]) +
-                           (src[1] - at[1]) * (src[1] - at[1]) +
-                           (src[2] - at[2]) * (src[2] - at[2]));
+        double in_path = in_paths[i], out_path, phase, DWF, c, sn;
         out_path = sqrt((pos[0] - at[0]) * (pos[0] - at[0]) + (pos[1] - at[1]) * (pos[1] - at[1]) +
                         (pos[2] - at[2]) * (pos[2] - at[2]));
-        phase = job->two_pi * (in_path + out_path) / lambda + a->phase_rad[i];
+        phase = two_pi * (in_path + out_path) / lambda + a->phase_rad[i];
         DWF = a->occupancy[i];
         if (a->B_A2[i] != 0.0) {
+            const double *S0 = S0s + 3 * i;
             double S[3], q[3], stol;
             int j;
-            if (p->far_source) {
-                if (p->c_parity) {
-                    S0[0] = 1.0;
-                    S0[1] = S0[2] = 0.0;
-                } else {
-                    memcpy(S0, k, sizeof S0);
-                }
-            } else {
-                for (j = 0; j < 3; ++j) S0[j] = (at[j] - src[j]) / in_path;
-            }
             for (j = 0; j < 3; ++j) S[j] = (pos[j] - at[j]) / out_path;
             for (j = 0; j < 3; ++j) q[j] = (S[j] - S0[j]) / (lambda * 1e10);
             stol = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]) / 2.0;
             DWF *= exp(-a->B_A2[i] * stol * stol);
         }
+        c = cos(phase);
+        sn = sin(phase);
         /* quirk near_source_inverse_square: the original divides each wave by its path
          * from the source, so a near source dims the image by 1/distance^2 although the
          * fluence is given at the sample; corrected, the wave is 1 at the origin */
-        if (p->far_source) {
-            *Fa += DWF * cos(phase) / out_path;
-            *Fb += DWF * sin(phase) / out_path;
-        } else if (p->c_parity) {
-            *Fa += DWF * cos(phase) / in_path / out_path;
-            *Fb += DWF * sin(phase) / in_path / out_path;
+        if (far) {
+            re += DWF * c / out_path;
+            im += DWF * sn / out_path;
+        } else if (legacy) {
+            re += DWF * c / in_path / out_path;
+            im += DWF * sn / in_path / out_path;
         } else {
-            amplitude = DWF * source_norm / in_path / out_path;
-            *Fa += amplitude * cos(phase);
-            *Fb += amplitude * sin(phase);
+            double amplitude = DWF * source_norm / in_path / out_path;
+            re += amplitude * c;
+            im += amplitude * sn;
         }
     }
+    *Fa = re;
+    *Fb = im;
 }
 
 static void scatter_pixel(const nb_scatter_job *job, int fpixel, int spixel, double *image,
@@ -208,6 +234,16 @@ nb_status nb_point_scatterers(const nb_scatterer_params *p, const nb_scatterer_a
     /* quirk near_truncated_pi: the original's phases use its 15-digit 2 pi */
     job.two_pi = p->c_parity ? NB_NEAR_LEGACY_TWO_PI : 2.0 * M_PI;
     job.steps = (long)a->nsources * p->oversample * p->oversample;
+    if ((size_t)a->nsources * (size_t)a->atoms > SIZE_MAX / (4 * sizeof(double)) - 1)
+        return NB_OUT_OF_MEMORY;
+    job.in_path = malloc(sizeof(double) * ((size_t)a->nsources * (size_t)a->atoms + 1));
+    job.S0 = malloc(3 * sizeof(double) * ((size_t)a->nsources * (size_t)a->atoms + 1));
+    if (!job.in_path || !job.S0) {
+        free(job.in_path);
+        free(job.S0);
+        return NB_OUT_OF_MEMORY;
+    }
+    source_atom_tables(&job, job.in_path, job.S0);
     atomic_init(&cancelled, 0);
     atomic_init(&rows_done, 0);
 #ifdef NANOBRAGG_HAVE_OPENMP
@@ -230,5 +266,7 @@ nb_status nb_point_scatterers(const nb_scatterer_params *p, const nb_scatterer_a
             control->progress(control->progress_user, done, rows))
             atomic_store(&cancelled, 1);
     }
+    free(job.in_path);
+    free(job.S0);
     return atomic_load(&cancelled) ? NB_CANCELLED : NB_OK;
 }

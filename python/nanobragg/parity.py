@@ -372,7 +372,7 @@ _QUIRKS = (
           "With -source_distance far every source's path to an atom is the atom's x, so "
           "divergence does nothing, and the B factors' incident direction is +x.",
           "Each source is a plane wave along its own direction.",
-          sites=(Site(_C + "nb_scatterers.c", "add_atoms"),
+          sites=(Site(_C + "nb_scatterers.c", "source_atom_tables"),
                  Site(_TORCH + "scatterers.py", "_waves"))),
     Quirk("near_source_inverse_square", "point_scatterers",
           "Each wave is divided by its path from the source, so a near source dims the "

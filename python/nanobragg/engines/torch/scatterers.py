@@ -16,7 +16,7 @@ from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 R_E_SQR_M2 = 7.94079248018965e-30
 LEGACY_TWO_PI = 6.28318530717959
-CHUNK_TERMS = 1 << 22
+CHUNK_TERMS = 1 << 20
 """Terms (pixel x sub-pixel x source x atom) per chunk of pixels."""
 
 
@@ -53,9 +53,11 @@ def exact_sqrt(x: torch.Tensor) -> torch.Tensor:
     return root + (best - root).detach() if root.requires_grad else best
 
 
-def _norm(v: torch.Tensor) -> torch.Tensor:
-    """The length of vectors along the last dimension, summed as the C engine sums."""
-    return exact_sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1] + v[..., 2] * v[..., 2])
+def _norm(v: torch.Tensor, exact: bool = True) -> torch.Tensor:
+    """The length of vectors along the last dimension, summed as the C engine sums (and
+    rounded as C's sqrt rounds, unless not ``exact``)."""
+    squares = v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1] + v[..., 2] * v[..., 2]
+    return exact_sqrt(squares) if exact else torch.sqrt(squares)
 
 
 def _subpixel_positions(p: Any, fast: torch.Tensor, slow: torch.Tensor,
@@ -113,13 +115,14 @@ def _waves(inputs: ScattererInputs, pos: torch.Tensor, at64: Placement,
         in_path = _norm(delta)
         S0 = delta / in_path[..., None]
     out = pos[:, :, None, :] - xyz[None, None, :, :]         # (P, S, N, 3)
-    out_path = _norm(out)                                    # (P, S, N)
+    # float32 waves do not need the last bit of a path (1e-6 radians of phase)
+    out_path = _norm(out, exact=dtype == FLOAT64)            # (P, S, N)
     phase = (two_pi * (in_path[None, None] + out_path[:, :, None, :]) / lam[:, None]
              + at64.tensor(atoms.phase_rad))                 # (P, S, M, N)
     phase = torch.remainder(phase, 2.0 * math.pi) if dtype != FLOAT64 else phase
     S = out / out_path[..., None]                            # (P, S, N, 3)
     q = (S[:, :, None] - S0[None, None]) / (lam[:, None, None] * 1e10)
-    stol = _norm(q) / 2.0
+    stol = _norm(q, exact=dtype == FLOAT64) / 2.0
     B = at64.tensor(atoms.B_A2)
     DWF = at64.tensor(atoms.occupancy) * torch.where(B != 0.0, torch.exp(-B * stol * stol),
                                                      torch.ones_like(stol))
