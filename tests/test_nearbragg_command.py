@@ -123,3 +123,15 @@ def test_dtype_and_device_reach_the_torch_engine(folder):
                io.StringIO()) == 0
     with pytest.raises(ValueError, match="dtype"):
         run([*BASE, "-backend", "torch", "-dtype", "float16"], io.StringIO())
+
+
+def test_too_little_oversampling_is_warned_as_the_original_does():
+    log = io.StringIO()
+    run(["-file", "atoms.xyz", "-detpixels", "4", "-distance", "1", "-oversample", "1",
+         "-noprogress"], log)
+    lines = log.getvalue().splitlines()
+    start = lines.index("WARNING: maximum dimension of sample is 12 A")
+    assert lines[start + 1:start + 4] == [
+        "         but reciprocal pixel size is 10 A",
+        "         intensity may vary significantly across a pixel!",
+        "         recommend -oversample 4 to work around this"]

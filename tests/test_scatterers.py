@@ -96,6 +96,8 @@ QUIRK_SCENES = {
     "near_beam_centre_off_by_pixel": {"far_source": True},
     "near_divergence_atan": {"hdiv_range_mrad": 300, "hdiv_steps": 3, "source_distance_mm": 100},
     "near_default_phase": {"far_source": True, "coherent": True},
+    "near_detector_vectors_as_given": {"far_source": True, "fdet_vector": (0, 0, 2),
+                                       "twotheta_deg": 5, "spindle_axis": (0, 0, 1.5)},
 }
 """A scene in which the quirk changes the image; the other quirks held equal in both
 modes where they would also (beam centre given, far source, phases given)."""

@@ -346,6 +346,12 @@ _QUIRKS = (
           "A source at divergence angle a is placed atan(a) x distance off the axis.",
           "tan(a) x distance, so that the source is seen at the angle a.",
           sites=(Site(_PY + "stages/scatterers.py", "scatterer_sources"),)),
+    Quirk("near_detector_vectors_as_given", "sampling",
+          "Detector vectors (-fdet_vector, -sdet_vector, -odet_vector) and the spindle axis "
+          "are turned and used as given, so a vector that is not a unit vector stretches "
+          "the pixel grid, the distance or the two-theta swing.",
+          "They are made unit vectors (the shared detector_geometry stage).",
+          sites=(Site(_PY + "stages/scatterers.py", "legacy_placement"),)),
     Quirk("near_truncated_pi", "point_scatterers",
           "nearBragg's pi and 2 pi are cut after 15 digits (3.14159265358979, "
           "6.28318530717959): every phase (some 1e9 radians) and every angle conversion "

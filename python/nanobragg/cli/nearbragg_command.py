@@ -103,7 +103,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         log.append(f"auto-selected {chosen}-fold oversampling")
     if chosen < recommended:
         extent = float(np.max(np.ptp(atoms[:, :3], axis=0))) if len(atoms) else 0.0
-        reciprocal = config.wavelength_A * config.distance_mm / config.pixel_size_mm * 1e-3
+        reciprocal = config.wavelength_A * config.distance_mm / config.pixel_size_mm
         log += [f"WARNING: maximum dimension of sample is {extent:g} A",
                 f"         but reciprocal pixel size is {reciprocal:g} A",
                 "         intensity may vary significantly across a pixel!",

@@ -55,9 +55,13 @@ class NearFlag:
     """Arguments that must follow for the original to apply it (None: nvalues)."""
     synonyms: tuple[str, ...] = ()
     """Further exact spellings accepted in strict mode."""
+    needles: tuple[str, ...] = ()
+    """Further names the original looks for in an argument."""
 
     def matches(self, arg: str) -> bool:
-        return arg == self.name if self.whole else self.name in arg
+        if self.whole:
+            return arg == self.name
+        return any(needle in arg for needle in (self.name, *self.needles))
 
 
 def _set(key: str, kind: str = "f", scale: float = 1.0) -> Action:
@@ -173,7 +177,7 @@ NEAR_FLAGS: tuple[NearFlag, ...] = (
     NearFlag("-oversample", 1, _set("oversample", "i"), "sub-pixels per pixel edge"),
     NearFlag("-roi", 4, _roi, "xmin xmax ymin ymax pixels"),
     NearFlag("-lambda", 1, _set("wavelength_A"), "wavelength, Angstrom",
-             synonyms=("-wave", "-wavelength")),
+             synonyms=("-wave", "-wavelength"), needles=("-wave",)),
     NearFlag("-energy", 1, _energy, "photon energy, eV"),
     NearFlag("-fluence", 1, _set("fluence"), "photons per square metre"),
     NearFlag("-dispersion", 1, _set("dispersion_pct"), "spectral dispersion, percent"),

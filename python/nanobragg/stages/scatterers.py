@@ -309,17 +309,52 @@ def roi(config: ScattererConfig, fpixels: int, spixels: int) -> tuple[int, int, 
             ymax if ymax >= 0 else spixels)
 
 
+def vectors_as_given(config: ScattererConfig) -> bool:
+    """Whether a detector vector or the spindle axis given is not a unit vector."""
+    return any(abs(float(np.linalg.norm(_vector(v))) - 1.0) > 1e-12
+               for v in (config.fdet_vector, config.sdet_vector, config.odet_vector,
+                         config.spindle_axis))
+
+
+def _rotate_axis(v: list[float], axis: list[float], angle: float) -> list[float]:
+    """v turned by angle about axis (Rodrigues), in nearBragg's order of operations."""
+    sin, cos = math.sin(angle), math.cos(angle)
+    along = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cos)
+    return [axis[0] * along + v[0] * cos + (-axis[2] * v[1] + axis[1] * v[2]) * sin,
+            axis[1] * along + v[1] * cos + (+axis[2] * v[0] - axis[0] * v[2]) * sin,
+            axis[2] * along + v[2] * cos + (-axis[1] * v[0] + axis[0] * v[1]) * sin]
+
+
+def legacy_placement(config: ScattererConfig) -> tuple[np.ndarray, ...]:
+    """(fdet, sdet, odet, pix0) as the original places a detector whose vectors are not
+    unit vectors.  quirk near_detector_vectors_as_given: the original turns and uses
+    them as given, so their lengths stretch the pixel grid and the distance; corrected
+    (and legacy with unit vectors), the shared detector_geometry stage, which makes them
+    unit vectors."""
+    axis = [float(v) for v in config.spindle_axis]
+    angle = radians(config.twotheta_deg, c_parity=True)
+    f, s, o = (_rotate_axis([float(x) for x in v], axis, angle)
+               for v in (config.fdet_vector, config.sdet_vector, config.odet_vector))
+    x, y = beam_centre_m(config, c_parity=True)
+    d = float(config.distance_mm) / 1000.0
+    pix0 = [-x * f[i] - y * s[i] + d * o[i] for i in range(3)]
+    return tuple(np.array(v, dtype=np.float64) for v in (f, s, o, pix0))
+
+
 def scatterer_params(config: ScattererConfig, geometry: DetectorGeometry, atoms: np.ndarray,
                      *, c_parity: bool) -> ScattererParams:
     fpixels, spixels = int(geometry.fpixels), int(geometry.spixels)
     xmin, xmax, ymin, ymax = roi(config, fpixels, spixels)
-    pix0 = (geometry.pix0_m if config.pix0_vector_m is None
-            else _vector(config.pix0_vector_m))
+    fdet, sdet, odet, pix0 = geometry.fdet, geometry.sdet, geometry.odet, geometry.pix0_m
+    if c_parity and vectors_as_given(config):
+        fdet, sdet, odet, pix0 = legacy_placement(config)
+    if config.pix0_vector_m is not None:
+        pix0 = _vector(config.pix0_vector_m)
     return ScattererParams(
         c_parity=c_parity, fpixels=fpixels, spixels=spixels,
         pixel_size_m=float(config.pixel_size_mm) / 1000.0,
         distance_m=float(config.distance_mm) / 1000.0,
-        fdet=geometry.fdet, sdet=geometry.sdet, odet=geometry.odet, pix0_m=pix0,
+        fdet=fdet, sdet=sdet, odet=odet, pix0_m=pix0,
         curved_detector=bool(config.curved), point_pixel=bool(config.point_pixel),
         oversample=oversample(config, atoms)[0], roi_xmin=xmin, roi_xmax=xmax,
         roi_ymin=ymin, roi_ymax=ymax, coherent=bool(config.coherent),
