@@ -19,6 +19,7 @@ from nanobragg.legacy_random import LegacyRandom
 from nanobragg.stages.crystal import crystal_spec
 from nanobragg.stages.geometry import detector_spec
 from nanobragg.stages.response import ResponseInfo, ResponseSpec
+from nanobragg.stages.scatterers import ScattererParams
 from nanobragg.stages.trace import FINAL_KEYS, TERM_COLUMNS
 from test_stages import rich_config
 
@@ -33,6 +34,7 @@ MIRRORED = {
     "noise_spec": stages.NoiseSpec,
     "response_spec": ResponseSpec,
     "response_info": ResponseInfo,
+    "scatterer_params": ScattererParams,
 }
 """Each C struct (``_core.FIELDS`` key) and the dataclass that mirrors it."""
 
@@ -66,7 +68,8 @@ def test_codes_are_the_c_engine_s(name, enum):
 
 
 STAGE_METHODS = ("detector_geometry", "crystal_vectors", "sources", "mosaic_rotations",
-                 "render", "add_noise", "trace_pixel", "detector_response")
+                 "render", "add_noise", "trace_pixel", "detector_response",
+                 "point_scatterers")
 
 
 @pytest.mark.parametrize("method", STAGE_METHODS)

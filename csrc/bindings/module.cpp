@@ -515,6 +515,108 @@ py::array_t<float> response_readout_deviates(long pixels, long seed, LegacyRando
         nb_response_readout_deviates(&rng.state, &seed, pixels, deviates.mutable_data());
     }
     return deviates;
+// An (n, columns) float64 array field of obj (columns 0: a vector of n), its rows given
+// by rows (-1: any number, which is returned).
+Array shaped(py::handle obj, const char *owner, const char *name, py::ssize_t rows,
+             py::ssize_t columns)
+{
+    Array array = float_array(obj, owner, name);
+    bool ok = columns ? array.ndim() == 2 && array.shape(1) == columns : array.ndim() == 1;
+    if (ok && rows >= 0) ok = array.shape(0) == rows;
+    if (!ok || array.shape(0) > INT_MAX) {
+        std::string n = rows >= 0 ? std::to_string(rows) : "n";
+        wrong_shape(std::string(owner) + "." + name,
+                    columns ? "(" + n + ", " + std::to_string(columns) + ")" : "(" + n + ",)",
+                    array);
+    }
+    return array;
+}
+
+// An optional (spixels, fpixels) image argument: None, or a float64 array of that shape.
+Array optional_image(py::handle obj, const char *name, const nb_scatterer_params &p)
+{
+    if (obj.is_none()) return Array();
+    Array array = Array::ensure(obj);
+    if (!array) nb_bindings::wrong_type(Field{"point_scatterers", name}, "a float array", obj);
+    if (array.ndim() != 2 || array.shape(0) != p.spixels || array.shape(1) != p.fpixels)
+        wrong_shape(name, "(" + std::to_string(p.spixels) + ", " + std::to_string(p.fpixels) + ")",
+                    array);
+    return array;
+}
+
+py::dict point_scatterers(py::handle params, py::handle atoms, py::handle sources,
+                          py::handle image_in, py::handle real_in, py::handle imag_in,
+                          int threads, py::object progress)
+{
+    nb_scatterer_params p = nb_bindings::from_object<nb_scatterer_params>(params);
+    check_at_least("fpixels", p.fpixels, 0);
+    check_at_least("spixels", p.spixels, 0);
+    check_at_least("oversample", p.oversample, 1);
+    Array position = shaped(atoms, "atoms", "position_m", -1, 3);
+    py::ssize_t n = position.shape(0);
+    Array occupancy = shaped(atoms, "atoms", "occupancy", n, 0);
+    Array B = shaped(atoms, "atoms", "B_A2", n, 0);
+    Array phase = shaped(atoms, "atoms", "phase_rad", n, 0);
+    Array source_position = shaped(sources, "sources", "position_m", -1, 3);
+    py::ssize_t m = source_position.shape(0);
+    if (m < 1) wrong_shape("sources.position_m", "(n, 3) with n >= 1", source_position);
+    Array direction = shaped(sources, "sources", "direction", m, 3);
+    Array wavelength = shaped(sources, "sources", "wavelength_m", m, 0);
+    using Ints = py::array_t<int, py::array::c_style | py::array::forcecast>;
+    Field group_at{"sources", "group"};
+    py::object group_obj = nb_bindings::attribute(sources, group_at);
+    Ints group = Ints::ensure(group_obj);
+    if (!group) nb_bindings::wrong_type(group_at, "an integer array", group_obj);
+    if (group.ndim() != 1 || group.shape(0) != m)
+        wrong_shape("sources.group", "(" + std::to_string(m) + ",)", group);
+    long long terms = (long long)m * p.oversample * p.oversample;
+    if (terms > (1LL << 31))
+        throw py::value_error("point_scatterers: " + std::to_string(m) + " sources x " +
+                              std::to_string(p.oversample) +
+                              "^2 sub-pixels is more than the limit of 2147483648 terms "
+                              "per atom and pixel");
+    Array image_arr = optional_image(image_in, "image", p);
+    Array real_arr = optional_image(real_in, "real", p);
+    Array imag_arr = optional_image(imag_in, "imag", p);
+    nb_scatterer_arrays a;
+    a.atoms = (int)n;
+    a.atom_position_m = position.data();
+    a.occupancy = occupancy.data();
+    a.B_A2 = B.data();
+    a.phase_rad = phase.data();
+    a.nsources = (int)m;
+    a.source_position_m = source_position.data();
+    a.source_direction = direction.data();
+    a.source_wavelength_m = wavelength.data();
+    a.source_group = group.data();
+    a.image_in = image_in.is_none() ? nullptr : image_arr.data();
+    a.real_in = real_in.is_none() ? nullptr : real_arr.data();
+    a.imag_in = imag_in.is_none() ? nullptr : imag_arr.data();
+    std::vector<py::ssize_t> shape = {(py::ssize_t)p.spixels, (py::ssize_t)p.fpixels};
+    Array image(shape), real(shape), imag(shape), omega(shape);
+    size_t bytes = sizeof(double) * (size_t)image.size();
+    if (a.image_in) std::memcpy(image.mutable_data(), a.image_in, bytes);
+    else std::memset(image.mutable_data(), 0, bytes);
+    if (a.real_in) std::memcpy(real.mutable_data(), a.real_in, bytes);
+    else std::memset(real.mutable_data(), 0, bytes);
+    if (a.imag_in) std::memcpy(imag.mutable_data(), a.imag_in, bytes);
+    else std::memset(imag.mutable_data(), 0, bytes);
+    std::memset(omega.mutable_data(), 0, bytes);
+    nb_render_control control = {threads, progress_trampoline, &progress};
+    nb_status status;
+    {
+        ReleasedGil released;
+        status = nb_point_scatterers(&p, &a, &control, image.mutable_data(), real.mutable_data(),
+                                     imag.mutable_data(), omega.mutable_data());
+    }
+    raise_for(status, "point_scatterers");
+    py::dict out;
+    out["image"] = image;
+    out["real"] = real;
+    out["imag"] = imag;
+    out["omega"] = omega;
+    out["steps"] = terms;
+    return out;
 }
 
 py::dict field_lists()
@@ -533,6 +635,7 @@ py::dict field_lists()
     nb_bindings::add_field_names<nb_noise_spec>(fields);
     nb_bindings::add_field_names<nb_response_spec>(fields);
     nb_bindings::add_field_names<nb_response_info>(fields);
+    nb_bindings::add_field_names<nb_scatterer_params>(fields);
     return fields;
 }
 
@@ -618,6 +721,11 @@ PYBIND11_MODULE(_core, m)
     m.def("response_readout_deviates", &response_readout_deviates, py::arg("pixels"),
           py::arg("seed"), py::arg("rng"),
           "Unit Gaussian deviates of the read-out noise, one per pixel, from seed on.");
+    m.def("point_scatterers", &point_scatterers, py::arg("params"), py::arg("atoms"),
+          py::arg("sources"), py::arg("image") = py::none(), py::arg("real") = py::none(),
+          py::arg("imag") = py::none(), py::arg("threads") = 0, py::arg("progress") = py::none(),
+          "Point scatterers (dict): image (spixels, fpixels) photons per pixel, real and imag "
+          "mean amplitudes (coherent), omega solid-angle sums, steps.");
     m.attr("FIELDS") = field_lists();
     m.attr("CODES") = code_tables();
 #ifdef NANOBRAGG_HAVE_OPENMP

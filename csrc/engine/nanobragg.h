@@ -481,6 +481,56 @@ double nb_response_shot_noise(const nb_response_spec *spec, nb_random_state *rng
                               float *photons, long pixels);
 void nb_response_readout_deviates(nb_random_state *rng, long *seed, long pixels,
                                   float *deviates);
+/* ---- point_scatterers -------------------------------------------------- */
+
+#define NB_SCATTERER_PARAMS_FIELDS(X)                                                \
+    X(BOOL, c_parity)          /* reproduce nearBragg's quirks */                    \
+    X(INT, fpixels)            /* pixels along fast */                               \
+    X(INT, spixels)            /* pixels along slow */                               \
+    X(REAL, pixel_size_m)      /* pixel edge */                                      \
+    X(REAL, distance_m)        /* sample to detector; the curved detector's radius */\
+    X(VEC3, fdet)              /* fast axis */                                       \
+    X(VEC3, sdet)              /* slow axis */                                       \
+    X(VEC3, odet)              /* detector normal */                                 \
+    X(VEC3, pix0_m)            /* corner of the first pixel */                       \
+    X(BOOL, curved_detector)   /* every pixel at distance_m from the sample */       \
+    X(BOOL, point_pixel)       /* no solid angle: 1/R^2 only */                      \
+    X(INT, oversample)         /* sub-pixels per pixel edge */                       \
+    X(INT, roi_xmin)           /* first fast pixel rendered (bounds included) */     \
+    X(INT, roi_xmax)           /* last fast pixel rendered */                        \
+    X(INT, roi_ymin)           /* first slow pixel rendered */                       \
+    X(INT, roi_ymax)           /* last slow pixel rendered */                        \
+    X(BOOL, coherent)          /* every term adds to one amplitude */                \
+    X(BOOL, far_source)        /* plane waves instead of waves from source points */ \
+    X(REAL, fluence_per_m2)    /* incident photons per square metre */
+
+typedef struct {
+    NB_SCATTERER_PARAMS_FIELDS(NB_DECLARE_FIELD)
+} nb_scatterer_params;
+
+typedef struct {                       /* borrowed arrays, not owned */
+    int atoms;
+    const double *atom_position_m;     /* atoms x 3 */
+    const double *occupancy;           /* atoms */
+    const double *B_A2;                /* atoms: Debye-Waller B, square Angstrom */
+    const double *phase_rad;           /* atoms: phase added to each wave */
+    int nsources;
+    const double *source_position_m;   /* nsources x 3 (near sources) */
+    const double *source_direction;    /* nsources x 3 unit propagation (far sources) */
+    const double *source_wavelength_m; /* nsources */
+    const int *source_group;           /* nsources: sources of one group add coherently */
+    const double *image_in;            /* spixels x fpixels photons to add to, or NULL */
+    const double *real_in;             /* spixels x fpixels mean Re(F) to add to, or NULL */
+    const double *imag_in;             /* spixels x fpixels mean Im(F) to add to, or NULL */
+} nb_scatterer_arrays;
+
+/* The photons per pixel (image, added to image_in), the mean complex amplitude per
+ * term (real, imag; coherent only, added to real_in/imag_in) and the sum of the
+ * sub-pixel solid-angle factors evaluated (omega) of every pixel inside the ROI;
+ * pixels outside it are left untouched.  Arrays are spixels x fpixels. */
+nb_status nb_point_scatterers(const nb_scatterer_params *p, const nb_scatterer_arrays *a,
+                              const nb_render_control *control, double *image, double *real,
+                              double *imag, double *omega);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     )
     from nanobragg.response import Response, ResponseConfig, detector_response
     from nanobragg.result import Result, Statistics
+    from nanobragg.scatterers import ScattererConfig, point_scatterers
     from nanobragg.simulation import simulate
     from nanobragg.trace import trace_pixel
 
@@ -41,6 +42,8 @@ _PUBLIC = {
     "detector_response": "nanobragg.response",
     "simulate": "nanobragg.simulation",
     "trace_pixel": "nanobragg.trace",
+    "ScattererConfig": "nanobragg.scatterers",
+    "point_scatterers": "nanobragg.scatterers",
 }
 
 __all__ = [
@@ -53,9 +56,11 @@ __all__ = [
     "ResponseConfig",
     "Result",
     "SamplingConfig",
+    "ScattererConfig",
     "Statistics",
     "StructureFactorConfig",
     "detector_response",
+    "point_scatterers",
     "simulate",
     "trace_pixel",
 ]

@@ -355,6 +355,92 @@ _QUIRKS = (
           "so extra columns shift every later entry.",
           "One reflection per line; extra columns are ignored.",
           sites=(Site(_PY + "io/hkl.py", "read_hkl"), Site(_PY + "io/hkl.py", "_read_parity"))),
+    Quirk("near_flag_substrings", "cli",
+          "nearBragg tests every argument that starts with '-' against every flag by "
+          "substring: -distance_mm sets the distance, -printout_pixel also turns on "
+          "-printout, -curved_det is ignored as the last argument, values are read with "
+          "atof/atoi (\"abc\" is 0).",
+          "Each flag is spelt exactly, takes exactly its values, and numbers must be numbers "
+          "(unknown flags are usage errors in both modes).",
+          sites=(Site(_PY + "flags/near.py", "parse_near"),)),
+    Quirk("near_atom_reader", "io",
+          "nearBragg's atom list: every line that is not blank is a scatterer, its numbers "
+          "read with atof after delimiters; a word reads as 0 and skipping it runs past the "
+          "line's end, so every later column is 0 too (a comment line is a scatterer of "
+          "occupancy 0 at the origin, counted in the log); on a last line without a "
+          "newline the missing columns read as 0 (occupancy 0), not as their defaults.",
+          "Blank lines and # comments are skipped; a line must hold 3 to 6 numbers, else the "
+          "error names the line; an empty list is an error.",
+          sites=(Site(_PY + "io/atoms.py", "_read_legacy"),)),
+    Quirk("near_default_phase", "io",
+          "A scatterer without a sixth column gets a phase of -90 degrees, which turns the "
+          "real and imaginary images by 90 degrees.",
+          "A missing phase is 0.",
+          sites=(Site(_PY + "scatterers.py", "atom_table"),)),
+    Quirk("near_step_grid", "sampling",
+          "nearBragg's divergence, dispersion and depth sweeps start at -range/2 and take "
+          "ceil(range/step) steps, so the sweep stops a step short of +range/2 and is off "
+          "centre; a count alone spans 1 unit (1 radian, 100 %, 1 m).",
+          "The whole steps that fit, floor(range/step) + 1, centred on 0; a count above 1 "
+          "alone is an error.",
+          sites=(Site(_PY + "stages/scatterers.py", "StepGrid.values"),
+                 Site(_PY + "stages/scatterers.py", "step_grid"))),
+    Quirk("near_beam_centre_off_by_pixel", "sampling",
+          "The default direct beam is at ((width - pixel)/2, (height + pixel)/2): half a pixel "
+          "below the centre along fast and half above along slow.",
+          "The default direct beam is the detector's centre.",
+          sites=(Site(_PY + "stages/scatterers.py", "beam_centre_m"),)),
+    Quirk("near_divergence_atan", "sampling",
+          "A source at divergence angle a is placed atan(a) x distance off the axis.",
+          "tan(a) x distance, so that the source is seen at the angle a.",
+          sites=(Site(_PY + "stages/scatterers.py", "scatterer_sources"),)),
+    Quirk("near_detector_vectors_as_given", "sampling",
+          "Detector vectors (-fdet_vector, -sdet_vector, -odet_vector) and the spindle axis "
+          "are turned and used as given, so a vector that is not a unit vector stretches "
+          "the pixel grid, the distance or the two-theta swing.",
+          "They are made unit vectors (the shared detector_geometry stage).",
+          sites=(Site(_PY + "stages/scatterers.py", "legacy_placement"),)),
+    Quirk("near_truncated_pi", "point_scatterers",
+          "nearBragg's pi and 2 pi are cut after 15 digits (3.14159265358979, "
+          "6.28318530717959): every phase (some 1e9 radians) and every angle conversion "
+          "carries their error.",
+          "math.pi.",
+          sites=(Site(_C + "nb_scatterers.c", "nb_point_scatterers"),
+                 Site(_TORCH + "scatterers.py", "_waves"),
+                 Site(_PY + "stages/scatterers.py", "radians"))),
+    Quirk("near_curved_detector_mirrored", "point_scatterers",
+          "With -curved_det the point (distance, 0, 0) is turned about lab y by +z/distance, "
+          "which puts a pixel that lies at +z on the -z side: the image is mirrored along "
+          "the fast axis.",
+          "The turn keeps each pixel on its own side.",
+          sites=(Site(_C + "nb_scatterers.c", "subpixel_position"),
+                 Site(_TORCH + "scatterers.py", "_subpixel_positions"))),
+    Quirk("near_solid_angle_ignores_tilt", "point_scatterers",
+          "The pixel's obliquity is taken as the -distance value over R, also where "
+          "-pix0_vector or -odet_vector put the detector plane at another distance along "
+          "its normal.",
+          "The cosine between the ray and the detector normal (1 on a curved detector).",
+          sites=(Site(_C + "nb_scatterers.c", "solid_angle_R2"),
+                 Site(_TORCH + "scatterers.py", "_solid_angle_R2"))),
+    Quirk("near_far_source_ignores_divergence", "point_scatterers",
+          "With -source_distance far every source's path to an atom is the atom's x, so "
+          "divergence does nothing, and the B factors' incident direction is +x.",
+          "Each source is a plane wave along its own direction.",
+          sites=(Site(_C + "nb_scatterers.c", "source_atom_tables"),
+                 Site(_TORCH + "scatterers.py", "_waves"))),
+    Quirk("near_source_inverse_square", "point_scatterers",
+          "Each wave is divided by its path from the source, so a near source dims the "
+          "image by 1/distance^2 (the default 10 m source by 100) although the fluence is "
+          "given at the sample.",
+          "Each wave is 1 at the origin: the path ratio |source| / |source - atom|.",
+          sites=(Site(_C + "nb_scatterers.c", "add_atoms"),
+                 Site(_TORCH + "scatterers.py", "_waves"))),
+    Quirk("near_solid_angle_last_subpixel", "point_scatterers",
+          "With -oversample the whole pixel is multiplied by the last sub-pixel's solid "
+          "angle.",
+          "Each sub-pixel by its own (coherent sums: the sub-pixels' mean).",
+          sites=(Site(_C + "nb_scatterers.c", "scatter_pixel"),
+                 Site(_TORCH + "scatterers.py", "_chunk"))),
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}

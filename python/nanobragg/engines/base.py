@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         SourceSpec,
     )
     from nanobragg.stages.response import ResponseImage, ResponseSpec
+    from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 class Progress(Protocol):
@@ -80,6 +81,9 @@ class Engine(Protocol):
                           rng: LegacyRandom) -> ResponseImage:
         """The noiseless and noisy integer images a detector records of a float image
         (slow, fast): noise, PSF, gain, offset, pixel clipping."""
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        """The waves of point scatterers summed at every pixel (nearBragg)."""
         ...
 
 

@@ -33,6 +33,7 @@ from nanobragg.stages import (
 )
 from nanobragg.stages.checks import checked
 from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec, pixels_of
+from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 class CEngine:
@@ -90,3 +91,12 @@ class CEngine:
                                    plain.structure_factors, plain.mask, fast, slow, state.entry,
                                    state.interpolate)
         return PixelRecord(terms=record["terms"], final=record["final"])
+
+    @checked
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        plain = to_numpy(inputs)
+        out = _core.point_scatterers(plain.params, plain.atoms, plain.sources, plain.image,
+                                     plain.real, plain.imag, int(self.options.threads or 0),
+                                     progress)
+        return ScattererOutput(**out)

@@ -286,12 +286,39 @@ def detector_response(image: Any, spec: Any, rng: Any) -> None:
     if int(spec.bits) not in (16, 32):
         _wrong("response_spec.bits", "16 or 32", spec.bits, ValueError)
     generator(rng)
+def point_scatterers(inputs: Any, progress: Any = None) -> None:
+    from nanobragg.stages.scatterers import ScattererParams
+
+    params = attribute(inputs, "scatterer_inputs", "params")
+    fields(params, ScattererParams, "scatterer_params")
+    for name, least in (("fpixels", 0), ("spixels", 0), ("oversample", 1)):
+        at_least(f"scatterer_params.{name}", int(getattr(params, name)), least)
+    atoms = attribute(inputs, "scatterer_inputs", "atoms")
+    n = real_array("atoms.position_m", attribute(atoms, "atoms", "position_m"), ((-1, 3),))[0]
+    for name in ("occupancy", "B_A2", "phase_rad"):
+        real_array(f"atoms.{name}", attribute(atoms, "atoms", name), ((n,),))
+    sources = attribute(inputs, "scatterer_inputs", "sources")
+    m = real_array("sources.position_m", attribute(sources, "sources", "position_m"),
+                   ((-1, 3),))[0]
+    at_least("sources: rows of sources.position_m", m, 1)
+    real_array("sources.direction", attribute(sources, "sources", "direction"), ((m, 3),))
+    for name in ("wavelength_m", "group"):
+        real_array(f"sources.{name}", attribute(sources, "sources", name), ((m,),))
+    if m * int(params.oversample) ** 2 > MAX_STEPS:
+        raise ValueError(f"point_scatterers: {m} sources x {int(params.oversample)}^2 "
+                         f"sub-pixels is more than the limit of {MAX_STEPS} terms per pixel")
+    for name in ("image", "real", "imag"):
+        image = attribute(inputs, "scatterer_inputs", name)
+        if image is not None:
+            real_array(name, image, ((int(params.spixels), int(params.fpixels)),))
+    if progress is not None and not callable(progress):
+        _wrong("progress", "a callable or None", progress)
 
 
 STAGES: dict[str, Callable[..., None]] = {
     check.__name__: check for check in (detector_geometry, crystal_vectors, sources,
                                          mosaic_rotations, render, add_noise, trace_pixel,
-                                         detector_response)}
+                                         detector_response, point_scatterers)}
 """The check of each stage method, by the method's name."""
 
 P = ParamSpec("P")

@@ -15,6 +15,7 @@ from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
 from nanobragg.engines.torch.render import DEFAULT_MEMORY_BUDGET, render
 from nanobragg.engines.torch.response import detector_response
+from nanobragg.engines.torch.scatterers import point_scatterers
 from nanobragg.engines.torch.sources import mosaic_rotations, sources
 from nanobragg.engines.torch.trace import trace_pixel
 from nanobragg.engines.torch.vectors import FLOAT64, Placement, placement
@@ -38,6 +39,7 @@ from nanobragg.stages import (
 )
 from nanobragg.stages.checks import checked
 from nanobragg.stages.response import ResponseImage, ResponseSpec
+from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 @contextlib.contextmanager
@@ -102,3 +104,9 @@ class TorchEngine:
                     state: PixelState) -> PixelRecord:
         with _allocations():
             return trace_pixel(inputs, slow, fast, state, at=self.at)
+
+    @checked
+    def point_scatterers(self, inputs: ScattererInputs,
+                         progress: Progress | None = None) -> ScattererOutput:
+        with _allocations():
+            return point_scatterers(inputs, progress, at=self.at)
