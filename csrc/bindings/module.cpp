@@ -515,6 +515,8 @@ py::array_t<float> response_readout_deviates(long pixels, long seed, LegacyRando
         nb_response_readout_deviates(&rng.state, &seed, pixels, deviates.mutable_data());
     }
     return deviates;
+}
+
 // An (n, columns) float64 array field of obj (columns 0: a vector of n), its rows given
 // by rows (-1: any number, which is returned).
 Array shaped(py::handle obj, const char *owner, const char *name, py::ssize_t rows,
