@@ -230,6 +230,8 @@ NB_LAYOUT(nb_render_info, "render_info", NB_RENDER_INFO_FIELDS)
 NB_LAYOUT(nb_trace_term, "trace_term", NB_TRACE_TERM_FIELDS)
 NB_LAYOUT(nb_trace, "trace_final", NB_TRACE_FINAL_FIELDS)
 NB_LAYOUT(nb_noise_spec, "noise_spec", NB_NOISE_SPEC_FIELDS)
+NB_LAYOUT(nb_amorphous_spec, "amorphous_spec", NB_AMORPHOUS_SPEC_FIELDS)
+NB_LAYOUT(nb_amorphous_info, "amorphous_info", NB_AMORPHOUS_INFO_FIELDS)
 
 #undef NB_LAYOUT
 #undef NB_VISIT_FIELD

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Sources,
         SourceSpec,
     )
+    from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 
 
 class Progress(Protocol):
@@ -73,6 +74,11 @@ class Engine(Protocol):
     def trace_pixel(self, inputs: RenderInputs, slow: int, fast: int,
                     state: PixelState) -> PixelRecord:
         """Every term of pixel (slow, fast) as the render computes it."""
+        ...
+
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        """The amorphous sample's scattering in photons per pixel (nonBragg)."""
         ...
 
 

@@ -31,6 +31,7 @@ from nanobragg.stages import (
     SourceSpec,
     to_numpy,
 )
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
 
 
@@ -79,3 +80,10 @@ class CEngine:
                                    plain.structure_factors, plain.mask, fast, slow, state.entry,
                                    state.interpolate)
         return PixelRecord(terms=record["terms"], final=record["final"])
+
+    @checked
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        image, info = _core.amorphous(to_numpy(spec), to_numpy(sources), to_numpy(table),
+                                      int(self.options.threads or 0), progress)
+        return AmorphousImage(image=image, **info)

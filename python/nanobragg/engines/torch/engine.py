@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nanobragg.engines.base import Progress, TorchOptions
+from nanobragg.engines.torch.amorphous import amorphous
 from nanobragg.engines.torch.crystal import crystal_vectors
 from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
@@ -35,6 +36,7 @@ from nanobragg.stages import (
     SourceSpec,
     to_torch,
 )
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
 
 
@@ -95,3 +97,9 @@ class TorchEngine:
                     state: PixelState) -> PixelRecord:
         with _allocations():
             return trace_pixel(inputs, slow, fast, state, at=self.at)
+
+    @checked
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        with _allocations():
+            return amorphous(spec, sources, table, progress, at=self.at)
