@@ -261,8 +261,10 @@ def test_bad_input_is_one_line_and_no_file(tmp_path, monkeypatch, capsys):
     assert main(["-stol", "missing.stol", "-c_parity"]) == 1
     (tmp_path / "two.stol").write_text("0 1\n0.1 1\n")
     assert main(["-stol", "two.stol", "-pixel", "0"]) == 1
+    assert main(["-stol", "two.stol", "-c_parity", "-intfile", "nodir/x.img"]) == 1
+    assert main(["-stol", "two.stol", "-c_parity", "-intfile", "same", "-pgmfile", "same"]) == 1
     errors = capsys.readouterr().err.splitlines()
-    assert len(errors) == 3
+    assert len(errors) == 5
     assert all(e.startswith("nonBragg: ") for e in errors)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["two.stol"]
 

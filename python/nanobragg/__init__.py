@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous
     from nanobragg.config import (
         BeamConfig,
         Config,
@@ -37,9 +38,14 @@ _PUBLIC = {
     "Statistics": "nanobragg.result",
     "simulate": "nanobragg.simulation",
     "trace_pixel": "nanobragg.trace",
+    "AmorphousConfig": "nanobragg.amorphous_scattering",
+    "AmorphousResult": "nanobragg.amorphous_scattering",
+    "amorphous": "nanobragg.amorphous_scattering",
 }
 
 __all__ = [
+    "AmorphousConfig",
+    "AmorphousResult",
     "BeamConfig",
     "Config",
     "CrystalConfig",
@@ -49,6 +55,7 @@ __all__ = [
     "SamplingConfig",
     "Statistics",
     "StructureFactorConfig",
+    "amorphous",
     "simulate",
     "trace_pixel",
 ]

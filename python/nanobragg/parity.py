@@ -339,12 +339,12 @@ _QUIRKS = (
           "nonBragg's rmsd (printed, and the default PGM scale 250 / (5 rmsd)) is taken over "
           "the pixel after each ROI pixel, the last one's being 0.",
           "The rmsd of the ROI pixels themselves.",
-          sites=(Site(_PY + "amorphous_scattering.py", "AmorphousResult.statistics"),)),
+          sites=(Site(_PY + "amorphous_result.py", "AmorphousResult.statistics"),)),
     Quirk("pgm_reads_past_image", "io",
           "nonBragg writes two bytes per pixel from its one-byte PGM image: the second half "
           "of the file is whatever memory follows the image, different from run to run.",
           "One byte per pixel (c_parity writes zeros for the unreproducible half).",
-          sites=(Site(_PY + "amorphous_scattering.py", "AmorphousResult.pgm_bytes"),)),
+          sites=(Site(_PY + "amorphous_result.py", "AmorphousResult.pgm_bytes"),)),
     Quirk("amorphous_solid_angle_oversampled", "cli",
           "nonBragg's 'solid angle subtended by detector' adds a whole pixel's solid angle "
           "for every sub-pixel: oversample^2 times too much.",

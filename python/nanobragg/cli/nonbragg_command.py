@@ -153,6 +153,14 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     for name, value in (("-backend", args.backend),):
         if value not in ("c", "torch"):
             raise UsageError(f"{name}: {value!r} is not an engine; expected c or torch")
+    # every file is checked before the render and written after it, all or none
+    outputs = OutputSet()
+    names = [("-floatfile", args.floatfile), ("-intfile", args.intfile)]
+    names += [("-pgmfile", args.pgmfile)] if args.write_pgm else []
+    names += [("-noisefile", args.noisefile)] if args.write_noise else []
+    for label, path in names:
+        outputs.add(path, label=label)
+    outputs.check()
     result = amorphous(cfg, backend=args.backend, c_parity=args.c_parity,
                        threads=args.threads, device=args.device, dtype=args.dtype)
     beamsize = cfg.beam_size_mm / 1000.0
@@ -181,17 +189,16 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
               "intfile_scale = %g" % result.int_scale,
               "writing %s as 2-byte integers" % args.intfile,
               "pgm_scale = %g" % result.pgm_scale]
-    outputs = OutputSet()
-    outputs.add(args.floatfile, result.float_bytes())
-    outputs.add(args.intfile, result.int_image_bytes())
+    outputs.put(args.floatfile, result.float_bytes())
+    outputs.put(args.intfile, result.int_image_bytes())
     if args.write_pgm:
         lines.append("writing %s as 1-byte integers" % args.pgmfile)
-        outputs.add(args.pgmfile, result.pgm_bytes())
+        outputs.put(args.pgmfile, result.pgm_bytes())
     if args.write_noise:
         counts, photons, overloads = result.noise_image()
         lines += ["%.0f photons on noise image (%d overloads)" % (photons, overloads),
                   "writing %s as 2-byte integers" % args.noisefile]
-        outputs.add(args.noisefile, result.noise_image_bytes(counts))
+        outputs.put(args.noisefile, result.noise_image_bytes(counts))
     outputs.commit()
     out.write("\n".join(lines) + "\n")
     return 0
