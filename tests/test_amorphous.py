@@ -297,3 +297,32 @@ def test_gradients_match_finite_differences_of_the_c_engine(name):
     down = amorphous(config.replace(**{name: value - step})).output.image.sum()
     assert tensor.grad is not None
     assert float(tensor.grad) == pytest.approx((up - down) / (2 * step), rel=1e-6)
+
+
+@pytest.mark.parametrize("flags", [["-energy", "0"], ["-MW", "0"], ["-pixel", "0"],
+                                   ["-distance", "nan"], ["-detpixels", "-5"],
+                                   ["-sourcefile", "nothere"], ["-img", "frame.img"]])
+def test_bad_values_are_one_line_and_no_file(flags, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CORPUS / "inputs" / "water.stol", tmp_path / "water.stol")
+    assert main(["-stol", "water.stol", "-c_parity", *flags]) in (1, 2)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("nonBragg: ")
+    assert len(err) <= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["water.stol"]
+
+
+def test_ieee_arithmetic_where_the_original_has_it():
+    """A beam of size 0 with a flux: an infinite fluence, as in the original; the SMV
+    image converts the non-numbers to counts as the original's conversion does."""
+    result = amorphous(small(beam_size_mm=0.0, flux_per_s=1e12), c_parity=True)
+    assert not np.isfinite(result.image).any()
+    assert result.int_image().max() == 0
+
+
+def test_stage_outputs_feed_the_other_engine():
+    """Geometry and sources from the C engine, the amorphous stage on torch."""
+    config = small(hdiv_range_mrad=1.0, hdiv_step_mrad=0.5)
+    result = amorphous(config)
+    torch_stage = engines.create("torch").amorphous(result.spec, result.sources, result.table)
+    np.testing.assert_allclose(torch_stage.image.numpy(), result.output.image, rtol=1e-12)

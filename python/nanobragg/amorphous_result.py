@@ -109,12 +109,14 @@ class AmorphousResult:
         """The noiseless SMV image: value x scale + ADC, clipped, rounded in single
         precision; 0 outside the ROI."""
         value = self.image.astype(np.float64) * self.int_scale + float(self.config.adc_offset)
-        value = np.clip(value, 0.0, 65535.0)
+        # a NaN pixel converts to 0, as the original's conversion does on x86-64
+        value = np.nan_to_num(np.clip(value, 0.0, 65535.0), nan=0.0)
         rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
         return np.where(self.roi_mask(), rounded, np.uint16(0))
 
     def pgm_image(self) -> np.ndarray:
-        value = np.minimum(self.image.astype(np.float64) * self.pgm_scale, 255.0)
+        value = np.nan_to_num(np.minimum(self.image.astype(np.float64) * self.pgm_scale,
+                                         255.0), nan=0.0, neginf=0.0)
         if self.c_parity:
             # a negative value wraps as the original's conversion to unsigned char does
             with np.errstate(invalid="ignore"):

@@ -25,7 +25,7 @@ import numpy as np
 
 from nanobragg import codes, engines
 from nanobragg.amorphous_result import AmorphousResult
-from nanobragg.config import PathName, as_float
+from nanobragg.config import PathName, as_float, is_tensor
 from nanobragg.io import read_text_columns
 from nanobragg.sampling import RTD, UNSET, Sweep, range_sweep
 from nanobragg.stages import DetectorGeometry, DetectorSpec, Sources, SourceSpec
@@ -148,11 +148,13 @@ class AmorphousConfig:
             value = float(as_float(getattr(self, name)))
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: {value!r} is not valid; expected a finite number > 0")
-        for name in ("fpixels", "spixels", "oversample"):
+        for name, least in (("fpixels", 0), ("spixels", 0), ("oversample", -(1 << 31))):
+            # an oversample of 0 or less is 1, as in the original
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and 0 <= value <= 1 << 20):
+            if value is not None and not (isinstance(value, int)
+                                          and least <= value <= 1 << 20):
                 raise ValueError(f"{name}: {value!r} is not valid; expected a whole number "
-                                 f"from 0 to {1 << 20}")
+                                 f"from {max(least, 0)} to {1 << 20}")
         if self.roi is not None and (len(self.roi) != 4
                                      or not all(isinstance(v, int) for v in self.roi)):
             raise ValueError(f"roi: {self.roi!r} is not valid; expected 4 whole numbers "
@@ -274,29 +276,43 @@ def source_weights(sources: Sources, from_table: bool, *, c_parity: bool) -> Sou
     return dataclasses.replace(sources, weight=weight)
 
 
-def sample(cfg: AmorphousConfig) -> tuple[float, float, float, float, float, float]:
+def _ieee(value: Any) -> Any:
+    """A plain number as a numpy float64 (IEEE arithmetic: x / 0 is inf, not an error, as
+    in the original); a tensor as it is."""
+    return value if is_tensor(value) else np.float64(value)
+
+
+def _plain(value: Any) -> Any:
+    return value if is_tensor(value) else float(value)
+
+
+def sample(cfg: AmorphousConfig) -> tuple[Any, Any, Any, Any, Any, Any]:
     """(fluence, x, y, z, density g/m^3, molecules) as the original settles them: the
     fluence from flux x exposure / beam size², the sample's y and z clipped to the
     beam, the density from a molecule count when one is given."""
-    beamsize = float(cfg.beam_size_mm) / 1000.0
-    fluence = DEFAULT_FLUENCE_PER_M2 if cfg.fluence_per_m2 is None else cfg.fluence_per_m2
-    flux, exposure = float(cfg.flux_per_s), float(cfg.exposure_s)
-    if flux != 0.0 and exposure > 0.0 and beamsize >= 0:
-        fluence = flux * exposure / beamsize / beamsize
-    x = cfg.sample_thickness_mm / 1000
-    y = cfg.sample_width_mm / 1000
-    z = cfg.sample_height_mm / 1000
-    if beamsize >= 0:
-        if beamsize < y:
-            y = beamsize
-        if beamsize < z:
-            z = beamsize
-    volume = x * y * z
-    density = cfg.density_g_cm3 * 1e6
-    if cfg.molecules is not None and cfg.molecules != 0:
-        density = cfg.molecules / volume / AVOGADRO_PER_MOL * cfg.molecular_weight_g_mol
-    molecules = volume * density * AVOGADRO_PER_MOL / cfg.molecular_weight_g_mol
-    return fluence, x, y, z, density, molecules
+    beamsize = np.float64(cfg.beam_size_mm) / 1000.0
+    fluence = _ieee(DEFAULT_FLUENCE_PER_M2 if cfg.fluence_per_m2 is None
+                    else cfg.fluence_per_m2)
+    flux, exposure = np.float64(cfg.flux_per_s), np.float64(cfg.exposure_s)
+    with np.errstate(all="ignore"):
+        if flux != 0.0 and exposure > 0.0 and beamsize >= 0:
+            fluence = flux * exposure / beamsize / beamsize
+        x = _ieee(cfg.sample_thickness_mm) / 1000
+        y = _ieee(cfg.sample_width_mm) / 1000
+        z = _ieee(cfg.sample_height_mm) / 1000
+        if beamsize >= 0:
+            if beamsize < y:
+                y = beamsize
+            if beamsize < z:
+                z = beamsize
+        volume = x * y * z
+        weight = np.float64(cfg.molecular_weight_g_mol)
+        density = _ieee(cfg.density_g_cm3) * 1e6
+        if cfg.molecules is not None and cfg.molecules != 0:
+            density = np.float64(cfg.molecules) / volume / AVOGADRO_PER_MOL * weight
+        molecules = volume * density * AVOGADRO_PER_MOL / weight
+    return (_plain(fluence), _plain(x), _plain(y), _plain(z), _plain(density),
+            _plain(molecules))
 
 
 def read_table(cfg: AmorphousConfig, *, c_parity: bool) -> StolTable:

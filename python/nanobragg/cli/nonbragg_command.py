@@ -29,7 +29,8 @@ def _g(value: float) -> str:
     return "%g" % value
 
 
-def _config(args: NonBraggArgs) -> AmorphousConfig:
+def config_from_args(args: NonBraggArgs) -> AmorphousConfig:
+    """The AmorphousConfig a parsed command line asks for."""
     if "stol_file" not in args.config:
         raise UsageError("no -stol table given: nonBragg -stol water.stol (see -h)")
     if args.image_file is not None:
@@ -149,10 +150,9 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         out.write(usage())
         return 0
     args = parse_nonbragg(argv)
-    cfg = _config(args)
-    for name, value in (("-backend", args.backend),):
-        if value not in ("c", "torch"):
-            raise UsageError(f"{name}: {value!r} is not an engine; expected c or torch")
+    cfg = config_from_args(args)
+    if args.backend not in ("c", "torch"):
+        raise UsageError(f"-backend: {args.backend!r} is not an engine; expected c or torch")
     # every file is checked before the render and written after it, all or none
     outputs = OutputSet()
     names = [("-floatfile", args.floatfile), ("-intfile", args.intfile)]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
 
@@ -126,7 +128,8 @@ def _roi(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
 
 
 def _energy(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
-    args.config["wavelength_A"] = 12398.42 / conv.f(values[0])
+    with np.errstate(all="ignore"):
+        args.config["wavelength_A"] = float(12398.42 / np.float64(conv.f(values[0])))
 
 
 def _stol(unit: str) -> Action:

@@ -16,7 +16,7 @@ from nanobragg.engines.torch.vectors import Placement
 from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.fields import to_torch
 
-TERMS_PER_BLOCK = 1 << 21
+TERMS_PER_BLOCK = 1 << 19
 """Sub-pixel x source terms a block of rows holds at once (bounds the memory)."""
 
 
