@@ -86,11 +86,12 @@ def test_engines_agree_in_corrected_mode():
     assert t.omega_sum_sr == pytest.approx(c.omega_sum_sr, rel=1e-12)
 
 
-def test_float32_torch_is_close():
+def test_float32_torch_is_close(c_parity):
     config = small(oversample=2)
-    c = amorphous(config, backend="c").image
-    t = amorphous(config, backend="torch", dtype="float32").image
-    np.testing.assert_allclose(t, c, rtol=1e-4)
+    c = amorphous(config, backend="c", c_parity=c_parity).image
+    t = amorphous(config, backend="torch", dtype="float32", c_parity=c_parity)
+    assert t.image_tensor.dtype == torch.float32
+    np.testing.assert_allclose(t.image, c, rtol=1e-4)
 
 
 def test_output_is_thread_independent():

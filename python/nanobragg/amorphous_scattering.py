@@ -47,6 +47,9 @@ STOL_UNITS = {"stol": 1e10, "4stol": 1e10 / 4, "Q": 1e10 / math.pi / 4}
 """What the table's first column is (-stol, -4stol, -Q), and the factor to 1/m:
 sin(θ)/λ in 1/Å, 4 sin(θ)/λ in 1/Å, Q = 4π sin(θ)/λ in 1/Å."""
 
+MAX_PIXELS = 1 << 28
+"""The most pixels a detector may have (as for simulate)."""
+
 DEFAULT_FLUENCE_PER_M2 = 125932015286227086360700780544.0
 """The original's fluence when neither a fluence nor a flux is given."""
 
@@ -155,6 +158,11 @@ class AmorphousConfig:
                                           and least <= value <= 1 << 20):
                 raise ValueError(f"{name}: {value!r} is not valid; expected a whole number "
                                  f"from {max(least, 0)} to {1 << 20}")
+        *_, fpixels, spixels = detector_size(self)
+        if not fpixels * spixels <= MAX_PIXELS:
+            raise ValueError(f"detector: {fpixels} x {spixels} pixels (fast x slow) is more "
+                             f"than the {MAX_PIXELS} a render takes; expected a smaller "
+                             "detector or larger pixels")
         if self.roi is not None and (len(self.roi) != 4
                                      or not all(isinstance(v, int) for v in self.roi)):
             raise ValueError(f"roi: {self.roi!r} is not valid; expected 4 whole numbers "
@@ -192,7 +200,15 @@ def detector_size(cfg: AmorphousConfig) -> tuple[float, float, int, int]:
         width = pixel * cfg.fpixels
     if cfg.spixels:
         height = pixel * cfg.spixels
-    return width, height, math.ceil(width / pixel), math.ceil(height / pixel)
+    counts = []
+    for axis, size in (("f", width), ("s", height)):
+        ratio = size / pixel
+        if not ratio <= MAX_PIXELS:
+            raise ValueError(f"detsize_{axis}_mm / pixel_size_mm: {size * 1000.0:g} mm in "
+                             f"pixels of {pixel * 1000.0:g} mm is {ratio:g} pixels, more than "
+                             f"the {MAX_PIXELS} a render takes")
+        counts.append(math.ceil(ratio))
+    return width, height, counts[0], counts[1]
 
 
 def detector_spec(cfg: AmorphousConfig, *, c_parity: bool) -> DetectorSpec:

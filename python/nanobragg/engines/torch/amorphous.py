@@ -45,20 +45,38 @@ def _rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi: torch.Tensor) -> torc
                       a2 * along + v2 * c + (-a1 * v0 + a0 * v1) * s), dim=-1)
 
 
-def _lagrange4(x: torch.Tensor, y: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    """The four-point Lagrange polynomial, x and y (..., 4), in the C engine's order."""
-    total = x0.new_zeros(())
+def _denominators(xs: torch.Tensor) -> list[torch.Tensor]:
+    """For each window of four rows starting at k, the products (x_i - x_j) over j != i
+    in index order, for i = 0..3: (n - 3,) each."""
+    n = xs.shape[0]
+    rows = [xs[j:n - 3 + j] for j in range(4)]
+    out = []
     for i in range(4):
-        num, den = None, None
+        den = None
         for j in range(4):
-            if j == i:
-                continue
-            num = x0 - x[..., j] if num is None else num * (x0 - x[..., j])
-            den = x[..., i] - x[..., j] if den is None else den * (x[..., i] - x[..., j])
-        assert num is not None
+            if j != i:
+                den = rows[i] - rows[j] if den is None else den * (rows[i] - rows[j])
         assert den is not None
-        term = num * y[..., i] / den
-        total = term if i == 0 else total + term
+        out.append(den)
+    return out
+
+
+def _lagrange4(xs: torch.Tensor, ys: torch.Tensor, first: torch.Tensor,
+               x0: torch.Tensor) -> torch.Tensor:
+    """The four-point Lagrange polynomial through rows first..first+3 at x0, in the C
+    engine's order (each term num x y_i / den, summed from i = 0)."""
+    dens = _denominators(xs)
+    diffs = [x0 - xs[first + j] for j in range(4)]
+    total = None
+    for i in range(4):
+        num = None
+        for j in range(4):
+            if j != i:
+                num = diffs[j] if num is None else num * diffs[j]
+        assert num is not None
+        term = num * ys[first + i] / dens[i][first]
+        total = term if total is None else total + term
+    assert total is not None
     return total
 
 
@@ -72,8 +90,7 @@ def table_F(spec: Any, table: Any, stol: torch.Tensor) -> torch.Tensor:
         first = torch.clamp(below, 1, n - 3) - 1
     else:
         first = torch.clamp(below - 1, 0, n - 4)
-    window = first[..., None] + torch.arange(4, device=stol.device)
-    F = _lagrange4(xs[window], ys[window], stol)
+    F = _lagrange4(xs, ys, first, stol)
     if not spec.c_parity:
         F = torch.where(stol > xs[0], F, ys[0])
         F = torch.where(stol < xs[n - 1], F, ys[n - 1])
@@ -127,7 +144,7 @@ def _block(spec: Any, sources: Any, table: Any, rows: torch.Tensor,
     d = diffracted[..., None, :]
     scattering = (d - incident) / sources.wavelength_m[:, None]
     stol = 0.5 * torch.sqrt(_dot(scattering, scattering))
-    F = table_F(spec, table, stol)
+    F = table_F(spec, table, stol.to(torch.float64)).to(stol.dtype)
     sign = torch.where(F < 0.0, -1.0, 1.0).to(F.dtype)
     if spec.nopolar:
         polar = torch.ones_like(stol)
@@ -145,7 +162,10 @@ def _block(spec: Any, sources: Any, table: Any, rows: torch.Tensor,
 
 def amorphous(spec: AmorphousSpec, sources: Any, table: StolTable,
               progress: Progress | None = None, *, at: Placement) -> AmorphousImage:
-    spec, sources, table = (to_torch(item, at) for item in (spec, sources, table))
+    spec, sources = (to_torch(item, at) for item in (spec, sources))
+    # the table and its interpolation stay in float64: the legacy far points (1e99) do
+    # not fit in float32
+    table = to_torch(table, Placement(at.device, torch.float64))
     xs = table.stol_per_m
     if spec.c_parity and xs.shape[0] > 1 and not bool((xs[1:] > xs[:-1]).all()):
         raise ValueError("stol table: sin(theta)/lambda does not rise strictly; with "
