@@ -225,16 +225,12 @@ def test_curved_detector_axes(engine, c_parity):
 
 
 def test_substring_matching_only_with_c_parity():
-    legacy = parse_nonbragg(["-stol", "w", "-twotheta_axis", "2", "1", "0", "-c_parity",
-                             "-printout_pixel", "1", "2"])
+    legacy = parse_nonbragg(["-stol", "w", "-twotheta_axis", "2", "1", "0", "-c_parity"])
     assert legacy.config["twotheta_deg"] == 2.0
     assert legacy.config["pivot"] == "sample"
-    assert legacy.printout
-    strict = parse_nonbragg(["-stol", "w", "-twotheta_axis", "2", "1", "0",
-                             "-printout_pixel", "1", "2"])
+    strict = parse_nonbragg(["-stol", "w", "-twotheta_axis", "2", "1", "0"])
     assert "twotheta_deg" not in strict.config
     assert "pivot" not in strict.config
-    assert not strict.printout
 
 
 def test_pivot_follows_the_last_flag():
@@ -327,3 +323,36 @@ def test_stage_outputs_feed_the_other_engine():
     result = amorphous(config)
     torch_stage = engines.create("torch").amorphous(result.spec, result.sources, result.table)
     np.testing.assert_allclose(torch_stage.image.numpy(), result.output.image, rtol=1e-12)
+
+
+def test_nopgm(tmp_path, monkeypatch, c_parity):
+    """quirk nopgm_ignored: the original writes the PGM image whatever -nopgm says."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CORPUS / "inputs" / "water.stol", tmp_path / "water.stol")
+    run(["-stol", "water.stol", "-detpixels", "4", "-nopgm", "-noprogress",
+         *(["-c_parity"] if c_parity else [])], io.StringIO())
+    assert (tmp_path / "image.pgm").exists() == c_parity
+    assert (tmp_path / "intimage.img").exists()
+
+
+def test_printout_lines(tmp_path, monkeypatch, engine):
+    """-printout_pixel FAST SLOW prints the original's block for that pixel."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CORPUS / "inputs" / "water.stol", tmp_path / "water.stol")
+    out = io.StringIO()
+    run(["-stol", "water.stol", "-detpixels", "8", "-printout_pixel", "2", "3", "-nonoise",
+         "-c_parity", *ENGINE_FLAGS[engine]], out)
+    lines = out.getvalue().splitlines()
+    start = lines.index("   2    3 : stol = 7.07106e+06 or 0.000707106")
+    assert lines[start + 1:start + 5] == [" F=0    I = 1", "I/steps               1",
+                                          "polar          0.999999", "omega       9.99997e-07"]
+    assert lines[start + 5] == "pixel   2.211507405e+11"
+
+
+def test_progress_reports_and_cancels(engine):
+    calls = []
+    amorphous(small(), backend=engine, progress=lambda done, total: calls.append(total))
+    assert calls
+    assert set(calls) == {10}
+    with pytest.raises(RuntimeError, match="cancelled by the progress callback"):
+        amorphous(small(), backend=engine, progress=lambda done, total: False)

@@ -350,6 +350,10 @@ _QUIRKS = (
           "for every sub-pixel: oversample^2 times too much.",
           "The solid angle of the rendered pixels.",
           sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
+    Quirk("nopgm_ignored", "cli",
+          "nonBragg reads -nopgm and never looks at it: image.pgm is written anyway.",
+          "-nopgm leaves the PGM image out.",
+          sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}

@@ -40,6 +40,8 @@ class NonBraggArgs:
     write_pgm: bool = True
     progress: bool = True
     printout: bool = False
+    printout_pixel: tuple[int, int] | None = None
+    """(fast, slow) of the one pixel -printout prints; None: every pixel."""
     image_file: str | None = None
     backend: str = "c"
     c_parity: bool = False
@@ -162,8 +164,8 @@ def _seed(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
 
 
 def _printout_pixel(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
-    conv.i(values[0])
-    conv.i(values[1])
+    args.printout_pixel = (conv.i(values[0]), conv.i(values[1]))
+    args.printout = True
 
 
 F = NonBraggFlag

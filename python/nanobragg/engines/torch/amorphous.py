@@ -181,8 +181,11 @@ def amorphous(spec: AmorphousSpec, sources: Any, table: StolTable,
         value, omega = _block(spec, sources, table, rows, at)
         values.append(value)
         omegas.append(omega)
-        if progress is not None and progress(int(rows[-1].item()) + 1, spixels) is False:
-            raise KeyboardInterrupt("amorphous cancelled by the progress callback")
+        if progress is not None:
+            # a false answer (None excepted) cancels, as in the C engine
+            answer = progress(int(rows[-1].item()) + 1, spixels)
+            if answer is not None and not answer:
+                raise RuntimeError("amorphous cancelled by the progress callback")
     if not values:
         empty = torch.zeros((0, fpixels), device=at.device, dtype=at.dtype)
         values, omegas = [empty], [empty]
