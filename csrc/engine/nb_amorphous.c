@@ -208,6 +208,8 @@ nb_status nb_amorphous(const nb_amorphous_spec *p, const nb_amorphous_arrays *a,
         }
     }
     (void)threads;
+    /* the last report, from the calling thread, says the image is done */
+    if (!cancelled) cancelled = report(control, p->spixels, p->spixels);
     info->omega_sum_sr = 0.0;
     for (spixel = 0; spixel < p->spixels; ++spixel) info->omega_sum_sr += row_omega[spixel];
     free(row_omega);
