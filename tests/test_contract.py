@@ -16,6 +16,7 @@ from nanobragg.engines.base import Engine
 from nanobragg.engines.c import CEngine
 from nanobragg.engines.torch import TorchEngine
 from nanobragg.legacy_random import LegacyRandom
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec
 from nanobragg.stages.crystal import crystal_spec
 from nanobragg.stages.geometry import detector_spec
 from nanobragg.stages.response import ResponseInfo, ResponseSpec
@@ -35,6 +36,7 @@ MIRRORED = {
     "response_spec": ResponseSpec,
     "response_info": ResponseInfo,
     "scatterer_params": ScattererParams,
+    "amorphous_spec": AmorphousSpec,
 }
 """Each C struct (``_core.FIELDS`` key) and the dataclass that mirrors it."""
 
@@ -50,7 +52,10 @@ def test_outputs_without_a_dataclass_of_their_own_mirror_their_c_structs():
     assert render_output == ("image", *_core.FIELDS["render_info"])
     assert TERM_COLUMNS == _core.FIELDS["trace_term"]
     assert FINAL_KEYS == _core.FIELDS["trace_final"]
-    assert set(_core.FIELDS) == {*MIRRORED, "render_info", "trace_term", "trace_final"}
+    amorphous_image = tuple(f.name for f in dataclasses.fields(AmorphousImage))
+    assert amorphous_image == ("image", *_core.FIELDS["amorphous_info"])
+    assert set(_core.FIELDS) == {*MIRRORED, "render_info", "trace_term", "trace_final",
+                                 "amorphous_info"}
 
 
 def test_stage_data_is_frozen():
@@ -69,7 +74,7 @@ def test_codes_are_the_c_engine_s(name, enum):
 
 STAGE_METHODS = ("detector_geometry", "crystal_vectors", "sources", "mosaic_rotations",
                  "render", "add_noise", "trace_pixel", "detector_response",
-                 "point_scatterers")
+                 "point_scatterers", "amorphous")
 
 
 @pytest.mark.parametrize("method", STAGE_METHODS)

@@ -15,7 +15,7 @@ STUB = ast.parse(Path(nanobragg.__file__).with_name("_core.pyi").read_text())
 STRUCTS = {"detector_spec", "detector_geometry", "crystal_spec", "crystal_vectors",
            "source_spec", "mosaic_spec", "render_params", "render_info", "trace_term",
            "trace_final", "noise_spec", "response_spec", "response_info",
-           "scatterer_params"}
+           "scatterer_params", "amorphous_spec", "amorphous_info"}
 
 
 def stub_functions() -> dict[str, ast.FunctionDef]:

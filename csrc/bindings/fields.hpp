@@ -233,6 +233,8 @@ NB_LAYOUT(nb_noise_spec, "noise_spec", NB_NOISE_SPEC_FIELDS)
 NB_LAYOUT(nb_response_spec, "response_spec", NB_RESPONSE_SPEC_FIELDS)
 NB_LAYOUT(nb_response_info, "response_info", NB_RESPONSE_INFO_FIELDS)
 NB_LAYOUT(nb_scatterer_params, "scatterer_params", NB_SCATTERER_PARAMS_FIELDS)
+NB_LAYOUT(nb_amorphous_spec, "amorphous_spec", NB_AMORPHOUS_SPEC_FIELDS)
+NB_LAYOUT(nb_amorphous_info, "amorphous_info", NB_AMORPHOUS_INFO_FIELDS)
 
 #undef NB_LAYOUT
 #undef NB_VISIT_FIELD

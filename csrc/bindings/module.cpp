@@ -440,6 +440,56 @@ py::tuple add_noise(py::handle image_obj, py::handle spec, LegacyRandom &rng)
     return py::make_tuple(out, photons, overloads);
 }
 
+// One float64 vector attribute of obj with n entries (n < 0: any length >= 4).
+Array vector_of(py::handle obj, const char *owner, const char *name, py::ssize_t n)
+{
+    Array array = float_array(obj, owner, name);
+    if (array.ndim() != 1 || (n >= 0 ? array.shape(0) != n : array.shape(0) < 4) ||
+        array.shape(0) > INT_MAX)
+        wrong_shape(std::string(owner) + "." + name,
+                    n >= 0 ? "(" + std::to_string(n) + ",)" : std::string("(n,) with n >= 4"),
+                    array);
+    return array;
+}
+
+py::tuple amorphous(py::handle spec, py::handle sources, py::handle table, int threads,
+                    py::object progress)
+{
+    nb_amorphous_spec p = nb_bindings::from_object<nb_amorphous_spec>(spec);
+    if (p.oversample < 1)
+        throw py::value_error("amorphous_spec.oversample: " + std::to_string(p.oversample) +
+                              " is below 1");
+    if (p.fpixels < 0 || p.spixels < 0)
+        throw py::value_error("amorphous_spec: a negative pixel count");
+    Array direction = float_array(sources, "sources", "direction");
+    if (direction.ndim() != 2 || direction.shape(1) != 3 || direction.shape(0) < 1 ||
+        direction.shape(0) > INT_MAX)
+        wrong_shape("sources.direction", "(n, 3) with n >= 1", direction);
+    py::ssize_t n = direction.shape(0);
+    Array wavelength = vector_of(sources, "sources", "wavelength_m", n);
+    Array weight = vector_of(sources, "sources", "weight", n);
+    Array stol = vector_of(table, "stol_table", "stol_per_m", -1);
+    Array F = vector_of(table, "stol_table", "F", stol.shape(0));
+    long long terms = (long long)n * p.oversample * p.oversample;
+    if (terms > INT_MAX)
+        throw py::value_error("amorphous: " + std::to_string(n) + " sources x " +
+                              std::to_string(p.oversample) + "^2 sub-pixels is more than the " +
+                              std::to_string(INT_MAX) + " terms per pixel the engine counts");
+    nb_amorphous_arrays a = {(int)n, direction.data(), wavelength.data(), weight.data(),
+                             (int)stol.shape(0), stol.data(), F.data()};
+    nb_render_control control = {threads, progress_trampoline, &progress};
+    Array image({(py::ssize_t)p.spixels, (py::ssize_t)p.fpixels});
+    std::memset(image.mutable_data(), 0, sizeof(double) * (size_t)image.size());
+    nb_amorphous_info info;
+    nb_status status;
+    {
+        ReleasedGil released;
+        status = nb_amorphous(&p, &a, &control, image.mutable_data(), &info);
+    }
+    raise_for(status, "amorphous");
+    return py::make_tuple(image, nb_bindings::to_dict(info));
+}
+
 py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom &rng,
                             bool with_adu)
 {
@@ -635,6 +685,8 @@ py::dict field_lists()
     nb_bindings::add_field_names<nb_trace_term>(fields);
     nb_bindings::add_field_names<nb_trace>(fields);
     nb_bindings::add_field_names<nb_noise_spec>(fields);
+    nb_bindings::add_field_names<nb_amorphous_spec>(fields);
+    nb_bindings::add_field_names<nb_amorphous_info>(fields);
     nb_bindings::add_field_names<nb_response_spec>(fields);
     nb_bindings::add_field_names<nb_response_info>(fields);
     nb_bindings::add_field_names<nb_scatterer_params>(fields);
@@ -711,6 +763,11 @@ PYBIND11_MODULE(_core, m)
     m.def("add_noise", &add_noise, py::arg("image"), py::arg("spec"), py::arg("rng"),
           "(noisy image (spixels, fpixels) uint16 in ADU, photons drawn, pixels clipped at "
           "65535).");
+    m.def("amorphous", &amorphous, py::arg("spec"), py::arg("sources"), py::arg("table"),
+          py::arg("threads") = 0,
+          py::arg("progress") = py::none(),
+          "(image (spixels, fpixels) float64 in photons per pixel, info dict with keys "
+          "FIELDS['amorphous_info']).");
     m.def("detector_response", &detector_response, py::arg("image"), py::arg("spec"),
           py::arg("rng"), py::arg("with_adu") = false,
           "(noiseless image, its values before they become pixels (float64) or None, noisy "

@@ -532,6 +532,68 @@ nb_status nb_point_scatterers(const nb_scatterer_params *p, const nb_scatterer_a
                               const nb_render_control *control, double *image, double *real,
                               double *imag, double *omega);
 
+/* ---- amorphous (nonBragg) ---------------------------------------------- */
+
+/* Scattering from an amorphous sample (water, air, a solvent): every pixel's sum
+ * over sub-pixels and sources of F(sin(theta)/lambda)^2 x polarization x solid
+ * angle x source weight, F interpolated from a table by four-point Lagrange
+ * polynomials, times r_e^2 fluence molecules / steps. */
+#define NB_AMORPHOUS_SPEC_FIELDS(X)                                                  \
+    X(BOOL, c_parity)          /* reproduce the original's quirks */                 \
+    X(INT, fpixels)            /* pixels along fast */                               \
+    X(INT, spixels)            /* pixels along slow */                               \
+    X(REAL, pixel_size_m)      /* pixel edge */                                      \
+    X(INT, oversample)         /* sub-pixels per pixel edge, >= 1 */                 \
+    X(VEC3, fdet)              /* fast axis as the detector stands */                \
+    X(VEC3, sdet)              /* slow axis */                                       \
+    X(VEC3, pix0_m)            /* corner of the first pixel, from the sample */      \
+    X(VEC3, beam)              /* beam direction (the curved detector's centre) */   \
+    X(VEC3, polar)             /* E vector of the beam */                            \
+    X(REAL, distance_m)        /* sample to detector along the beam */               \
+    X(REAL, close_distance_m)  /* sample to detector plane along its normal */       \
+    X(REAL, Fbeam_m)           /* where the beam meets the detector, along fdet */   \
+    X(REAL, Sbeam_m)           /* ... along sdet */                                  \
+    X(BOOL, curved_detector)   /* every pixel distance_m from the sample */          \
+    X(BOOL, point_pixel)       /* solid angle 1/R^2, no obliquity */                 \
+    X(BOOL, nopolar)           /* polarization factor 1 */                           \
+    X(REAL, polarization)      /* Kahn polarization factor */                        \
+    X(INT, roi_xmin)           /* first fast pixel rendered (bounds included) */     \
+    X(INT, roi_xmax)           /* last fast pixel rendered */                        \
+    X(INT, roi_ymin)           /* first slow pixel rendered */                       \
+    X(INT, roi_ymax)           /* last slow pixel rendered */                        \
+    X(REAL, r_e_sqr_m2)        /* Thomson cross section */                           \
+    X(REAL, fluence_per_m2)    /* photons per square metre */                        \
+    X(REAL, molecules)         /* molecules in the illuminated sample */             \
+    X(BOOL, Fmap)              /* store the last F evaluated instead of photons */
+
+typedef struct {
+    NB_AMORPHOUS_SPEC_FIELDS(NB_DECLARE_FIELD)
+} nb_amorphous_spec;
+
+typedef struct {                       /* borrowed, not owned */
+    int nsources;
+    const double *source_direction;    /* nsources x 3 unit vectors towards the sources */
+    const double *source_wavelength_m; /* nsources */
+    const double *source_weight;       /* nsources: the weight each term is multiplied by */
+    int stols;
+    const double *stol_per_m;          /* stols: sin(theta)/lambda of each table row */
+    const double *F;                   /* stols: F at each row */
+} nb_amorphous_arrays;
+
+#define NB_AMORPHOUS_INFO_FIELDS(X)                                                  \
+    X(REAL, omega_sum_sr)      /* sum of the solid angles of every sub-pixel */      \
+    X(LONG, steps)             /* terms per pixel the sum is divided by */
+
+typedef struct {
+    NB_AMORPHOUS_INFO_FIELDS(NB_DECLARE_FIELD)
+} nb_amorphous_info;
+
+/* Render into image (spixels*fpixels doubles, zero-initialised by the caller);
+ * control may be NULL.  Pixels outside the ROI stay 0. */
+nb_status nb_amorphous(const nb_amorphous_spec *spec, const nb_amorphous_arrays *a,
+                       const nb_render_control *control, double *image, nb_amorphous_info *info);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -228,6 +228,55 @@ static void test_progress_cancels(void)
     CHECK(calls == 1, "progress called %d times", calls);
 }
 
+/* A flat table: every term is F^2 x polarization x solid angle, so the pixel in the
+ * detector's middle, facing the beam, is F^2 r_e^2 fluence molecules pixel^2 / d^2
+ * x (1 + cos^2 2theta)/2 at 2theta = 0.  A falling table in legacy mode renders the
+ * same on 1 and 3 threads (the walk runs on one). */
+static void test_amorphous(void)
+{
+    static double one[9 * 9], three[9 * 9];
+    const double flat_stol[4] = {0.0, 1e10, 2e10, 3e10}, flat_F[4] = {2.0, 2.0, 2.0, 2.0};
+    const double falling_stol[5] = {-1e99, -1e98, 0.0, 1e98, 1e99};
+    const double falling_F[5] = {3.0, 3.0, 3.0, 3.0, 3.0};
+    const double direction[3] = {-1.0, 0.0, 0.0}, wavelength = 1e-10, weight = 1.0;
+    nb_amorphous_spec p;
+    nb_amorphous_arrays a = {1, direction, &wavelength, &weight, 4, flat_stol, flat_F};
+    nb_render_control control = {1, NULL, NULL};
+    nb_amorphous_info info;
+    double expected;
+    memset(&p, 0, sizeof p);
+    p.fpixels = p.spixels = 9;
+    p.pixel_size_m = 1e-4;
+    p.oversample = 1;
+    p.fdet[2] = 1.0;
+    p.sdet[1] = -1.0;
+    p.pix0_m[0] = 0.1;
+    p.pix0_m[1] = 4.5e-4;
+    p.pix0_m[2] = -4.5e-4;
+    p.beam[0] = 1.0;
+    p.polar[2] = 1.0;
+    p.distance_m = p.close_distance_m = 0.1;
+    p.roi_xmax = p.roi_ymax = 8;
+    p.r_e_sqr_m2 = 7.94079248018965e-30;
+    p.fluence_per_m2 = 1e20;
+    p.molecules = 1e15;
+    CHECK(nb_amorphous(&p, &a, &control, one, &info) == NB_OK, "amorphous failed");
+    expected = 4.0 * p.r_e_sqr_m2 * p.fluence_per_m2 * p.molecules * 1e-8 / 0.01;
+    CHECK(fabs(one[4 * 9 + 4] - expected) <= 1e-12 * expected, "centre %.17g != %.17g",
+          one[4 * 9 + 4], expected);
+    CHECK(info.steps == 1, "steps %ld", info.steps);
+    p.c_parity = 1;
+    a.stols = 5;
+    a.stol_per_m = falling_stol;
+    a.F = falling_F;
+    CHECK(nb_amorphous(&p, &a, &control, one, &info) == NB_OK, "legacy failed");
+    control.threads = 3;
+    CHECK(nb_amorphous(&p, &a, &control, three, &info) == NB_OK, "legacy failed");
+    CHECK(memcmp(one, three, sizeof one) == 0, "legacy image differs with the thread count");
+    a.stols = 3;
+    CHECK(nb_amorphous(&p, &a, &control, one, &info) == NB_BAD_ARGUMENT, "short table taken");
+}
+
 int main(void)
 {
     test_legacy_generator();
@@ -236,6 +285,7 @@ int main(void)
     test_threads_do_not_change_the_image();
     test_trace_matches_the_render();
     test_progress_cancels();
+    test_amorphous();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("all engine checks passed\n");
     return failures ? 1 : 0;

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous
     from nanobragg.config import (
         BeamConfig,
         Config,
@@ -44,9 +45,14 @@ _PUBLIC = {
     "trace_pixel": "nanobragg.trace",
     "ScattererConfig": "nanobragg.scatterers",
     "point_scatterers": "nanobragg.scatterers",
+    "AmorphousConfig": "nanobragg.amorphous_scattering",
+    "AmorphousResult": "nanobragg.amorphous_scattering",
+    "amorphous": "nanobragg.amorphous_scattering",
 }
 
 __all__ = [
+    "AmorphousConfig",
+    "AmorphousResult",
     "BeamConfig",
     "Config",
     "CrystalConfig",
@@ -59,6 +65,7 @@ __all__ = [
     "ScattererConfig",
     "Statistics",
     "StructureFactorConfig",
+    "amorphous",
     "detector_response",
     "point_scatterers",
     "simulate",

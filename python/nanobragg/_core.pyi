@@ -68,3 +68,6 @@ def point_scatterers(params: object, atoms: object, sources: object,
                      image: npt.ArrayLike | None = None, real: npt.ArrayLike | None = None,
                      imag: npt.ArrayLike | None = None, threads: int = 0,
                      progress: Callable[[int, int], object] | None = None) -> dict[str, Any]: ...
+def amorphous(spec: object, sources: _Sources, table: object, threads: int = 0,
+              progress: Callable[[int, int], object] | None = None
+              ) -> tuple[npt.NDArray[np.float64], dict[str, Any]]: ...

@@ -174,7 +174,8 @@ _QUIRKS = (
           sites=(Site(_PY + "flags/table.py", "Flag.c_matches"),
                  Site(_PY + "flags/legacy.py", "parse_parity"),
                  Site(_PY + "flags/strict.py", "parse_strict"),
-                 Site(_PY + "flags/noisify.py", "_matches"))),
+                 Site(_PY + "flags/noisify.py", "_matches"),
+                 Site(_PY + "flags/nonbragg.py", "_parse_parity"))),
     Quirk("vector_flags_select_custom", "cli",
           "Any detector or beam vector flag silently switches to the CUSTOM convention.",
           "The switch stays (a named convention's beam-centre rules cannot apply to arbitrary "
@@ -262,7 +263,9 @@ _QUIRKS = (
           "The angles are the pixel's fast offset (about sdet) and slow offset (about "
           "fdet) from the beam centre, over the distance.",
           sites=(Site(_C + "nb_subpixel.h", "subpixel_position"),
-                 Site(_TORCH + "subpixel.py", "subpixels"))),
+                 Site(_TORCH + "subpixel.py", "subpixels"),
+                 Site(_C + "nb_amorphous.c", "amorphous_pixel"),
+                 Site(_TORCH + "amorphous.py", "_block"))),
     Quirk("header_close_distance_overrides", "cli",
           "A CLOSE_DISTANCE in the header of an -img or -mask file fixes the detector "
           "distance even when -distance is given on the command line: the original then "
@@ -441,6 +444,50 @@ _QUIRKS = (
           "Each sub-pixel by its own (coherent sums: the sub-pixels' mean).",
           sites=(Site(_C + "nb_scatterers.c", "scatter_pixel"),
                  Site(_TORCH + "scatterers.py", "_chunk"))),
+    Quirk("stol_table_end_points", "amorphous",
+          "nonBragg puts two far points (sin(theta)/lambda of 1e98 and 1e99, and their "
+          "negatives) at the ends of its table and interpolates through them, so beyond the "
+          "last row F runs on along the line through the last two rows (to negative F, "
+          "counted as negative intensity) and the end intervals are quadratic; it finds the "
+          "rows by walking from the previous term's row, so a table that does not rise "
+          "strictly gives an F that depends on the pixel order.",
+          "F is held at the first and last rows' values outside the table and interpolated "
+          "inside it from the four rows around each term; the table must rise strictly.",
+          sites=(Site(_PY + "stages/amorphous.py", "stol_table"),
+                 Site(_C + "nb_amorphous.c", "table_F"),
+                 Site(_C + "nb_amorphous.c", "nb_amorphous"),
+                 Site(_TORCH + "amorphous.py", "table_F"))),
+    Quirk("stol_table_comment_rows", "io",
+          "nonBragg reads its table with the reader of source files: a comment or header "
+          "line is a row (its words read as 0), a line with one number has F = 0, any "
+          "order and any length is taken.",
+          "Every line is two numbers; comments, blank lines, short or unsorted tables are "
+          "errors naming the line.",
+          sites=(Site(_PY + "amorphous_scattering.py", "read_strict_table"),)),
+    Quirk("amorphous_source_weights", "io",
+          "nonBragg multiplies each source's terms by its weight from the source file as "
+          "written, so weights that do not average 1 scale the whole image.",
+          "The weights are relative: scaled to a mean of 1.",
+          sites=(Site(_PY + "amorphous_scattering.py", "source_weights"),)),
+    Quirk("amorphous_rmsd_shifted", "cli",
+          "nonBragg's rmsd (printed, and the default PGM scale 250 / (5 rmsd)) is taken over "
+          "the pixel after each ROI pixel, the last one's being 0.",
+          "The rmsd of the ROI pixels themselves.",
+          sites=(Site(_PY + "amorphous_result.py", "AmorphousResult.statistics"),)),
+    Quirk("pgm_reads_past_image", "io",
+          "nonBragg writes two bytes per pixel from its one-byte PGM image: the second half "
+          "of the file is whatever memory follows the image, different from run to run.",
+          "One byte per pixel (c_parity writes zeros for the unreproducible half).",
+          sites=(Site(_PY + "amorphous_result.py", "AmorphousResult.pgm_bytes"),)),
+    Quirk("amorphous_solid_angle_oversampled", "cli",
+          "nonBragg's 'solid angle subtended by detector' adds a whole pixel's solid angle "
+          "for every sub-pixel: oversample^2 times too much.",
+          "The solid angle of the rendered pixels.",
+          sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
+    Quirk("nopgm_ignored", "cli",
+          "nonBragg reads -nopgm and never looks at it: image.pgm is written anyway.",
+          "-nopgm leaves the PGM image out.",
+          sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}

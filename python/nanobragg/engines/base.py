@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Sources,
         SourceSpec,
     )
+    from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
     from nanobragg.stages.response import ResponseImage, ResponseSpec
     from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
@@ -84,6 +85,9 @@ class Engine(Protocol):
     def point_scatterers(self, inputs: ScattererInputs,
                          progress: Progress | None = None) -> ScattererOutput:
         """The waves of point scatterers summed at every pixel (nearBragg)."""
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        """The amorphous sample's scattering in photons per pixel (nonBragg)."""
         ...
 
 

@@ -31,6 +31,7 @@ from nanobragg.stages import (
     SourceSpec,
     to_numpy,
 )
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
 from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec, pixels_of
 from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
@@ -100,3 +101,8 @@ class CEngine:
                                      plain.real, plain.imag, int(self.options.threads or 0),
                                      progress)
         return ScattererOutput(**out)
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        image, info = _core.amorphous(to_numpy(spec), to_numpy(sources), to_numpy(table),
+                                      int(self.options.threads or 0), progress)
+        return AmorphousImage(image=image, **info)

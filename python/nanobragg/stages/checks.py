@@ -311,6 +311,27 @@ def point_scatterers(inputs: Any, progress: Any = None) -> None:
         image = attribute(inputs, "scatterer_inputs", name)
         if image is not None:
             real_array(name, image, ((int(params.spixels), int(params.fpixels)),))
+def amorphous(spec: Any, sources: Any, table: Any, progress: Any = None) -> None:
+    """An amorphous spec, sources and a table of at least four rows, with at most
+    MAX_STEPS terms per pixel."""
+    from nanobragg.stages.amorphous import AmorphousSpec
+
+    fields(spec, AmorphousSpec, "amorphous_spec")
+    for name, least in (("fpixels", 0), ("spixels", 0), ("oversample", 1)):
+        at_least(f"amorphous_spec.{name}", int(getattr(spec, name)), least)
+    n = real_array("sources.direction", attribute(sources, "sources", "direction"),
+                   ((-1, 3),))[0]
+    at_least("sources: rows of sources.direction", n, 1)
+    for name in ("wavelength_m", "weight"):
+        real_array(f"sources.{name}", attribute(sources, "sources", name), ((n,),))
+    rows = real_array("stol_table.stol_per_m", attribute(table, "stol_table", "stol_per_m"),
+                      ((-1,),))[0]
+    at_least("stol_table: rows of stol_table.stol_per_m", rows, 4)
+    real_array("stol_table.F", attribute(table, "stol_table", "F"), ((rows,),))
+    terms = n * int(spec.oversample) ** 2
+    if terms > MAX_STEPS:
+        raise ValueError(f"amorphous: {n} sources x {int(spec.oversample)}^2 sub-pixels is "
+                         f"more than the limit of {MAX_STEPS} terms per pixel")
     if progress is not None and not callable(progress):
         _wrong("progress", "a callable or None", progress)
 
@@ -318,7 +339,7 @@ def point_scatterers(inputs: Any, progress: Any = None) -> None:
 STAGES: dict[str, Callable[..., None]] = {
     check.__name__: check for check in (detector_geometry, crystal_vectors, sources,
                                          mosaic_rotations, render, add_noise, trace_pixel,
-                                         detector_response, point_scatterers)}
+                                         detector_response, point_scatterers, amorphous)}
 """The check of each stage method, by the method's name."""
 
 P = ParamSpec("P")

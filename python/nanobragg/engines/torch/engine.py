@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nanobragg.engines.base import Progress, TorchOptions
+from nanobragg.engines.torch.amorphous import amorphous
 from nanobragg.engines.torch.crystal import crystal_vectors
 from nanobragg.engines.torch.geometry import detector_geometry
 from nanobragg.engines.torch.noise import add_noise
@@ -37,6 +38,7 @@ from nanobragg.stages import (
     SourceSpec,
     to_torch,
 )
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
 from nanobragg.stages.response import ResponseImage, ResponseSpec
 from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
@@ -110,3 +112,7 @@ class TorchEngine:
                          progress: Progress | None = None) -> ScattererOutput:
         with _allocations():
             return point_scatterers(inputs, progress, at=self.at)
+    def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
+                  progress: Progress | None = None) -> AmorphousImage:
+        with _allocations():
+            return amorphous(spec, sources, table, progress, at=self.at)

@@ -1,0 +1,189 @@
+"""The result of an amorphous render: its image, the stage data that made it, the
+statistics the original reports and the original's files (raw float, SMV, PGM, noise)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nanobragg import engines
+from nanobragg.io import format_smv_header
+from nanobragg.legacy_random import LegacyRandom
+from nanobragg.sampling import RTD, phi_sweep
+from nanobragg.stages import DetectorGeometry, NoiseSpec, Sources
+from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
+from nanobragg.stages.fields import to_numpy
+
+if TYPE_CHECKING:
+    from nanobragg.amorphous_scattering import AmorphousConfig
+
+__all__ = ["AmorphousResult", "Statistics"]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    max_I: float
+    max_I_fast_m: float
+    max_I_slow_m: float
+    mean: float
+    rms: float
+    rmsd: float
+
+
+@dataclass
+class AmorphousResult:
+    """An amorphous render: the image, the stage data that made it, the statistics and
+    the original's output files."""
+
+    config: AmorphousConfig
+    c_parity: bool
+    geometry: DetectorGeometry
+    sources: Sources
+    spec: AmorphousSpec
+    table: StolTable
+    output: AmorphousImage
+    image_tensor: Any = None
+    detsize_s_m: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> np.ndarray:
+        """Photons per pixel as float32 (as the original stores them), (slow, fast)."""
+        return np.asarray(to_numpy(self.output.image), dtype=np.float64).astype(np.float32)
+
+    def roi_mask(self) -> np.ndarray:
+        s, f = np.indices((self.spec.spixels, self.spec.fpixels))
+        return ((f >= self.spec.roi_xmin) & (f <= self.spec.roi_xmax)
+                & (s >= self.spec.roi_ymin) & (s <= self.spec.roi_ymax))
+
+    @property
+    def statistics(self) -> Statistics:
+        """As the original reports them: over the ROI in image order, the squares of the
+        mean square in single precision.  quirk amorphous_rmsd_shifted: legacy measures
+        the rmsd of each ROI pixel's next pixel (0 past the last)."""
+        image, inside = self.image.ravel(), self.roi_mask().ravel()
+        values = image[inside].astype(np.float64)
+        n = max(len(values), 1)
+        mean = float(values.sum()) / n
+        with np.errstate(over="ignore"):
+            # a float32 square beyond 3.4e38 is inf, as in the original
+            sumsqr = float(np.sum((image[inside] * image[inside]).astype(np.float64)))
+        rms = math.sqrt(sumsqr / (max(n, 2) - 1))
+        if self.c_parity:
+            shifted = np.append(image, np.float32(0.0))[1:]
+            values = shifted[inside].astype(np.float64)
+        rmsd = math.sqrt(float(np.sum((values - mean) ** 2)) / (max(n, 2) - 1))
+        peak = int(np.argmax(np.where(inside, image, -np.inf))) if inside.any() else 0
+        max_I = float(image[peak]) if inside.any() else 0.0
+        fast_m = slow_m = 0.0
+        if max_I > 0.0:
+            os_ = self.spec.oversample
+            sub = self.spec.pixel_size_m / os_
+            slow, fast = divmod(peak, self.spec.fpixels)
+            fast_m = sub * (fast * os_ + os_ - 1) + sub / 2.0
+            slow_m = sub * (slow * os_ + os_ - 1) + sub / 2.0
+        else:
+            max_I = 0.0
+        return Statistics(max_I, fast_m, slow_m, mean, rms, rmsd)
+
+    @property
+    def int_scale(self) -> float:
+        scale = float(self.config.int_scale)
+        if scale <= 0.0:
+            max_I = self.statistics.max_I
+            scale = 55000.0 / max_I if max_I > 0.0 else 1.0
+        return scale
+
+    @property
+    def pgm_scale(self) -> float:
+        scale = float(self.config.pgm_scale)
+        if scale <= 0.0:
+            rmsd = self.statistics.rmsd
+            scale = 250.0 / (5.0 * rmsd) if rmsd > 0.0 else self.int_scale
+        return scale
+
+    def int_image(self) -> np.ndarray:
+        """The noiseless SMV image: value x scale + ADC, clipped, rounded in single
+        precision; 0 outside the ROI."""
+        value = self.image.astype(np.float64) * self.int_scale + float(self.config.adc_offset)
+        # a NaN pixel converts to 0, as the original's conversion does on x86-64
+        value = np.nan_to_num(np.clip(value, 0.0, 65535.0), nan=0.0)
+        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
+        return np.where(self.roi_mask(), rounded, np.uint16(0))
+
+    def pgm_image(self) -> np.ndarray:
+        value = np.nan_to_num(np.minimum(self.image.astype(np.float64) * self.pgm_scale,
+                                         255.0), nan=0.0, neginf=0.0)
+        if self.c_parity:
+            # a negative value wraps as the original's conversion to unsigned char does
+            with np.errstate(invalid="ignore"):
+                pixels = (np.trunc(value).astype(np.int64) & 0xFF).astype(np.uint8)
+        else:
+            pixels = np.clip(value, 0.0, 255.0).astype(np.uint8)
+        return np.where(self.roi_mask(), pixels, np.uint8(0))
+
+    def noise_image(self, seed: int | None = None) -> tuple[np.ndarray, float, int]:
+        """(counts, photons, overloads): Poisson counts plus the ADC offset in the ROI,
+        with the legacy generator from the original's internal seed (-seed)."""
+        internal = self.internal_seed if seed is None else -int(seed)
+        roi = self.spec
+        spec = NoiseSpec(c_parity=True, roi_xmin=roi.roi_xmin, roi_xmax=roi.roi_xmax,
+                         roi_ymin=roi.roi_ymin, roi_ymax=roi.roi_ymax,
+                         adc_offset=float(self.config.adc_offset), seed=internal)
+        noise = engines.create("c").add_noise(self.image, spec, LegacyRandom())
+        return noise.counts, noise.photons, noise.overloads
+
+    @property
+    def internal_seed(self) -> int:
+        seed: int = self.extras["seed"]
+        return seed
+
+    def smv_header(self) -> bytes:
+        g, cfg = self.geometry, self.config
+        pixel = g.pixel_size_m
+        phi0 = float(cfg.phi_deg) / RTD
+        osc = phi_sweep(-1.0 if cfg.osc_deg is None else cfg.osc_deg / RTD,
+                        -1.0 if cfg.phi_step_deg is None else cfg.phi_step_deg / RTD,
+                        -1 if cfg.phi_steps is None else int(cfg.phi_steps)).range
+        return format_smv_header([
+            ("SIZE1", "%d" % g.fpixels),
+            ("SIZE2", "%d" % g.spixels),
+            ("PIXEL_SIZE", "%g" % (pixel * 1000.0)),
+            ("DISTANCE", "%g" % (float(g.distance_m) * 1000.0)),
+            ("WAVELENGTH", "%g" % (float(cfg.wavelength_A) / 1e10 * 1e10)),
+            ("BEAM_CENTER_X", "%g" % (float(g.Fbeam_m) * 1000.0)),
+            ("BEAM_CENTER_Y", "%g" % ((self.detsize_s_m - float(g.Sbeam_m)) * 1000)),
+            ("ORGX", "%g" % (float(g.Fclose_m) / pixel)),
+            ("ORGY", "%g" % (float(g.Sclose_m) / pixel)),
+            ("CLOSE_DISTANCE", "%g" % (float(g.close_distance_m) * 1000.0)),
+            ("PHI", "%g" % (phi0 * RTD)),
+            ("OSC_START", "%g" % (phi0 * RTD)),
+            ("OSC_RANGE", "%g" % (osc * RTD)),
+            ("TWOTHETA", "%g" % (float(cfg.twotheta_deg) / RTD * RTD)),
+            ("DETECTOR_SN", "000"),
+            ("BEAMLINE", "fake"),
+        ])
+
+    def float_bytes(self) -> bytes:
+        return self.image.astype("<f4").tobytes()
+
+    def int_image_bytes(self) -> bytes:
+        return self.smv_header() + self.int_image().astype("<u2").tobytes()
+
+    def noise_image_bytes(self, counts: np.ndarray) -> bytes:
+        return self.smv_header() + np.asarray(counts).astype("<u2").tobytes()
+
+    def pgm_bytes(self) -> bytes:
+        """quirk pgm_reads_past_image: the original writes two bytes per pixel from its
+        one-byte image, the second half whatever follows it in memory (zeros here);
+        corrected, one byte per pixel."""
+        g = self.geometry
+        head = b"P5\n%d %d\n# pixels scaled by %s\n255\n" % (
+            g.fpixels, g.spixels, ("%g" % self.pgm_scale).encode())
+        body = self.pgm_image().tobytes()
+        if self.c_parity:
+            body += bytes(len(body))
+        return head + body
