@@ -135,3 +135,11 @@ def test_too_little_oversampling_is_warned_as_the_original_does():
         "         but reciprocal pixel size is 10 A",
         "         intensity may vary significantly across a pixel!",
         "         recommend -oversample 4 to work around this"]
+
+
+def test_help_lists_every_flag():
+    log = io.StringIO()
+    assert run(["-h"], log) == 0
+    text = log.getvalue()
+    for name in ("-file", "-source_dist", "-coherent", "-hdivstep", "-backend"):
+        assert f"  {name} " in text or f" {name} " in text

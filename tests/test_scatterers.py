@@ -52,10 +52,21 @@ def test_float32_torch_follows_the_c_engine():
     np.testing.assert_allclose(t.image, c.image, rtol=0, atol=1e-4 * c.image.max())
 
 
-def test_threads_do_not_change_the_image():
-    one = nb.point_scatterers(ATOMS, threads=1, **SMALL).image
-    two = nb.point_scatterers(ATOMS, threads=2, **SMALL).image
+def test_threads_do_not_change_the_image(c_parity):
+    one = nb.point_scatterers(ATOMS, threads=1, c_parity=c_parity, **SMALL).image
+    two = nb.point_scatterers(ATOMS, threads=2, c_parity=c_parity, **SMALL).image
     assert np.array_equal(one, two)
+
+
+def test_progress_reports_and_cancels(engine):
+    seen = []
+    nb.point_scatterers(ATOMS, backend=engine, progress=lambda done, total: seen.append(
+        (done, total)), **SMALL)
+    assert seen
+    assert seen[-1][0] == seen[-1][1]
+    with pytest.raises(RuntimeError, match="cancelled by the progress callback"):
+        nb.point_scatterers(ATOMS, backend=engine, progress=lambda done, total: False,
+                            **SMALL)
 
 
 def test_the_roi_alone_is_rendered(engine):

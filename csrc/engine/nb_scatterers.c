@@ -266,6 +266,10 @@ nb_status nb_point_scatterers(const nb_scatterer_params *p, const nb_scatterer_a
             control->progress(control->progress_user, done, rows))
             atomic_store(&cancelled, 1);
     }
+    /* the last row may have finished on another thread: report the whole */
+    if (!atomic_load(&cancelled) && control && control->progress &&
+        control->progress(control->progress_user, rows, rows))
+        atomic_store(&cancelled, 1);
     free(job.in_path);
     free(job.S0);
     return atomic_load(&cancelled) ? NB_CANCELLED : NB_OK;

@@ -14,12 +14,19 @@ from typing import TextIO
 import numpy as np
 
 from nanobragg.errors import UsageError
-from nanobragg.flags.near import NearRecord, parse_near
+from nanobragg.flags.near import NEAR_FLAGS, NearRecord, parse_near
 from nanobragg.io.atoms import read_atoms
 from nanobragg.io.outputs import OutputSet
 from nanobragg.io.smv import smv_bytes
 from nanobragg.scatterers import ScattererConfig, ScattererResult, point_scatterers
-from nanobragg.stages.scatterers import LEGACY_PI, beam_centre_m, detector_size_m
+from nanobragg.stages.scatterers import (
+    LEGACY_PI,
+    beam_centre_m,
+    detector_counts,
+    detector_size_m,
+    oversample,
+    source_grids,
+)
 
 BANNER = "nearBragg assumption-free diffraction simulator - James Holton 11-21-17"
 OWN_FLAGS = {"-backend": 1, "-c_parity": 0, "-device": 1, "-dtype": 1}
@@ -79,8 +86,23 @@ def _progress_lines(rec: NearRecord, result: ScattererResult) -> list[str]:
                                           and k % (total // 100) == 0)]
 
 
+def usage() -> str:
+    """The flags, one a line, with what they take."""
+    lines = [("usage: nearBragg -file atoms.txt [flags]   (atoms: x y z [occupancy [B "
+              "[phase]]] per line, Angstrom, square Angstrom, degrees)")]
+    for flag in NEAR_FLAGS:
+        names = " ".join((flag.name, *flag.synonyms))
+        values = " ".join(["V"] * flag.nvalues)
+        lines.append(f"  {names} {values}".ljust(36) + flag.help)
+    lines.append("  -backend c|torch -c_parity -device D -dtype float64|float32")
+    return "\n".join(lines) + "\n"
+
+
 def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out
+    if list(argv) in (["-h"], ["--help"]):
+        out.write(usage())
+        return 0
     args, own = _own_flags(argv)
     c_parity = bool(own.get("c_parity", False))
     rec = parse_near(args, c_parity=c_parity)
@@ -92,12 +114,6 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     log.append(f"counted {len(atoms)} atoms in {rec.atoms_path}")
     log.append(f"reading {rec.atoms_path}")
     config = ScattererConfig(atoms=atoms, **rec.config)
-    from nanobragg.stages.scatterers import (
-        detector_counts,
-        oversample,
-        source_grids,
-    )
-
     chosen, recommended = oversample(config, atoms)
     if not config.oversample or config.oversample <= 0:
         log.append(f"auto-selected {chosen}-fold oversampling")

@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run(argv)
         except UsageError as error:
-            sys.stderr.write(f"nearBragg: {error}\n")
+            sys.stderr.write(f"nearBragg: {error} (nearBragg -h lists the flags)\n")
             return EXIT_USAGE
         except (ValueError, OSError) as error:
             sys.stderr.write(f"nearBragg: {error}\n")

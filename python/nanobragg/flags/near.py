@@ -34,9 +34,7 @@ class NearRecord:
     int_scale: float = 0.0
     progress: bool = True
     printout: bool = False
-    debug: bool = False
     accumulate: bool = False
-    ignored: list[str] = field(default_factory=list)
 
 
 Action = Callable[[NearRecord, Sequence[str], Conv], None]
@@ -77,19 +75,15 @@ def _both(keys: tuple[str, ...], kind: str = "f") -> Action:
     return action
 
 
-def _vector(key: str | None) -> Action:
+def _vector(key: str) -> Action:
     def action(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-        vector = tuple(conv.f(v) for v in values[:3])
-        if key is None:
-            rec.ignored.append("vector")
-        else:
-            rec.config[key] = vector
+        rec.config[key] = tuple(conv.f(v) for v in values[:3])
     return action
 
 
 def _switch(key: str, value: Any = True) -> Action:
     def action(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-        if key in ("progress", "printout", "debug", "accumulate"):
+        if key in ("progress", "printout", "accumulate"):
             setattr(rec, key, value)
         else:
             rec.config[key] = value
@@ -143,8 +137,8 @@ NEAR_FLAGS: tuple[NearFlag, ...] = (
     NearFlag("-fdet_vector", 3, _vector("fdet_vector"), "fast axis"),
     NearFlag("-sdet_vector", 3, _vector("sdet_vector"), "slow axis"),
     NearFlag("-odet_vector", 3, _vector("odet_vector"), "detector normal"),
-    NearFlag("-beam_vector", 3, _vector(None), "read and ignored (the beam is +x)"),
-    NearFlag("-polar_vector", 3, _vector(None), "read and ignored (no polarization)"),
+    NearFlag("-beam_vector", 3, _ignore, "read and ignored (the beam is +x)"),
+    NearFlag("-polar_vector", 3, _ignore, "read and ignored (no polarization)"),
     NearFlag("-spindle_axis", 3, _vector("spindle_axis"), "two-theta axis"),
     NearFlag("-pix0_vector", 3, _vector("pix0_vector_m"), "first pixel's corner, m"),
     NearFlag("-divergence", 1, _both(("hdiv_range_mrad", "vdiv_range_mrad")),
@@ -193,7 +187,7 @@ NEAR_FLAGS: tuple[NearFlag, ...] = (
     NearFlag("-printout", 0, _switch("printout"), "accepted; pixel printout not written"),
     NearFlag("-noprogress", 0, _switch("progress", False), "no progress lines"),
     NearFlag("-progress", 0, _switch("progress"), "progress lines"),
-    NearFlag("-debug", 0, _switch("debug"), "accepted; no debug lines"),
+    NearFlag("-debug", 0, _ignore, "accepted; no debug lines"),
     NearFlag("-printout_pixel", 2, _printout_pixel, "accepted; pixel printout not written"),
     NearFlag("-accumulate", 0, _switch("accumulate"), "add to the existing output files"),
 )

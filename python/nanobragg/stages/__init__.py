@@ -19,6 +19,7 @@ mosaic_rotations    :class:`MosaicSpec`               :class:`MosaicRotations`
 render              :class:`RenderInputs`             :class:`RenderOutput`
 add_noise           an image, :class:`NoiseSpec`      :class:`NoiseImage`
 trace_pixel         :class:`RenderInputs`, a pixel    :class:`PixelRecord`
+point_scatterers    ``ScattererInputs`` (nearBragg)   ``ScattererOutput``
 ==================  ================================  =========================
 """
 
