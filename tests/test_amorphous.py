@@ -356,3 +356,12 @@ def test_progress_reports_and_cancels(engine):
     assert set(calls) == {10}
     with pytest.raises(RuntimeError, match="cancelled by the progress callback"):
         amorphous(small(), backend=engine, progress=lambda done, total: False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_the_c_engine(c_parity):
+    config = small(oversample=2, hdiv_range_mrad=1.0, hdiv_step_mrad=0.5, curved_detector=True)
+    c = amorphous(config, c_parity=c_parity).image
+    gpu = amorphous(config, backend="torch", device="cuda", c_parity=c_parity)
+    assert gpu.image_tensor.device.type == "cuda"
+    np.testing.assert_allclose(gpu.image, c, rtol=1e-12)
