@@ -24,7 +24,8 @@ from nanobragg.parity import QUIRKS, Quirk, Site
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = (("python/nanobragg", (".py",)), ("csrc", (".c", ".h", ".cpp", ".hpp")))
 ENGINE_STAGES = {"detector_geometry", "crystal_vectors", "sources", "mosaic_rotations",
-                 "render", "add_noise", "point_scatterers", "amorphous"}
+                 "render", "add_noise", "detector_response", "point_scatterers",
+                 "amorphous"}
 C_ENGINE = "csrc/"
 TORCH_ENGINE = "python/nanobragg/engines/torch/"
 MARKER = re.compile(r"\bquirk ([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")

@@ -82,9 +82,13 @@ class Engine(Protocol):
                           rng: LegacyRandom) -> ResponseImage:
         """The noiseless and noisy integer images a detector records of a float image
         (slow, fast): noise, PSF, gain, offset, pixel clipping."""
+        ...
+
     def point_scatterers(self, inputs: ScattererInputs,
                          progress: Progress | None = None) -> ScattererOutput:
         """The waves of point scatterers summed at every pixel (nearBragg)."""
+        ...
+
     def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
                   progress: Progress | None = None) -> AmorphousImage:
         """The amorphous sample's scattering in photons per pixel (nonBragg)."""

@@ -101,6 +101,8 @@ class CEngine:
                                      plain.real, plain.imag, int(self.options.threads or 0),
                                      progress)
         return ScattererOutput(**out)
+
+    @checked
     def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
                   progress: Progress | None = None) -> AmorphousImage:
         image, info = _core.amorphous(to_numpy(spec), to_numpy(sources), to_numpy(table),

@@ -286,6 +286,8 @@ def detector_response(image: Any, spec: Any, rng: Any) -> None:
     if int(spec.bits) not in (16, 32):
         _wrong("response_spec.bits", "16 or 32", spec.bits, ValueError)
     generator(rng)
+
+
 def point_scatterers(inputs: Any, progress: Any = None) -> None:
     from nanobragg.stages.scatterers import ScattererParams
 
@@ -311,6 +313,10 @@ def point_scatterers(inputs: Any, progress: Any = None) -> None:
         image = attribute(inputs, "scatterer_inputs", name)
         if image is not None:
             real_array(name, image, ((int(params.spixels), int(params.fpixels)),))
+    if progress is not None and not callable(progress):
+        _wrong("progress", "a callable or None", progress)
+
+
 def amorphous(spec: Any, sources: Any, table: Any, progress: Any = None) -> None:
     """An amorphous spec, sources and a table of at least four rows, with at most
     MAX_STEPS terms per pixel."""

@@ -112,6 +112,8 @@ class TorchEngine:
                          progress: Progress | None = None) -> ScattererOutput:
         with _allocations():
             return point_scatterers(inputs, progress, at=self.at)
+
+    @checked
     def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
                   progress: Progress | None = None) -> AmorphousImage:
         with _allocations():
