@@ -297,3 +297,22 @@ def test_a_gradient_runs_from_the_simulation_through_the_detector():
     assert distance.grad is not None
     assert torch.isfinite(distance.grad)
     assert float(distance.grad) != 0.0
+
+
+def test_the_readme_s_realistic_image(tmp_path, monkeypatch):
+    """Spots, a water background and the detector, as the README composes them."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(DATA / "golden-suite" / "nonBragg" / "inputs" / "water.stol", tmp_path)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    first = readme.split("```python\n")[1].split("```")[0]
+    realistic = readme.split("## A realistic image")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(first, "README", "exec"), namespace)
+    exec(compile(realistic, "README", "exec"), namespace)
+    image = fabio.open("image.img")
+    assert image.data.shape == (128, 128)
+    background = float(np.median(image.data))
+    # the ADC offset, about 70 water photons, 3 ADU of read-out noise; the spots above
+    sigma = np.sqrt(background - 40.0 + 9.0)
+    assert 90 < background < 130
+    assert image.data.max() > background + 8 * sigma
