@@ -519,3 +519,42 @@ def test_a_tensor_in_a_message_is_one_line():
 def test_structure_factor_indices_must_be_three_whole_numbers(bad):
     with pytest.raises((TypeError, ValueError), match=r"^hkl_min: expected three whole numbers"):
         nbio.StructureFactors(bad, (1, 1, 1), np.ones((2, 2, 2)), 8)
+
+
+@pytest.mark.parametrize("program", ["amorphous", "point_scatterers"])
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"dispersion_pct": 200.0, "dispersion_steps": 3}, "expected wavelengths > 0"),
+    ({"hdiv_range_mrad": 1.0, "hdiv_step_mrad": 1e-9, "vdiv_range_mrad": 1.0,
+      "vdiv_step_mrad": 1e-9}, "more than the 1048576"),
+    ({"hdiv_range_mrad": 1.0, "hdiv_step_mrad": 1e-320}, "inf steps, more than the 1048576"),
+])
+def test_source_grids_of_the_suite_are_bounded_and_positive(program, changes, message, c_parity,
+                                                            tmp_path, monkeypatch):
+    """A wavelength at or below 0 or a grid of a billion sources is refused at once (the
+    second took minutes to build, the first read past the table in C)."""
+    import nanobragg as nb
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "water.stol").write_text("0 2.57\n0.1 2.5\n0.2 2.0\n0.5 1.0\n")
+
+    def run() -> object:
+        if program == "amorphous":
+            return nb.amorphous(nb.AmorphousConfig(stol_file="water.stol", fpixels=4,
+                                                   spixels=4, **changes), c_parity=c_parity)
+        return nb.point_scatterers(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), fpixels=4,
+                                   spixels=4, c_parity=c_parity, **changes)
+
+    with time_limit(20), pytest.raises(ValueError, match=message):
+        run()
+
+
+@pytest.mark.parametrize("extra", [["-vdivrange", "1e300"], ["-molecular_weight", "1e-320"],
+                                   ["-fluence", "1e300"]])
+def test_nonbragg_computes_extreme_values_through_without_warnings(extra, engine, tmp_path,
+                                                                    monkeypatch, capsys):
+    from nanobragg.cli.nonbragg_main import main as nonbragg
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "water.stol").write_text("0 2.57\n0.1 2.5\n0.2 2.0\n0.5 1.0\n")
+    assert nonbragg(["-stol", "water.stol", "-detpixels", "4", "-noprogress", *extra,
+                     "-backend", engine]) == 0, capsys.readouterr().err

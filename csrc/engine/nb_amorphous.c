@@ -58,7 +58,14 @@ static double table_F(const nb_amorphous_spec *p, const nb_amorphous_arrays *a, 
     if (p->c_parity) {
         while (stol > a->stol_per_m[*nearest] && *nearest < n - 1) ++*nearest;
         while (stol < a->stol_per_m[*nearest] && *nearest >= 2) --*nearest;
-        return lagrange4(a->stol_per_m + *nearest - 1, a->F + *nearest - 1, stol);
+        {
+            /* an infinite or NaN stol walks to an end (or stays at row 0): the four rows
+             * read stay inside the table (the original read past its ends) */
+            int first = *nearest - 1;
+            if (first < 0) first = 0;
+            if (first > n - 4) first = n - 4;
+            return lagrange4(a->stol_per_m + first, a->F + first, stol);
+        }
     }
     if (!(stol > a->stol_per_m[0])) return a->F[0];
     if (!(stol < a->stol_per_m[n - 1])) return a->F[n - 1];
@@ -96,8 +103,8 @@ static double amorphous_pixel(const nb_amorphous_spec *p, const nb_amorphous_arr
 
     for (subS = 0; subS < os; ++subS) {
         for (subF = 0; subF < os; ++subF) {
-            double Fdet = subpixel * (fpixel * os + subF) + subpixel / 2.0;
-            double Sdet = subpixel * (spixel * os + subS) + subpixel / 2.0;
+            double Fdet = subpixel * ((long)fpixel * os + subF) + subpixel / 2.0;
+            double Sdet = subpixel * ((long)spixel * os + subS) + subpixel / 2.0;
             double pos[3], diffracted[3], airpath, omega;
             int i;
             for (i = 0; i < 3; ++i)

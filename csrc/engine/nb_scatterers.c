@@ -166,8 +166,8 @@ static void scatter_pixel(const nb_scatter_job *job, int fpixel, int spixel, dou
     double I = 0.0, Fa = 0.0, Fb = 0.0, omega_R2 = 0.0, omega_sum = 0.0, value;
     for (suby = 0; suby < n; ++suby) {
         for (subz = 0; subz < n; ++subz) {
-            double Xdet = subpixel * (fpixel * n + subz) + subpixel / 2.0;
-            double Ydet = subpixel * (spixel * n + suby) + subpixel / 2.0;
+            double Xdet = subpixel * ((long)fpixel * n + subz) + subpixel / 2.0;
+            double Ydet = subpixel * ((long)spixel * n + suby) + subpixel / 2.0;
             double pos[3], airpath, I_sub = 0.0;
             subpixel_position(p, Xdet, Ydet, pos);
             airpath = nb_norm(pos);

@@ -52,7 +52,9 @@ class AmorphousResult:
     @property
     def image(self) -> np.ndarray:
         """Photons per pixel as float32 (as the original stores them), (slow, fast)."""
-        return np.asarray(to_numpy(self.output.image), dtype=np.float64).astype(np.float32)
+        with np.errstate(over="ignore"):
+            # beyond float32's range is inf, as in the original
+            return np.asarray(to_numpy(self.output.image), dtype=np.float64).astype(np.float32)
 
     def roi_mask(self) -> np.ndarray:
         s, f = np.indices((self.spec.spixels, self.spec.fpixels))
@@ -75,7 +77,9 @@ class AmorphousResult:
         if self.c_parity:
             shifted = np.append(image, np.float32(0.0))[1:]
             values = shifted[inside].astype(np.float64)
-        rmsd = math.sqrt(float(np.sum((values - mean) ** 2)) / (max(n, 2) - 1))
+        with np.errstate(all="ignore"):
+            # an infinite pixel makes the rmsd NaN, as in the original
+            rmsd = math.sqrt(float(np.sum((values - mean) ** 2)) / (max(n, 2) - 1))
         peak = int(np.argmax(np.where(inside, image, -np.inf))) if inside.any() else 0
         max_I = float(image[peak]) if inside.any() else 0.0
         fast_m = slow_m = 0.0
@@ -108,15 +112,19 @@ class AmorphousResult:
     def int_image(self) -> np.ndarray:
         """The noiseless SMV image: value x scale + ADC, clipped, rounded in single
         precision; 0 outside the ROI."""
-        value = self.image.astype(np.float64) * self.int_scale + float(self.config.adc_offset)
-        # a NaN pixel converts to 0, as the original's conversion does on x86-64
-        value = np.nan_to_num(np.clip(value, 0.0, 65535.0), nan=0.0)
-        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
+        with np.errstate(all="ignore"):
+            # IEEE arithmetic, as the original's (an infinite pixel times 0 is NaN)
+            value = (self.image.astype(np.float64) * self.int_scale
+                     + float(self.config.adc_offset))
+            # a NaN pixel converts to 0, as the original's conversion does on x86-64
+            value = np.nan_to_num(np.clip(value, 0.0, 65535.0), nan=0.0)
+            rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
         return np.where(self.roi_mask(), rounded, np.uint16(0))
 
     def pgm_image(self) -> np.ndarray:
-        value = np.nan_to_num(np.minimum(self.image.astype(np.float64) * self.pgm_scale,
-                                         255.0), nan=0.0, neginf=0.0)
+        with np.errstate(all="ignore"):
+            value = np.nan_to_num(np.minimum(self.image.astype(np.float64) * self.pgm_scale,
+                                             255.0), nan=0.0, neginf=0.0)
         if self.c_parity:
             # a negative value wraps as the original's conversion to unsigned char does
             with np.errstate(invalid="ignore"):

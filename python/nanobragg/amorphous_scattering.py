@@ -27,7 +27,7 @@ from nanobragg import codes, engines
 from nanobragg.amorphous_result import AmorphousResult
 from nanobragg.config import PathName, as_float, is_tensor
 from nanobragg.io import read_text_columns
-from nanobragg.sampling import RTD, UNSET, Sweep, range_sweep
+from nanobragg.sampling import RTD, UNSET, StepsOverflow, Sweep, range_sweep
 from nanobragg.stages import DetectorGeometry, DetectorSpec, Sources, SourceSpec
 from nanobragg.stages.amorphous import (
     AVOGADRO_PER_MOL,
@@ -37,6 +37,7 @@ from nanobragg.stages.amorphous import (
     stol_table,
 )
 from nanobragg.stages.fields import to_numpy
+from nanobragg.validation import MAX_SOURCES
 
 if TYPE_CHECKING:
     from nanobragg.engines.base import Progress
@@ -255,12 +256,25 @@ def detector_spec(cfg: AmorphousConfig, *, c_parity: bool) -> DetectorSpec:
 
 def sweeps(cfg: AmorphousConfig, *, c_parity: bool) -> tuple[Sweep, Sweep, Sweep]:
     """(hdiv, vdiv, dispersion) as nanoBragg samples them."""
-    hdiv = range_sweep(_mrad(cfg.hdiv_range_mrad), _mrad(cfg.hdiv_step_mrad),
-                       _count(cfg.hdiv_steps), c_parity=c_parity)
-    vdiv = range_sweep(_mrad(cfg.vdiv_range_mrad), _mrad(cfg.vdiv_step_mrad),
-                       _count(cfg.vdiv_steps), c_parity=c_parity)
+    try:
+        hdiv = range_sweep(_mrad(cfg.hdiv_range_mrad), _mrad(cfg.hdiv_step_mrad),
+                           _count(cfg.hdiv_steps), c_parity=c_parity)
+        vdiv = range_sweep(_mrad(cfg.vdiv_range_mrad), _mrad(cfg.vdiv_step_mrad),
+                           _count(cfg.vdiv_steps), c_parity=c_parity)
+    except StepsOverflow as overflow:
+        raise ValueError(
+            f"hdiv_range_mrad / hdiv_step_mrad or vdiv_range_mrad / vdiv_step_mrad: "
+            f"{overflow.ratio:g} steps, more than the {MAX_SOURCES} sources a run takes; use "
+            "a coarser step") from None
     dispersion = range_sweep(float(cfg.dispersion_pct) / 100.0, UNSET,
                              _count(cfg.dispersion_steps))
+    points = hdiv.steps * vdiv.steps * dispersion.steps
+    if points > MAX_SOURCES:
+        raise ValueError(
+            f"the source grid of {hdiv.steps} x {vdiv.steps} divergence x "
+            f"{dispersion.steps} wavelength points is more than the {MAX_SOURCES} sources a "
+            "run takes; use coarser steps (hdiv_step_mrad, vdiv_step_mrad, "
+            "dispersion_steps)")
     return _sane(hdiv), _sane(vdiv), _sane(dispersion)
 
 

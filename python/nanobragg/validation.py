@@ -47,6 +47,9 @@ from nanobragg.field_classes import (
 MAX_PIXELS = 1 << 28
 """Largest detector we allocate (268 million pixels, 1 GiB of float32)."""
 MAX_STEPS = 1 << 31
+MAX_SOURCES = 1 << 20
+"""The most sources (divergence x wavelength x depth points) a nonBragg or nearBragg run
+builds: its grids are made point by point before any work limit could refuse them."""
 """Most terms per pixel (sources x domains x phi steps x sub-pixels x sensor layers)."""
 MAX_MILLER = 1 << 20
 """Largest |h|, |k|, |l| of a structure-factor grid (keeps every index an int)."""

@@ -51,10 +51,10 @@ def _sources_log(result: AmorphousResult, out: list[str]) -> None:
                 hdiv = spec.hdiv_step_rad * h - spec.hdiv_range_rad / 2.0
                 vdiv = spec.vdiv_step_rad * v - spec.vdiv_range_rad / 2.0
                 with np.errstate(all="ignore"):
-                    test = ((np.float64(hdiv) ** 2 - spec.hdiv_step_rad ** 2 / 4.0
+                    test = ((np.float64(hdiv) ** 2 - np.float64(spec.hdiv_step_rad) ** 2 / 4.0
                              * (1 - spec.hdiv_steps % 2)) / np.float64(spec.hdiv_range_rad)
                             / spec.hdiv_range_rad)
-                    test += ((np.float64(vdiv) ** 2 - spec.vdiv_step_rad ** 2 / 4.0
+                    test += ((np.float64(vdiv) ** 2 - np.float64(spec.vdiv_step_rad) ** 2 / 4.0
                               * (1 - spec.vdiv_steps % 2)) / np.float64(spec.vdiv_range_rad)
                              / spec.vdiv_range_rad)
                 if spec.round_div and test * 4.0 > 1.1:

@@ -227,6 +227,24 @@ def pixel(slow: Any, fast: Any, inputs: Any, state: Any) -> None:
     fields(state, PixelState, "pixel_state")
 
 
+def positive_sources(sources: Any) -> None:
+    """Wavelengths above 0 and directions of some length: a dispersion of 100 % or more,
+    or a source file's zero vector, gives neither."""
+    wavelength = np.asarray(to_plain(sources.wavelength_m), dtype=np.float64)
+    if not (np.isfinite(wavelength) & (wavelength > 0)).all():
+        raise ValueError(f"sources.wavelength_m: {shown(float(np.min(wavelength)))} m is not "
+                         "valid; expected wavelengths > 0 (a dispersion of 100 % or more, or "
+                         "a source file's wavelength at or below 0, gives one)")
+    direction = np.asarray(to_plain(sources.direction), dtype=np.float64).reshape(-1, 3)
+    if not (np.linalg.norm(direction, axis=1) > 0).all():
+        raise ValueError("sources.direction: a source at the sample (a zero vector) has no "
+                         "direction; expected vectors of some length")
+
+
+def to_plain(value: Any) -> Any:
+    return value.detach().cpu().numpy() if is_tensor(value) else value
+
+
 def generator(rng: Any) -> None:
     if not isinstance(rng, LegacyRandom):
         _wrong("rng", "a nanobragg.legacy_random.LegacyRandom", rng)
@@ -306,6 +324,7 @@ def point_scatterers(inputs: Any, progress: Any = None) -> None:
     real_array("sources.direction", attribute(sources, "sources", "direction"), ((m, 3),))
     for name in ("wavelength_m", "group"):
         real_array(f"sources.{name}", attribute(sources, "sources", name), ((m,),))
+    positive_sources(sources)
     if m * int(params.oversample) ** 2 > MAX_STEPS:
         raise ValueError(f"point_scatterers: {m} sources x {int(params.oversample)}^2 "
                          f"sub-pixels is more than the limit of {MAX_STEPS} terms per pixel")
@@ -330,6 +349,7 @@ def amorphous(spec: Any, sources: Any, table: Any, progress: Any = None) -> None
     at_least("sources: rows of sources.direction", n, 1)
     for name in ("wavelength_m", "weight"):
         real_array(f"sources.{name}", attribute(sources, "sources", name), ((n,),))
+    positive_sources(sources)
     rows = real_array("stol_table.stol_per_m", attribute(table, "stol_table", "stol_per_m"),
                       ((-1,),))[0]
     at_least("stol_table: rows of stol_table.stol_per_m", rows, 4)

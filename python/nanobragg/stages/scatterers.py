@@ -18,6 +18,7 @@ import numpy as np
 
 from nanobragg.codes import Convention, Pivot
 from nanobragg.stages.geometry import DetectorGeometry, DetectorSpec
+from nanobragg.validation import MAX_SOURCES
 
 if TYPE_CHECKING:
     from nanobragg.scatterers import ScattererConfig
@@ -135,6 +136,9 @@ def step_grid(name: str, range_: float | None, step: float | None, count: int | 
             r, s, n = (0.0, 0.0, 1) if s <= 0.0 else (s, s, 2)
         elif s <= 0.0:
             s, n = r, 2
+        elif not r / s <= MAX_SOURCES:
+            raise ValueError(f"{name}: a range of {r:g} in steps of {s:g} is {r / s:g} steps, "
+                             f"more than the {MAX_SOURCES} a run takes; use a coarser step")
         elif c_parity:
             n = math.ceil(r / s)
         else:
@@ -177,6 +181,12 @@ def source_grids(config: ScattererConfig, *, c_parity: bool) -> SourceGrids:
                      config.dispersion_steps, c_parity=c_parity)
     depth = step_grid("depth_steps", float(config.source_depth_A) * 1e-10, None,
                       config.depth_steps, c_parity=c_parity)
+    if hdiv.count * vdiv.count * disp.count * depth.count > MAX_SOURCES:
+        raise ValueError(
+            f"the source grid of {hdiv.count} x {vdiv.count} divergence x {disp.count} "
+            f"wavelength x {depth.count} depth points is more than the {MAX_SOURCES} "
+            "sources a run takes; use coarser steps (hdiv_step_mrad, vdiv_step_mrad, "
+            "dispersion_steps, depth_steps)")
     angles = [(h, v) for h in hdiv.values(c_parity=c_parity)
               for v in vdiv.values(c_parity=c_parity) if _inside_ellipse(h, v, hdiv, vdiv)]
     lambda0 = float(config.wavelength_A) / 1e10
