@@ -64,9 +64,10 @@ def test_progress_reports_and_cancels(engine):
         (done, total)), **SMALL)
     assert seen
     assert seen[-1][0] == seen[-1][1]
-    with pytest.raises(RuntimeError, match="cancelled by the progress callback"):
-        nb.point_scatterers(ATOMS, backend=engine, progress=lambda done, total: False,
-                            **SMALL)
+    for answer in (False, 0):
+        with pytest.raises(RuntimeError, match="cancelled by the progress callback"):
+            nb.point_scatterers(ATOMS, backend=engine,
+                                progress=lambda done, total, answer=answer: answer, **SMALL)
 
 
 def test_the_roi_alone_is_rendered(engine):

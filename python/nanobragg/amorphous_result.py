@@ -138,7 +138,7 @@ class AmorphousResult:
         with the legacy generator from the original's internal seed (-seed)."""
         internal = self.internal_seed if seed is None else -int(seed)
         roi = self.spec
-        spec = NoiseSpec(c_parity=True, roi_xmin=roi.roi_xmin, roi_xmax=roi.roi_xmax,
+        spec = NoiseSpec(c_parity=self.c_parity, roi_xmin=roi.roi_xmin, roi_xmax=roi.roi_xmax,
                          roi_ymin=roi.roi_ymin, roi_ymax=roi.roi_ymax,
                          adc_offset=float(self.config.adc_offset), seed=internal)
         noise = engines.create("c").add_noise(self.image, spec, LegacyRandom())

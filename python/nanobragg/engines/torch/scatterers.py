@@ -207,9 +207,11 @@ def point_scatterers(inputs: ScattererInputs, progress: Progress | None, *,
             reals.append(re)
             imags.append(im)
             omega[s * fp + f] = om
-            if progress is not None and progress(min(start + size, len(fast)), len(fast)) \
-                    is False:
-                raise RuntimeError("point_scatterers cancelled by the progress callback")
+            if progress is not None:
+                # a false answer (None excepted) cancels, as in the C engine
+                answer = progress(min(start + size, len(fast)), len(fast))
+                if answer is not None and not answer:
+                    raise RuntimeError("point_scatterers cancelled by the progress callback")
         j = slow * fp + fast
         image = image.index_add(0, j, torch.cat(values))
         if p.coherent:
