@@ -6,7 +6,7 @@ run, the imports included, ends it with one line and exit status 130."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 EXIT_OK = 0
@@ -23,31 +23,42 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return command_main("nanoBragg", lambda: run, argv)
+
+
+def command_main(program: str, load: Callable[[], Callable[[Sequence[str]], int]],
+                 argv: Sequence[str] | None, *,
+                 usage: str = "{error}\n({program} -h lists the flags)") -> int:
+    """Every command's entry point: ``load()`` imports the command's ``run`` (inside, so a
+    Ctrl-C during the imports is caught too), which runs ``argv`` (default the process's
+    arguments).  A usage error is ``usage`` on stderr and exit status 2, a failure one line
+    and 1, Ctrl-C one line and 130."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         from nanobragg.errors import UsageError
 
         try:
-            return run(argv)
+            return load()(argv)
         except UsageError as error:
-            sys.stderr.write(f"nanoBragg: {error}\n(nanoBragg -h lists the flags)\n")
+            sys.stderr.write(f"{program}: " + usage.format(error=error, program=program)
+                             + "\n")
             return EXIT_USAGE
         except (ValueError, OSError, NotImplementedError) as error:
-            sys.stderr.write(f"nanoBragg: {error}\n")
+            sys.stderr.write(f"{program}: {error}\n")
             return EXIT_FAILED
         except MemoryError as error:
             # what could not be allocated, when the allocator says (numpy does)
             detail = f": {error}" if str(error) else ""
-            sys.stderr.write(f"nanoBragg: out of memory{detail}\n")
+            sys.stderr.write(f"{program}: out of memory{detail}\n")
             return EXIT_FAILED
     except KeyboardInterrupt:
-        sys.stderr.write("nanoBragg: interrupted\n")
+        sys.stderr.write(f"{program}: interrupted\n")
         return EXIT_INTERRUPTED
     except ImportError as error:
         # a Ctrl-C inside an extension module's import comes back as its ImportError
         if not caused_by_interrupt(error):
             raise
-        sys.stderr.write("nanoBragg: interrupted\n")
+        sys.stderr.write(f"{program}: interrupted\n")
         return EXIT_INTERRUPTED
 
 
