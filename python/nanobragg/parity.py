@@ -335,7 +335,7 @@ _QUIRKS = (
           "it, so the 32-bit noiseless image saturates at 65535.",
           "The 32-bit noiseless image is clipped at 2147483647, as the noise image is.",
           sites=(Site(_C + "nb_response.c", "expected_image"),
-                 Site(_TORCH + "response.py", "_expected"))),
+                 Site(_TORCH + "response.py", "_expected_image"))),
     Quirk("calibration_follows_shot_seed", "detector_response",
           "noisify draws the calibration error from the generator state the shot noise "
           "uses (one shuffle table, one spare Gaussian deviate), so the calibration error "

@@ -231,7 +231,7 @@ def _pixels(spec: ResponseSpec, adu: torch.Tensor) -> np.ndarray:
     return pixels_of(values.cpu().numpy(), spec.bits)
 
 
-def _expected(spec: ResponseSpec, signal: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+def _expected_image(spec: ResponseSpec, signal: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
     """The noiseless pixels and their values before they become pixels.
     quirk int32_expected_clipped (see nb_response.c)."""
     adu = signal.to(torch.float64) * spec.gain_adu_per_photon + spec.adc_offset_adu
@@ -270,7 +270,7 @@ def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom
     if not spec.noise and blur:
         signal, psf_info = apply_psf(spec, photons)
         info.update(psf_info)
-    expected, expected_adu = _expected(spec, signal)
+    expected, expected_adu = _expected_image(spec, signal)
     if not spec.noise:
         return ResponseImage(expected=expected, expected_adu=expected_adu, noisy=None,
                              info=ResponseInfo(**info))  # type: ignore[arg-type]
