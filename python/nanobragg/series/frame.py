@@ -1,9 +1,9 @@
 """What a series hands its writers: one finished image with its scan point, and the
 geometry every image of the series shares.
 
-Vectors are in the NeXus/McStas lab frame (z along the beam, y up, x = y × z), which
+Vectors are in the NeXus/McStas lab frame (z along the beam, y up, x = y cross z), which
 is how NXmx, DIALS and miniCBF readers state geometry; nanoBragg's own lab frame (x
-along the beam, y up, z = x × y) maps to it by ``(x, y, z)_mcstas = (-z, y, x)_nb``
+along the beam, y up, z = x cross y) maps to it by ``(x, y, z)_mcstas = (-z, y, x)_nb``
 (:func:`to_mcstas`).  Lengths are in millimetres, angles in degrees.
 """
 
@@ -27,7 +27,8 @@ NB_TO_MCSTAS = np.array([[0.0, 0.0, -1.0],
 
 def to_mcstas(vector_nb: np.ndarray) -> np.ndarray:
     """A nanoBragg lab-frame vector (or rows of vectors) in the McStas frame."""
-    return np.asarray(vector_nb, dtype=np.float64) @ NB_TO_MCSTAS.T
+    vectors: np.ndarray = np.asarray(vector_nb, dtype=np.float64) @ NB_TO_MCSTAS.T
+    return vectors
 
 
 @dataclass(frozen=True)
