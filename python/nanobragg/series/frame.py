@@ -3,8 +3,11 @@ geometry every image of the series shares.
 
 Vectors are in the NeXus/McStas lab frame (z along the beam, y up, x = y cross z), which
 is how NXmx, DIALS and miniCBF readers state geometry; nanoBragg's own lab frame (x
-along the beam, y up, z = x cross y) maps to it by ``(x, y, z)_mcstas = (-z, y, x)_nb``
-(:func:`to_mcstas`).  Lengths are in millimetres, angles in degrees.
+along the beam, y up, z = x cross y, in the MOSFLM, DENZO and ADXV conventions) maps to
+it by ``(x, y, z)_mcstas = (-z, y, x)_nb`` (:func:`to_mcstas`).  The XDS and DIALS
+conventions (and CUSTOM ones) put the beam along another axis of the same lab frame;
+:func:`mcstas_rotation` gives the rotation that takes any beam to McStas z, keeping
+nanoBragg's y up.  Lengths are in millimetres, angles in degrees.
 """
 
 from __future__ import annotations
@@ -25,9 +28,25 @@ NB_TO_MCSTAS = np.array([[0.0, 0.0, -1.0],
 """The rotation taking nanoBragg lab vectors to McStas lab vectors."""
 
 
-def to_mcstas(vector_nb: np.ndarray) -> np.ndarray:
-    """A nanoBragg lab-frame vector (or rows of vectors) in the McStas frame."""
-    vectors: np.ndarray = np.asarray(vector_nb, dtype=np.float64) @ NB_TO_MCSTAS.T
+def mcstas_rotation(beam_nb: np.ndarray) -> np.ndarray:
+    """The rotation taking nanoBragg lab vectors to McStas ones for a beam along
+    ``beam_nb``: the beam goes to +z and nanoBragg's +y (its part across the beam; +z
+    when the beam runs along y) to +y.  :data:`NB_TO_MCSTAS` for the beam along +x."""
+    z = np.asarray(beam_nb, dtype=np.float64)
+    z = z / np.linalg.norm(z)
+    up = np.array([0.0, 1.0, 0.0])
+    if abs(float(np.dot(up, z))) > 1.0 - 1e-9:
+        up = np.array([0.0, 0.0, 1.0])
+    y = up - np.dot(up, z) * z
+    y = y / np.linalg.norm(y)
+    rotation: np.ndarray = np.stack([np.cross(y, z), y, z])
+    return rotation
+
+
+def to_mcstas(vector_nb: np.ndarray, rotation: np.ndarray = NB_TO_MCSTAS) -> np.ndarray:
+    """A nanoBragg lab-frame vector (or rows of vectors) in the McStas frame
+    (``rotation``: :func:`mcstas_rotation` of the beam; the default for a beam along +x)."""
+    vectors: np.ndarray = np.asarray(vector_nb, dtype=np.float64) @ np.asarray(rotation).T
     return vectors
 
 
@@ -88,11 +107,13 @@ class SeriesGeometry:
     origin_mm: np.ndarray
     """Lab position of the outer corner of pixel (0, 0)."""
     beam_direction: np.ndarray
-    """Unit vector of the incident beam (0, 0, 1 in the default setup)."""
+    """Unit vector of the incident beam: (0, 0, 1), as series_geometry rotates the lab."""
     polarization_axis: np.ndarray
     """Unit E vector of the polarization."""
     polarization_fraction: float
-    """The Kahn polarization factor of the beam (nanoBragg's -polar, 0 unpolarised)."""
+    """The fraction of the beam's intensity with its E vector along
+    ``polarization_axis``: ``(1 + K) / 2`` of nanoBragg's Kahn factor K (``-polar``), 0.5
+    unpolarised (and with ``-nopolar``)."""
     wavelength_A: float
     spindle_axis: np.ndarray
     """Unit rotation axis of the goniometer (right-handed rotation by phi)."""

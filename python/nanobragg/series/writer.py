@@ -1,11 +1,19 @@
-"""The interface every series writer has (NeXus, CBF, SMV)."""
+"""The interface every series writer has (NeXus, CBF, SMV), and :func:`open_writer`."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from nanobragg.series.frame import Frame
+import numpy as np
+from numpy.typing import DTypeLike
+
+from nanobragg.series.frame import FRAME_DTYPES, Frame, ScanPoint, SeriesGeometry
+
+FORMATS = ("smv",)
+"""The formats :func:`open_writer` knows."""
 
 
 class SeriesWriter(Protocol):
@@ -30,3 +38,59 @@ class SeriesWriter(Protocol):
         """Flush; with ``complete=True`` (every frame written) publish stack files
         under their final names. A per-image writer has nothing to do."""
         ...
+
+
+def open_writer(format: str, out_dir: str | os.PathLike[str], geometry: SeriesGeometry,
+                scan: Sequence[ScanPoint], dtype: DTypeLike) -> SeriesWriter:
+    """The writer of ``format`` (one of :data:`FORMATS`) for a series of ``len(scan)``
+    frames of pixel type ``dtype`` under ``out_dir`` (made when missing)."""
+    if format == "smv":
+        from nanobragg.series.smv import SMVWriter
+
+        return SMVWriter(out_dir, geometry, scan, dtype)
+    raise ValueError(f"format: {format!r} is not a series format; the formats are "
+                     f"{', '.join(FORMATS)}")
+
+
+class SeriesLayout:
+    """What every writer checks: the series' frames, their shape and pixel type, and the
+    output directory (made when missing)."""
+
+    def __init__(self, format: str, out_dir: str | os.PathLike[str],
+                 geometry: SeriesGeometry, scan: Sequence[ScanPoint], dtype: DTypeLike,
+                 dtypes: Sequence[np.dtype] = FRAME_DTYPES) -> None:
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"dtype: {dtype!r} is not a pixel type") from None
+        if self.dtype not in dtypes:
+            raise ValueError(f"dtype: {format} frames of {self.dtype} cannot be written; "
+                             f"{format} takes {', '.join(d.name for d in dtypes)}")
+        self.scan = tuple(scan)
+        if not self.scan or not all(isinstance(p, ScanPoint) for p in self.scan):
+            raise ValueError("scan: a series needs one ScanPoint per frame, at least one")
+        self.geometry = geometry
+        self.shape = (geometry.spixels, geometry.fpixels)
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def check(self, frame: Frame) -> None:
+        """ValueError when ``frame`` is not one of this series' frames."""
+        n = len(self.scan)
+        if frame.index >= n:
+            raise ValueError(f"Frame.index: {frame.index} is past the series' last frame "
+                             f"({n - 1})")
+        if frame.data.shape != self.shape or frame.data.dtype != self.dtype:
+            raise ValueError(f"Frame.data: frame {frame.index} is {frame.data.dtype} of shape "
+                             f"{frame.data.shape}; the series' frames are {self.dtype} of "
+                             f"shape {self.shape} (slow, fast)")
+        if frame.scan != self.scan[frame.index]:
+            raise ValueError(f"Frame.scan: frame {frame.index} has {frame.scan}; the series "
+                             f"has {self.scan[frame.index]} there")
+
+    def image_path(self, index: int, suffix: str) -> Path:
+        """A per-image file: numbered from 1, ``image_00001.cbf`` for index 0."""
+        if not 0 <= index < len(self.scan):
+            raise ValueError(f"index: {index} is not a frame of this series "
+                             f"(0 to {len(self.scan) - 1})")
+        return self.out_dir / f"image_{index + 1:05d}{suffix}"
