@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nanobragg.response import Response, ResponseConfig, detector_response
     from nanobragg.result import Result, Statistics
     from nanobragg.scatterers import ScattererConfig, point_scatterers
+    from nanobragg.series.description import Series
     from nanobragg.simulation import simulate
     from nanobragg.trace import trace_pixel
 
@@ -48,6 +49,7 @@ _PUBLIC = {
     "AmorphousConfig": "nanobragg.amorphous_scattering",
     "AmorphousResult": "nanobragg.amorphous_scattering",
     "amorphous": "nanobragg.amorphous_scattering",
+    "Series": "nanobragg.series.description",
 }
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "Result",
     "SamplingConfig",
     "ScattererConfig",
+    "Series",
     "Statistics",
     "StructureFactorConfig",
     "amorphous",
