@@ -13,7 +13,7 @@ nanoBragg's y up.  Lengths are in millimetres, angles in degrees.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -127,3 +127,6 @@ class SeriesGeometry:
     smv_fields: tuple[SMVField, ...]
     """The SMV header nanoBragg writes for the base image; an SMV writer replaces PHI,
     OSC_START and OSC_RANGE with each frame's scan point."""
+    lab_rotation: np.ndarray = field(default_factory=NB_TO_MCSTAS.copy)
+    """The rotation that took nanoBragg's lab vectors to these (:func:`mcstas_rotation`
+    of the beam): its columns are nanoBragg's x, y, z, the axes of a still's misset."""

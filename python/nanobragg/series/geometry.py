@@ -77,6 +77,7 @@ def series_geometry(config: Config, *, c_parity: bool = False,
         saturation_value=None if saturation_value is None else int(saturation_value),
         underload_value=int(underload_value),
         smv_fields=fields,
+        lab_rotation=rotation,
     )
 
 
