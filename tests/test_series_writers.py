@@ -103,13 +103,27 @@ def test_xds_beam_centre_is_orgx_from_the_first_pixels_corner() -> None:
     assert (g.fpixels, g.spixels) == (FAST, SLOW)
 
 
-def test_the_default_lab_rotation_is_the_fixed_one() -> None:
-    np.testing.assert_array_equal(mcstas_rotation(np.array([1.0, 0.0, 0.0])), NB_TO_MCSTAS)
-    for beam in ([0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.3, -0.2, 0.9]):
-        rotation = mcstas_rotation(np.array(beam))
+def test_the_mosflm_lab_rotation_is_the_fixed_one() -> None:
+    x, y, z = np.eye(3)
+    np.testing.assert_array_equal(mcstas_rotation(x), NB_TO_MCSTAS)
+    np.testing.assert_array_equal(mcstas_rotation(x, z), NB_TO_MCSTAS)
+    for beam, spindle in ((z, None), (y, None), ([0.3, -0.2, 0.9], None), (z, x),
+                          ([0.3, -0.2, 0.9], [1.0, 2.0, 0.0]), (x, 2 * x)):
+        rotation = mcstas_rotation(np.array(beam), None if spindle is None else np.array(spindle))
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(rotation) == pytest.approx(1.0)
         np.testing.assert_allclose(rotation @ beam, [0.0, 0.0, np.linalg.norm(beam)], atol=1e-12)
+        if spindle is not None and np.linalg.norm(np.cross(spindle, beam)) > 0:
+            turned = rotation @ spindle
+            assert turned[0] < 0.0
+            assert turned[1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_xds_convention_turns_to_the_standard_layout() -> None:
+    g = series_geometry(small_config(convention="xds"))
+    np.testing.assert_allclose(g.fast_axis, [-1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(g.slow_axis, [0.0, -1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(g.spindle_axis, [-1.0, 0.0, 0.0], atol=1e-12)
 
 
 def test_beam_and_sensor_values() -> None:
