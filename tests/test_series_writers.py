@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import fabio
+import h5py
+import hdf5plugin
 import numpy as np
 import pytest
 
@@ -101,13 +103,27 @@ def test_xds_beam_centre_is_orgx_from_the_first_pixels_corner() -> None:
     assert (g.fpixels, g.spixels) == (FAST, SLOW)
 
 
-def test_the_default_lab_rotation_is_the_fixed_one() -> None:
-    np.testing.assert_array_equal(mcstas_rotation(np.array([1.0, 0.0, 0.0])), NB_TO_MCSTAS)
-    for beam in ([0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.3, -0.2, 0.9]):
-        rotation = mcstas_rotation(np.array(beam))
+def test_the_mosflm_lab_rotation_is_the_fixed_one() -> None:
+    x, y, z = np.eye(3)
+    np.testing.assert_array_equal(mcstas_rotation(x), NB_TO_MCSTAS)
+    np.testing.assert_array_equal(mcstas_rotation(x, z), NB_TO_MCSTAS)
+    for beam, spindle in ((z, None), (y, None), ([0.3, -0.2, 0.9], None), (z, x),
+                          ([0.3, -0.2, 0.9], [1.0, 2.0, 0.0]), (x, 2 * x)):
+        rotation = mcstas_rotation(np.array(beam), None if spindle is None else np.array(spindle))
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(rotation) == pytest.approx(1.0)
         np.testing.assert_allclose(rotation @ beam, [0.0, 0.0, np.linalg.norm(beam)], atol=1e-12)
+        if spindle is not None and np.linalg.norm(np.cross(spindle, beam)) > 0:
+            turned = rotation @ spindle
+            assert turned[0] < 0.0
+            assert turned[1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_xds_convention_turns_to_the_standard_layout() -> None:
+    g = series_geometry(small_config(convention="xds"))
+    np.testing.assert_allclose(g.fast_axis, [-1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(g.slow_axis, [0.0, -1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(g.spindle_axis, [-1.0, 0.0, 0.0], atol=1e-12)
 
 
 def test_beam_and_sensor_values() -> None:
@@ -223,3 +239,222 @@ def test_open_writer_names_the_formats(tmp_path) -> None:
         open_writer("smv", tmp_path, g, [], np.uint16)
     with pytest.raises(ValueError, match="dtype: 'pixels' is not a pixel type"):
         open_writer("smv", tmp_path, g, sweep(), "pixels")
+
+
+# -- NeXus ------------------------------------------------------------------------------
+
+
+def _axis_matrix(dataset: h5py.Dataset, frame: int) -> np.ndarray:
+    """The 4x4 NXtransformations matrix of one axis (its value at ``frame``)."""
+    values = np.atleast_1d(dataset[()]).astype(np.float64)
+    value = values[frame if values.size > 1 else 0]
+    vector = np.asarray(dataset.attrs["vector"], dtype=np.float64)
+    matrix = np.eye(4)
+    kind = dataset.attrs["transformation_type"]
+    if kind == "rotation":
+        assert dataset.attrs["units"] == "deg"
+        angle = np.radians(value)
+        k = np.array([[0, -vector[2], vector[1]], [vector[2], 0, -vector[0]],
+                      [-vector[1], vector[0], 0]])
+        matrix[:3, :3] = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+    else:
+        assert kind == "translation"
+        assert dataset.attrs["units"] == "mm"
+        matrix[:3, 3] = value * vector
+    assert dataset.attrs["offset_units"] == "mm"
+    matrix[:3, 3] += dataset.attrs["offset"]
+    return matrix
+
+
+def _chain(file: h5py.File, path: str, frame: int = 0) -> tuple[np.ndarray, list[str]]:
+    """The cumulative transformation of ``path``'s depends_on chain (the axis itself
+    first, applied last) and the paths it went through."""
+    matrix, paths = np.eye(4), []
+    while path != ".":
+        dataset = file[path]
+        matrix = _axis_matrix(dataset, frame) @ matrix
+        paths.append(path)
+        path = dataset.attrs["depends_on"]
+    return matrix, paths
+
+
+def read_nexus_geometry(path) -> dict[str, object]:
+    """Geometry rebuilt from an NXmx file's transformations alone."""
+    with h5py.File(path, "r") as file:
+        assert file["/entry/definition"][()].decode() == "NXmx"
+        detector = file["/entry/instrument/detector"]
+        module = detector["module"]
+        fast_ds, slow_ds = module["fast_pixel_direction"], module["slow_pixel_direction"]
+        cumulative, paths = _chain(file, fast_ds.attrs["depends_on"])
+        assert paths[-1] == detector["depends_on"][()].decode()
+        origin = cumulative[:3, 3]
+        fast = cumulative[:3, :3] @ fast_ds.attrs["vector"]
+        slow = cumulative[:3, :3] @ slow_ds.attrs["vector"]
+        pixel_mm = float(fast_ds[()])
+        assert float(slow_ds[()]) == pixel_mm
+        normal = np.cross(fast, slow)
+        beam = np.array([0.0, 0.0, 1.0])
+        distance = float(origin @ normal / (beam @ normal))
+        offset = distance * beam - origin
+        sample = file["/entry/sample"]
+        phi_path = sample["depends_on"][()].decode()
+        phi = file[phi_path]
+        assert phi.attrs["transformation_type"] == "rotation"
+        assert phi.attrs["depends_on"] == "."
+        return {
+            "origin_mm": origin, "fast": fast, "slow": slow, "distance_mm": distance,
+            "beam_center_px": (float(offset @ fast) / pixel_mm,
+                               float(offset @ slow) / pixel_mm),
+            "size": tuple(int(v) for v in module["data_size"][()]),
+            "spindle": np.asarray(phi.attrs["vector"]),
+            "phi_start": phi[()], "phi_end": file[phi_path + "_end"][()],
+            "wavelength_A": float(file["/entry/instrument/beam/incident_wavelength"][()]),
+            "distance_field": float(detector["distance"][()]),
+            "beam_center_fields": (float(detector["beam_center_x"][()]),
+                                   float(detector["beam_center_y"][()])),
+        }
+
+
+@pytest.mark.parametrize("tilt", TILTED.values(), ids=TILTED.keys())
+def test_nexus_geometry_rebuilt_from_its_transformations(tmp_path, tilt) -> None:
+    config = small_config(**tilt)
+    g = series_geometry(config, saturation_value=65535)
+    scan = sweep(4, start=-3.0, osc=0.25)
+    writer = open_writer("nexus", tmp_path, g, scan, np.uint16)
+    for index in (3, 1, 0, 2):
+        writer.write(Frame(index, frame_data(np.uint16, index), scan[index]))
+    writer.close(complete=True)
+    read = read_nexus_geometry(tmp_path / "series.nxs")
+
+    nb = create("c").detector_geometry(detector_spec(config, c_parity=False))
+    np.testing.assert_allclose(dials_frame(read["origin_mm"]), nb.dials_origin_mm, atol=1e-9)
+    np.testing.assert_allclose(read["fast"], nb.fdet @ NB_TO_MCSTAS.T, atol=1e-12)
+    np.testing.assert_allclose(read["slow"], nb.sdet @ NB_TO_MCSTAS.T, atol=1e-12)
+    pixel_m = config.detector.pixel_size_mm / 1000.0
+    assert read["beam_center_px"] == pytest.approx((nb.Fbeam_m / pixel_m, nb.Sbeam_m / pixel_m),
+                                                   abs=1e-9)
+    assert read["beam_center_fields"] == pytest.approx(read["beam_center_px"], abs=1e-9)
+    assert read["distance_mm"] == pytest.approx(nb.distance_m * 1000.0, abs=1e-9)
+    assert read["distance_field"] == pytest.approx(read["distance_mm"], abs=1e-9)
+    assert read["size"] == (SLOW, FAST)
+    np.testing.assert_allclose(dials_frame(read["spindle"]), [1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(read["phi_start"], [-3.0, -2.75, -2.5, -2.25])
+    np.testing.assert_allclose(read["phi_end"] - read["phi_start"], 0.25)
+    assert read["wavelength_A"] == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("convention", ["xds", "dials"])
+def test_nexus_geometry_of_other_conventions(tmp_path, convention: str) -> None:
+    config = small_config(convention=convention, rotx_deg=2.0, twotheta_deg=10.0)
+    g = series_geometry(config)
+    writer = open_writer("nexus", tmp_path, g, [ScanPoint(0.0, 1.0)], np.int32)
+    writer.write(Frame(0, frame_data(np.int32), ScanPoint(0.0, 1.0)))
+    writer.close(complete=True)
+    read = read_nexus_geometry(tmp_path / "series.nxs")
+    nb = create("c").detector_geometry(detector_spec(config, c_parity=False))
+    pixel_m = config.detector.pixel_size_mm / 1000.0
+    assert read["beam_center_px"] == pytest.approx((nb.Fbeam_m / pixel_m, nb.Sbeam_m / pixel_m),
+                                                   abs=1e-9)
+    assert read["distance_mm"] == pytest.approx(nb.distance_m * 1000.0, abs=1e-9)
+    # the angles between the detector axes, the beam and the spindle are the engine's
+    rotation = g.lab_rotation
+    for ours, theirs in ((read["fast"], nb.fdet), (read["slow"], nb.sdet),
+                         (read["spindle"], nb.spindle), ([0.0, 0.0, 1.0], nb.beam)):
+        np.testing.assert_allclose(ours, rotation @ theirs, atol=1e-12)
+        assert np.dot(ours, [0.0, 0.0, 1.0]) == pytest.approx(np.dot(theirs, nb.beam))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32])
+def test_nexus_stack_opens_in_h5py_and_fabio(tmp_path, dtype: type) -> None:
+    g = series_geometry(small_config(), saturation_value=None if dtype is np.float32 else 65535)
+    scan = sweep(3)
+    writer = open_writer("nexus", tmp_path, g, scan, dtype)
+    for index in (1, 2, 0):
+        writer.write(Frame(index, frame_data(dtype, index), scan[index]))
+    writer.close(complete=True)
+    path = tmp_path / "series.nxs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.nxs"]
+    with h5py.File(path, "r") as file:
+        data = file["/entry/data/data"]
+        assert data.shape == (3, SLOW, FAST)
+        assert data.dtype == dtype
+        assert data.chunks == (1, SLOW, FAST)
+        filter_id, _, options, _ = data.id.get_create_plist().get_filter(0)
+        assert filter_id == hdf5plugin.BSHUF_ID
+        assert options[-1] == 2  # LZ4 (bitshuffle's compression codes: 2 LZ4, 3 zstd)
+        assert file["/entry/instrument/detector/data"] == data
+        for index in range(3):
+            np.testing.assert_array_equal(data[index], frame_data(dtype, index))
+        detector = file["/entry/instrument/detector"]
+        assert ("saturation_value" in detector) == (dtype is not np.float32)
+        assert float(detector["count_time"][()]) == 1.0
+        assert "misset_deg" not in file["/entry/nanobragg"]
+    image = fabio.open(str(path))
+    assert image.nframes == 3
+    for index in range(3):
+        np.testing.assert_array_equal(image.getframe(index).data, frame_data(dtype, index))
+
+
+def test_nexus_stills_record_each_misset(tmp_path) -> None:
+    g = series_geometry(small_config())
+    scan = [ScanPoint(5.0, 0.0, (1.0, 2.0, 3.0)), ScanPoint(5.0, 0.0, (-4.0, 0.5, 90.0))]
+    writer = open_writer("nexus", tmp_path, g, scan, np.uint16)
+    for index, point in enumerate(scan):
+        writer.write(Frame(index, frame_data(np.uint16, index), point))
+    writer.close(complete=True)
+    with h5py.File(tmp_path / "series.nxs", "r") as file:
+        np.testing.assert_array_equal(file["/entry/nanobragg/misset_deg"][()],
+                                      [[1.0, 2.0, 3.0], [-4.0, 0.5, 90.0]])
+        np.testing.assert_allclose(file["/entry/nanobragg/lab_axes"][()], NB_TO_MCSTAS.T)
+        phi = file["/entry/sample/transformations/phi"]
+        np.testing.assert_array_equal(phi[()], [5.0, 5.0])
+        np.testing.assert_array_equal(file["/entry/sample/transformations/phi_end"][()],
+                                      [5.0, 5.0])
+        assert file["/entry/sample/transformations/phi_increment_set"][()] == 0.0
+
+
+def test_nexus_part_file_resumes_and_is_published_complete(tmp_path) -> None:
+    g = series_geometry(small_config())
+    scan = sweep(3)
+    writer = open_writer("nexus", tmp_path, g, scan, np.uint16)
+    writer.write(Frame(2, frame_data(np.uint16, 2), scan[2]))
+    writer.write(Frame(0, frame_data(np.uint16, 99), scan[0]))
+    writer.write(Frame(0, frame_data(np.uint16, 0), scan[0]))
+    assert writer.written() == {0, 2}
+    with pytest.raises(ValueError, match="1 of 3 frames are not written"):
+        writer.close(complete=True)
+    writer.close(complete=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.nxs.part"]
+
+    again = open_writer("nexus", tmp_path, g, scan, np.uint16)
+    assert again.written() == {0, 2}
+    again.write(Frame(1, frame_data(np.uint16, 1), scan[1]))
+    again.close(complete=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.nxs"]
+    with h5py.File(tmp_path / "series.nxs", "r") as file:
+        for index in range(3):
+            np.testing.assert_array_equal(file["/entry/data/data"][index],
+                                          frame_data(np.uint16, index))
+    with pytest.raises(ValueError, match="the writer is closed"):
+        again.write(Frame(1, frame_data(np.uint16, 1), scan[1]))
+
+
+@pytest.mark.parametrize("change", ["dtype", "frames", "angles", "garbage"])
+def test_nexus_stale_part_file_is_replaced(tmp_path, change: str) -> None:
+    g = series_geometry(small_config())
+    scan = sweep(3)
+    writer = open_writer("nexus", tmp_path, g, scan, np.uint16)
+    writer.write(Frame(0, frame_data(np.uint16), scan[0]))
+    writer.close(complete=False)
+    dtype: type = np.uint16
+    if change == "dtype":
+        dtype = np.int32
+    elif change == "frames":
+        scan = sweep(4)
+    elif change == "angles":
+        scan = sweep(3, osc=0.2)
+    else:
+        (tmp_path / "series.nxs.part").write_bytes(b"not HDF5")
+    again = open_writer("nexus", tmp_path, g, scan, dtype)
+    assert again.written() == frozenset()
+    again.close(complete=False)

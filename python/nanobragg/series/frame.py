@@ -6,14 +6,16 @@ is how NXmx, DIALS and miniCBF readers state geometry; nanoBragg's own lab frame
 along the beam, y up, z = x cross y, in the MOSFLM, DENZO and ADXV conventions) maps to
 it by ``(x, y, z)_mcstas = (-z, y, x)_nb`` (:func:`to_mcstas`).  The XDS and DIALS
 conventions (and CUSTOM ones) put the beam along another axis of the same lab frame;
-:func:`mcstas_rotation` gives the rotation that takes any beam to McStas z, keeping
-nanoBragg's y up.  Lengths are in millimetres, angles in degrees.
+:func:`mcstas_rotation` gives the rotation that takes any beam to McStas z and the
+spindle to McStas -x (the standard single-axis goniometer: +x in DIALS's frame), which
+for the MOSFLM conventions is the mapping above.  Lengths are in millimetres, angles in
+degrees.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,19 +30,31 @@ NB_TO_MCSTAS = np.array([[0.0, 0.0, -1.0],
 """The rotation taking nanoBragg lab vectors to McStas lab vectors."""
 
 
-def mcstas_rotation(beam_nb: np.ndarray) -> np.ndarray:
+def mcstas_rotation(beam_nb: np.ndarray, spindle_nb: np.ndarray | None = None) -> np.ndarray:
     """The rotation taking nanoBragg lab vectors to McStas ones for a beam along
-    ``beam_nb``: the beam goes to +z and nanoBragg's +y (its part across the beam; +z
-    when the beam runs along y) to +y.  :data:`NB_TO_MCSTAS` for the beam along +x."""
-    z = np.asarray(beam_nb, dtype=np.float64)
-    z = z / np.linalg.norm(z)
-    up = np.array([0.0, 1.0, 0.0])
-    if abs(float(np.dot(up, z))) > 1.0 - 1e-9:
-        up = np.array([0.0, 0.0, 1.0])
-    y = up - np.dot(up, z) * z
-    y = y / np.linalg.norm(y)
-    rotation: np.ndarray = np.stack([np.cross(y, z), y, z])
+    ``beam_nb``: the beam goes to +z and the spindle (its part across the beam) to -x;
+    without a spindle, or one along the beam, nanoBragg's +y (its part across the beam;
+    +z when the beam runs along y) goes to +y.  :data:`NB_TO_MCSTAS` for the MOSFLM
+    beam (+x) and spindle (+z)."""
+    z = _unit(np.asarray(beam_nb, dtype=np.float64))
+    spindle = np.zeros(3) if spindle_nb is None else np.asarray(spindle_nb, dtype=np.float64)
+    across = spindle - np.dot(spindle, z) * z
+    if np.linalg.norm(across) > 1e-9 * np.linalg.norm(spindle):
+        x = -_unit(across)
+        y = np.cross(z, x)
+    else:
+        up = np.array([0.0, 1.0, 0.0])
+        if abs(float(np.dot(up, z))) > 1.0 - 1e-9:
+            up = np.array([0.0, 0.0, 1.0])
+        y = _unit(up - np.dot(up, z) * z)
+        x = np.cross(y, z)
+    rotation: np.ndarray = np.stack([x, y, z])
     return rotation
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    unit: np.ndarray = vector / np.linalg.norm(vector)
+    return unit
 
 
 def to_mcstas(vector_nb: np.ndarray, rotation: np.ndarray = NB_TO_MCSTAS) -> np.ndarray:
@@ -127,3 +141,6 @@ class SeriesGeometry:
     smv_fields: tuple[SMVField, ...]
     """The SMV header nanoBragg writes for the base image; an SMV writer replaces PHI,
     OSC_START and OSC_RANGE with each frame's scan point."""
+    lab_rotation: np.ndarray = field(default_factory=NB_TO_MCSTAS.copy)
+    """The rotation that took nanoBragg's lab vectors to these (:func:`mcstas_rotation`
+    of the beam): its columns are nanoBragg's x, y, z, the axes of a still's misset."""

@@ -2,9 +2,10 @@
 
 :func:`series_geometry` runs the ``detector_geometry`` stage of the C engine (no render)
 and states its result in the McStas frame of the file formats (:mod:`.frame`), the lab
-rotated so that the beam runs along +z whatever the convention.  The beam centre and
-distance are where the beam line meets the detector plane, computed here from the final
-vectors (so they hold for rotated and two-theta detectors alike).
+rotated so that the beam runs along +z and the spindle along -x whatever the
+convention.  The beam centre and distance are where the beam line meets the detector
+plane, computed here from the final vectors (so they hold for rotated and two-theta
+detectors alike).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def series_geometry(config: Config, *, c_parity: bool = False,
     fields = tuple(smv_fields(config, g, sampling))
 
     pixel_mm = float(g.pixel_size_m) * 1000.0
-    rotation = mcstas_rotation(_array(g.beam))
+    rotation = mcstas_rotation(_array(g.beam), _array(g.spindle))
 
     def lab(vector: object) -> np.ndarray:
         return to_mcstas(_array(vector), rotation)
@@ -77,6 +78,7 @@ def series_geometry(config: Config, *, c_parity: bool = False,
         saturation_value=None if saturation_value is None else int(saturation_value),
         underload_value=int(underload_value),
         smv_fields=fields,
+        lab_rotation=rotation,
     )
 
 

@@ -43,6 +43,7 @@ __all__ = ["FORMATS", "SeriesReport", "run_series"]
 
 FORMATS = ("nexus", "cbf", "smv")
 NEXUS_NAME = "series.nxs"
+"""The NeXus writer's file (``nanobragg.series.nexus``, imported only when used)."""
 
 Progress = Callable[[int, int, ImageRecord], Any]
 """``progress(done, total, record)`` after each image (``done`` counts the images already
@@ -163,12 +164,14 @@ def _part_checksums(part: Path, indices: Sequence[int]) -> dict[int, str]:
     import h5py
     import hdf5plugin  # noqa: F401  (registers the bitshuffle/LZ4 filter)
 
+    from nanobragg.series.nexus import DATA, WRITTEN
+
     sums = {}
     try:
         with h5py.File(part, "r") as handle:
-            data = handle["/entry/data/data"]
+            data, written = handle[DATA], handle[WRITTEN][()]
             for index in indices:
-                if index < data.shape[0]:
+                if index < data.shape[0] and written[index]:
                     frame = Frame(index, np.asarray(data[index]), ScanPoint(0.0, 0.0))
                     sums[index] = frame.checksum
     except (OSError, KeyError, ValueError):

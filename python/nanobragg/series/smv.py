@@ -51,6 +51,9 @@ class SMVWriter:
     def final_paths(self, index: int) -> list[Path]:
         return [self._layout.image_path(index, ".img")]
 
+    def written(self) -> frozenset[int]:
+        return self._layout.images_written(".img")
+
     def write(self, frame: Frame) -> None:
         layout = self._layout
         layout.check(frame)

@@ -12,7 +12,7 @@ from numpy.typing import DTypeLike
 
 from nanobragg.series.frame import FRAME_DTYPES, Frame, ScanPoint, SeriesGeometry
 
-FORMATS = ("smv",)
+FORMATS = ("nexus", "smv")
 """The formats :func:`open_writer` knows."""
 
 
@@ -28,6 +28,12 @@ class SeriesWriter(Protocol):
     def final_paths(self, index: int) -> list[Path]:
         """The files that hold frame ``index`` once written (a per-image file, or the
         stack file)."""
+        ...
+
+    def written(self) -> frozenset[int]:
+        """The indices of the frames in place under this writer's files, those an
+        earlier run left included (per-image: the file exists; NeXus: the frame's flag
+        is set in the part file)."""
         ...
 
     def write(self, frame: Frame) -> None:
@@ -48,6 +54,10 @@ def open_writer(format: str, out_dir: str | os.PathLike[str], geometry: SeriesGe
         from nanobragg.series.smv import SMVWriter
 
         return SMVWriter(out_dir, geometry, scan, dtype)
+    if format == "nexus":
+        from nanobragg.series.nexus import NexusWriter
+
+        return NexusWriter(out_dir, geometry, scan, dtype)
     raise ValueError(f"format: {format!r} is not a series format; the formats are "
                      f"{', '.join(FORMATS)}")
 
@@ -87,6 +97,15 @@ class SeriesLayout:
         if frame.scan != self.scan[frame.index]:
             raise ValueError(f"Frame.scan: frame {frame.index} has {frame.scan}; the series "
                              f"has {self.scan[frame.index]} there")
+
+    def images_written(self, suffix: str) -> frozenset[int]:
+        """The indices whose per-image file (``image_NNNNN`` + ``suffix``) exists."""
+        found = set()
+        for path in self.out_dir.glob(f"image_*{suffix}"):
+            number = path.name[len("image_"):-len(suffix)]
+            if number.isdigit() and 1 <= int(number) <= len(self.scan):
+                found.add(int(number) - 1)
+        return frozenset(found)
 
     def image_path(self, index: int, suffix: str) -> Path:
         """A per-image file: numbered from 1, ``image_00001.cbf`` for index 0."""
