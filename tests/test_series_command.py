@@ -154,3 +154,13 @@ def test_progress_bar_on_a_terminal():
     assert terminal.getvalue().endswith("] 2/2 images\n")
     assert "[" + "#" * 20 + "." * 20 + "] 1/2 images" in terminal.getvalue()
     assert log.getvalue() == ""
+
+
+def test_sweep_to_nexus_by_default(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("hdf5plugin")
+    assert main(["--sweep", "10", "0.5", "3", "--out", str(tmp_path), "--", *BASE]) == 0
+    assert "as nexus: 3 made" in capsys.readouterr().out
+    with h5py.File(tmp_path / "series.nxs", "r") as handle:
+        assert handle["/entry/data/data"].shape == (3, 32, 32)
+        assert handle["/entry/sample/transformations/phi"][()].tolist() == [10.0, 10.5, 11.0]

@@ -237,3 +237,55 @@ def test_stills_on_the_cluster(client, tmp_path):
     missets = [entry["misset_deg"] for entry in manifest["frames"]]
     assert missets == [list(stills.scan.misset_deg(i)) for i in range(3)]
     assert np.unique(np.asarray(missets), axis=0).shape == (3, 3)
+
+
+def stack(folder: Path) -> np.ndarray:
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("hdf5plugin")
+    with h5py.File(folder / "series.nxs", "r") as handle:
+        return np.asarray(handle["/entry/data/data"][()])
+
+
+@pytest.fixture(scope="module")
+def nexus_reference(tmp_path_factory) -> tuple[np.ndarray, dict[int, str]]:
+    folder = tmp_path_factory.mktemp("nexus")
+    run_series(sweep(), folder, format="nexus")
+    return stack(folder), checksums(folder)
+
+
+def test_nexus_on_the_cluster_is_the_same_stack(client, nexus_reference, reference, tmp_path):
+    report = run_series(sweep(), tmp_path, format="nexus", client=client, block=2, window=1)
+    assert report.complete
+    assert names(tmp_path) == [MANIFEST_NAME, "series.nxs"]
+    data, sums = nexus_reference
+    assert data.shape == (IMAGES, 32, 32)
+    np.testing.assert_array_equal(stack(tmp_path), data)
+    assert checksums(tmp_path) == sums == reference
+
+
+@pytest.mark.parametrize("on", ["process", "cluster"])
+def test_nexus_resume_after_ctrl_c(on, client, nexus_reference, tmp_path):
+    where = {"client": client} if on == "cluster" else {}
+
+    def interrupt(done, total, record):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_series(sweep(), tmp_path, format="nexus", progress=interrupt, **where)
+    # nothing under the final name until every frame is in
+    assert names(tmp_path) == [MANIFEST_NAME, "series.nxs.part"]
+    assert len(checksums(tmp_path)) == 2
+    again = run_series(sweep(), tmp_path, format="nexus", **where)
+    assert (again.skipped, again.done, again.complete) == (2, IMAGES - 2, True)
+    np.testing.assert_array_equal(stack(tmp_path), nexus_reference[0])
+
+
+def test_a_frame_changed_in_the_part_file_is_made_again(nexus_reference, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    run_series(sweep(), tmp_path, format="nexus", progress=stop_after(3))
+    with h5py.File(tmp_path / "series.nxs.part", "r+") as handle:
+        handle["/entry/data/data"][1] = 0
+    again = run_series(sweep(), tmp_path, format="nexus")
+    assert (again.skipped, again.done) == (2, IMAGES - 2)
+    np.testing.assert_array_equal(stack(tmp_path), nexus_reference[0])
