@@ -12,7 +12,7 @@ from numpy.typing import DTypeLike
 
 from nanobragg.series.frame import FRAME_DTYPES, Frame, ScanPoint, SeriesGeometry
 
-FORMATS = ("nexus", "smv")
+FORMATS = ("nexus", "cbf", "smv")
 """The formats :func:`open_writer` knows."""
 
 
@@ -54,6 +54,10 @@ def open_writer(format: str, out_dir: str | os.PathLike[str], geometry: SeriesGe
         from nanobragg.series.smv import SMVWriter
 
         return SMVWriter(out_dir, geometry, scan, dtype)
+    if format == "cbf":
+        from nanobragg.series.cbf import CBFWriter
+
+        return CBFWriter(out_dir, geometry, scan, dtype)
     if format == "nexus":
         from nanobragg.series.nexus import NexusWriter
 
