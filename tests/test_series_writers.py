@@ -540,6 +540,9 @@ def test_cbf_refuses_photons_and_tilted_detectors(tmp_path) -> None:
         with pytest.raises(ValueError, match="cannot state this detector's orientation"):
             open_writer("cbf", tmp_path, series_geometry(small_config(**tilt)), sweep(),
                         np.int32)
+    custom = dataclasses.replace(g, spindle_axis=np.array([-0.6, 0.0, 0.8]))
+    with pytest.raises(ValueError, match="cannot state this goniometer"):
+        open_writer("cbf", tmp_path, custom, sweep(), np.int32)
     assert list(tmp_path.iterdir()) == []
 
 

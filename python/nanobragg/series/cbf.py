@@ -7,9 +7,10 @@ processing programs (dxtbx's FormatCBFMiniPilatus, XDS) parse for the geometry a
 scan: pixel size, sensor, exposure, count cutoff, wavelength, distance, beam centre,
 start angle and increment.  Such a header has no detector orientation: its readers take
 the detector normal to the beam with fast along imgCIF +x and slow along -y (McStas -x
-and -y), so a series whose detector stands otherwise is refused (NeXus records any
-geometry).  16-bit frames are widened to 32 bits; photon (float) frames are refused.
-Each file is written in a temporary folder beside it and renamed into place.
+and -y), and the spindle along imgCIF +x (McStas -x), so a series whose detector or
+goniometer stands otherwise is refused (NeXus records any geometry).  16-bit frames are
+widened to 32 bits; photon (float) frames are refused.  Each file is written in a
+temporary folder beside it and renamed into place.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from nanobragg.series.writer import SeriesLayout
 CBF_DTYPES = (np.dtype(np.uint16), np.dtype(np.int32))
 STANDARD_FAST = np.array([-1.0, 0.0, 0.0])
 STANDARD_SLOW = np.array([0.0, -1.0, 0.0])
+STANDARD_SPINDLE = np.array([-1.0, 0.0, 0.0])
 _EPOCH = datetime.datetime(1970, 1, 1)
 
 
@@ -72,8 +74,13 @@ def pilatus_header(geometry: SeriesGeometry, scan: ScanPoint, index: int) -> str
 
 
 def check_orientation(geometry: SeriesGeometry) -> None:
-    """ValueError unless the detector stands as miniCBF readers assume it does."""
+    """ValueError unless the detector and the spindle stand as miniCBF readers assume."""
     g = geometry
+    if not np.allclose(g.spindle_axis, STANDARD_SPINDLE, atol=1e-9):
+        spindle = np.array2string(np.asarray(g.spindle_axis), precision=4, suppress_small=True)
+        raise ValueError(f"cbf: a miniCBF header cannot state this goniometer (spindle "
+                         f"{spindle} in the McStas frame; its readers take "
+                         f"{STANDARD_SPINDLE}, across the beam); write nexus")
     if not (np.allclose(g.fast_axis, STANDARD_FAST, atol=1e-9)
             and np.allclose(g.slow_axis, STANDARD_SLOW, atol=1e-9)):
         fast, slow = (np.array2string(np.asarray(v), precision=4, suppress_small=True)
