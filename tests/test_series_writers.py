@@ -241,6 +241,11 @@ def test_open_writer_names_the_formats(tmp_path) -> None:
         open_writer("smv", tmp_path, g, [], np.uint16)
     with pytest.raises(ValueError, match="dtype: 'pixels' is not a pixel type"):
         open_writer("smv", tmp_path, g, sweep(), "pixels")
+    for point in (ScanPoint(float("nan"), 1.0), ScanPoint(0.0, float("inf")),
+                  ScanPoint(0.0, 0.0, (1.0, 2.0))):  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"scan\[1\]: ScanPoint.* needs finite angles"):
+            open_writer("nexus", tmp_path, g, [ScanPoint(0.0, 1.0), point], np.uint16)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- NeXus ------------------------------------------------------------------------------

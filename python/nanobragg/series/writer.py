@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,6 +84,13 @@ class SeriesLayout:
         self.scan = tuple(scan)
         if not self.scan or not all(isinstance(p, ScanPoint) for p in self.scan):
             raise ValueError("scan: a series needs one ScanPoint per frame, at least one")
+        for index, point in enumerate(self.scan):
+            numbers = [point.phi_start_deg, point.osc_deg, *(point.misset_deg or ())]
+            if (point.misset_deg is not None and len(point.misset_deg) != 3) or not all(
+                    isinstance(v, (int, float, np.floating, np.integer))
+                    and math.isfinite(v) for v in numbers):
+                raise ValueError(f"scan[{index}]: {point} needs finite angles (and three "
+                                 "misset angles or None)")
         self.geometry = geometry
         self.shape = (geometry.spixels, geometry.fpixels)
         self.out_dir = Path(out_dir)
