@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import fabio
+import fabio.cbfimage
 import h5py
 import hdf5plugin
 import numpy as np
@@ -169,6 +170,7 @@ def test_smv_files_open_in_fabio_with_their_scan_point(tmp_path, dtype: type) ->
     writer.close(complete=True)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["image_00001.img",
                                                                     "image_00003.img"]
+    assert writer.written() == {0, 2}
     for index in (0, 2):
         [path] = writer.final_paths(index)
         image = fabio.open(str(path))
@@ -239,6 +241,11 @@ def test_open_writer_names_the_formats(tmp_path) -> None:
         open_writer("smv", tmp_path, g, [], np.uint16)
     with pytest.raises(ValueError, match="dtype: 'pixels' is not a pixel type"):
         open_writer("smv", tmp_path, g, sweep(), "pixels")
+    for point in (ScanPoint(float("nan"), 1.0), ScanPoint(0.0, float("inf")),
+                  ScanPoint(0.0, 0.0, (1.0, 2.0))):  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"scan\[1\]: ScanPoint.* needs finite angles"):
+            open_writer("nexus", tmp_path, g, [ScanPoint(0.0, 1.0), point], np.uint16)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- NeXus ------------------------------------------------------------------------------
@@ -458,3 +465,104 @@ def test_nexus_stale_part_file_is_replaced(tmp_path, change: str) -> None:
     again = open_writer("nexus", tmp_path, g, scan, dtype)
     assert again.written() == frozenset()
     again.close(complete=False)
+
+
+# -- CBF --------------------------------------------------------------------------------
+
+
+def dxtbx_style_header(path) -> dict[str, str]:
+    """``# Key value`` lines of a miniCBF header split as dxtbx's miniCBF reader splits
+    them: ``=`` and ``:`` dropped, the first word the key."""
+    text = path.read_bytes().split(b"--CIF-BINARY-FORMAT-SECTION--")[0].decode("ascii")
+    found = {}
+    for record in text.splitlines():
+        if not record.startswith("#"):
+            continue
+        if len(record[1:].split()) <= 2 and record.count(":") == 2:
+            found["timestamp"] = record[1:].strip()
+            continue
+        tokens = record.replace("=", "").replace(":", "").split()
+        found[tokens[1]] = " ".join(tokens[2:])
+    return found
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_cbf_files_open_in_fabio_with_pilatus_headers(tmp_path, dtype: type) -> None:
+    config = small_config(thickness_um=320.0, beam_x_mm=1.1, beam_y_mm=0.7)
+    config = dataclasses.replace(config, beam=dataclasses.replace(
+        config.beam, exposure_s=0.5, polarization=0.98))
+    g = series_geometry(config, saturation_value=65535 if dtype is np.uint16 else 1048575)
+    scan = sweep(3, start=-1.0, osc=0.1)
+    writer = open_writer("cbf", tmp_path, g, scan, dtype)
+    for index in (2, 1):
+        data = frame_data(dtype, index)
+        if dtype is np.int32:
+            data[0, :3] = (-1, -2, 2**31 - 1)  # Pilatus' bad and gap pixels, the 32-bit top
+        writer.write(Frame(index, data, scan[index]))
+    writer.close(complete=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image_00002.cbf", "image_00003.cbf"]
+    assert writer.written() == {1, 2}
+
+    [path] = writer.final_paths(2)
+    image = fabio.open(str(path))
+    assert image.data.shape == (SLOW, FAST)
+    assert image.data.dtype == np.int32
+    expected = frame_data(dtype, 2).astype(np.int32)
+    if dtype is np.int32:
+        expected[0, :3] = (-1, -2, 2**31 - 1)
+    np.testing.assert_array_equal(image.data, expected)
+    assert image.header["_array_data.header_convention"] == "PILATUS_1.2"
+
+    pilatus = image.pilatus_headers
+    assert pilatus["Pixel_size"] == pytest.approx((1e-4, 1e-4))
+    assert pilatus["Detector_distance"] == pytest.approx(0.1)
+    assert pilatus["Wavelength"] == pytest.approx(1.2)
+    assert pilatus["Beam_xy"] == pytest.approx((7.5, 11.5))
+    assert pilatus["Start_angle"] == pytest.approx(-0.8)
+    assert pilatus["Angle_increment"] == pytest.approx(0.1)
+    assert pilatus["Exposure_time"] == pytest.approx(0.5)
+    assert pilatus["Count_cutoff"] == g.saturation_value
+    assert pilatus["Polarization"] == pytest.approx(0.99)
+
+    header = dxtbx_style_header(path)
+    assert float(header["Silicon"].split()[2]) == pytest.approx(320e-6)
+    assert float(header["Exposure_period"].split()[0]) == 0.5
+    assert header["Beam_xy"].replace("(", "").replace(")", "").replace(",", "").split()[:2] == [
+        "7.5", "11.5"]
+    assert [float(v) for v in header["Pixel_size"].replace("m", "").replace("x", "").split()] \
+        == pytest.approx([1e-4, 1e-4])
+    assert float(header["Phi"].split()[0]) == pytest.approx(-0.8)
+    assert header["timestamp"] == "1970-01-01T00:00:01.000"
+    assert header["Oscillation_axis"] == "X, CW"
+
+
+def test_cbf_refuses_photons_and_tilted_detectors(tmp_path) -> None:
+    g = series_geometry(small_config())
+    with pytest.raises(ValueError, match="cbf frames of float32 cannot be written; cbf "
+                                         "takes uint16, int32"):
+        open_writer("cbf", tmp_path, g, sweep(), np.float32)
+    for tilt in ({"twotheta_deg": 10.0}, {"rotz_deg": 1.0}, {"convention": "adxv"}):
+        with pytest.raises(ValueError, match="cannot state this detector's orientation"):
+            open_writer("cbf", tmp_path, series_geometry(small_config(**tilt)), sweep(),
+                        np.int32)
+    custom = dataclasses.replace(g, spindle_axis=np.array([-0.6, 0.0, 0.8]))
+    with pytest.raises(ValueError, match="cannot state this goniometer"):
+        open_writer("cbf", tmp_path, custom, sweep(), np.int32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_cbf_write_leaves_nothing(tmp_path, monkeypatch) -> None:
+    g = series_geometry(small_config())
+    scan = sweep(1)
+    writer = open_writer("cbf", tmp_path, g, scan, np.int32)
+
+    def interrupted(self: object, fname: str) -> None:
+        with open(fname, "wb") as handle:
+            handle.write(b"###CBF: half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fabio.cbfimage.CbfImage, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(Frame(0, frame_data(np.int32), scan[0]))
+    assert list(tmp_path.iterdir()) == []
+    assert writer.written() == frozenset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from numpy.typing import DTypeLike
 
 from nanobragg.series.frame import FRAME_DTYPES, Frame, ScanPoint, SeriesGeometry
 
-FORMATS = ("nexus", "smv")
+FORMATS = ("nexus", "cbf", "smv")
 """The formats :func:`open_writer` knows."""
 
 
@@ -54,6 +55,10 @@ def open_writer(format: str, out_dir: str | os.PathLike[str], geometry: SeriesGe
         from nanobragg.series.smv import SMVWriter
 
         return SMVWriter(out_dir, geometry, scan, dtype)
+    if format == "cbf":
+        from nanobragg.series.cbf import CBFWriter
+
+        return CBFWriter(out_dir, geometry, scan, dtype)
     if format == "nexus":
         from nanobragg.series.nexus import NexusWriter
 
@@ -79,6 +84,13 @@ class SeriesLayout:
         self.scan = tuple(scan)
         if not self.scan or not all(isinstance(p, ScanPoint) for p in self.scan):
             raise ValueError("scan: a series needs one ScanPoint per frame, at least one")
+        for index, point in enumerate(self.scan):
+            numbers = [point.phi_start_deg, point.osc_deg, *(point.misset_deg or ())]
+            if (point.misset_deg is not None and len(point.misset_deg) != 3) or not all(
+                    isinstance(v, (int, float, np.floating, np.integer))
+                    and math.isfinite(v) for v in numbers):
+                raise ValueError(f"scan[{index}]: {point} needs finite angles (and three "
+                                 "misset angles or None)")
         self.geometry = geometry
         self.shape = (geometry.spixels, geometry.fpixels)
         self.out_dir = Path(out_dir)
