@@ -12,7 +12,7 @@ import pytest
 from nanobragg import Config, simulate
 from nanobragg.cli.series import _progress, main
 from nanobragg.io import read_smv
-from nanobragg.series import Series
+from nanobragg.series import Series, Sweep
 from nanobragg.series.manifest import MANIFEST_NAME, ImageRecord
 
 BASE = ("-cell 78 78 38 90 90 90 -default_F 100 -N 4 -lambda 1.5 -distance 60 "
@@ -164,3 +164,14 @@ def test_sweep_to_nexus_by_default(tmp_path, capsys):
     with h5py.File(tmp_path / "series.nxs", "r") as handle:
         assert handle["/entry/data/data"].shape == (3, 32, 32)
         assert handle["/entry/sample/transformations/phi"][()].tolist() == [10.0, 10.5, 11.0]
+
+
+def test_sweep_to_cbf(tmp_path, capsys):
+    fabio = pytest.importorskip("fabio")
+    assert main(["--sweep", "0", "1", "2", "--seed", "4", "--format", "cbf", "--out",
+                 str(tmp_path), "--", *BASE]) == 0
+    assert "as cbf: 2 made" in capsys.readouterr().out
+    seeds = Series(Config.from_cli(BASE), Sweep(0, 1, 2), seed=4).image_seeds(1)
+    alone = Config.from_cli([*BASE, "-phi", "1.0", "-osc", "1", "-seed", str(seeds.noise)])
+    image = fabio.open(str(tmp_path / "image_00002.cbf"))
+    np.testing.assert_array_equal(image.data, simulate(alone).noise_image()[0])

@@ -58,11 +58,14 @@ def reference(tmp_path_factory) -> dict[int, str]:
     return checksums(folder)
 
 
-def test_cluster_makes_the_same_images(client, reference, tmp_path):
-    report = run_series(sweep(), tmp_path, format="smv", client=client, block=2)
+@pytest.mark.parametrize("format", ["smv", "cbf"])
+def test_cluster_makes_the_same_images(format, client, reference, tmp_path):
+    report = run_series(sweep(), tmp_path, format=format, client=client, block=2)
     assert (report.done, report.skipped, report.complete) == (IMAGES, 0, True)
+    # the checksums are of the pixels: the same in every format
     assert checksums(tmp_path) == reference
-    assert names(tmp_path) == [*images(IMAGES), MANIFEST_NAME]
+    assert names(tmp_path) == [*images(IMAGES, "." + format.replace("smv", "img")),
+                               MANIFEST_NAME]
 
 
 def test_scheduler_address_is_a_client(client, reference, tmp_path):
@@ -286,6 +289,27 @@ def test_a_frame_changed_in_the_part_file_is_made_again(nexus_reference, tmp_pat
     run_series(sweep(), tmp_path, format="nexus", progress=stop_after(3))
     with h5py.File(tmp_path / "series.nxs.part", "r+") as handle:
         handle["/entry/data/data"][1] = 0
+    again = run_series(sweep(), tmp_path, format="nexus")
+    assert (again.skipped, again.done) == (2, IMAGES - 2)
+    np.testing.assert_array_equal(stack(tmp_path), nexus_reference[0])
+
+
+def test_a_nexus_write_error_leaves_no_final_file(monkeypatch, nexus_reference, tmp_path):
+    from nanobragg.series import nexus
+
+    real = nexus.NexusWriter.write
+
+    def failing(self, frame):
+        if frame.index == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, frame)
+
+    monkeypatch.setattr(nexus.NexusWriter, "write", failing)
+    with pytest.raises(OSError, match="No space left on device"):
+        run_series(sweep(), tmp_path, format="nexus")
+    assert names(tmp_path) == [MANIFEST_NAME, "series.nxs.part"]
+    assert sorted(checksums(tmp_path)) == [0, 1]
+    monkeypatch.undo()
     again = run_series(sweep(), tmp_path, format="nexus")
     assert (again.skipped, again.done) == (2, IMAGES - 2)
     np.testing.assert_array_equal(stack(tmp_path), nexus_reference[0])

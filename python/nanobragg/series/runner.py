@@ -228,18 +228,21 @@ class _Run:
         writer = (_open_writer(self.format, self.folder, self.geometry, self.scan, self.dtype)
                   if nexus else None)
         blocks = iter([list(todo[i:i + block]) for i in range(0, len(todo), block)])
-        limit = window or max(2 * sum(client.nthreads().values()), 1)
         pending: set[Any] = set()
         complete = False
 
+        def in_flight() -> int:
+            # read again as tasks finish: an adaptive cluster grows while the run goes
+            return window or max(2 * sum(client.nthreads().values()), 2)
+
         def submit(indices: list[int]) -> Any:
             return client.submit(_render_block, self.series, indices, self.folder,
-                                 self.format, self.geometry, self.scan, self.dtype, threads,
-                                 nexus, retries=retries, pure=False,
+                                 self.format, self.geometry, self.dtype, threads, nexus,
+                                 retries=retries, pure=False,
                                  key=f"nb-series-{indices[0] + 1:05d}-{os.urandom(4).hex()}")
 
         try:
-            pending.update(submit(b) for b in _take(blocks, limit))
+            pending.update(submit(b) for b in _take(blocks, in_flight()))
             results = distributed.as_completed(list(pending))
             stop = False
             for future in results:
@@ -255,7 +258,7 @@ class _Run:
                 future.release()
                 if stop:
                     break
-                for indices in _take(blocks, 1):
+                for indices in _take(blocks, max(in_flight() - len(pending), 0)):
                     new = submit(indices)
                     pending.add(new)
                     results.add(new)
@@ -326,15 +329,17 @@ _WORKER_WRITERS: dict[tuple[str, str, str], Any] = {}
 
 
 def _render_block(series: Series, indices: list[int], folder: Path, format: str,
-                  geometry: SeriesGeometry, scan: list[ScanPoint], dtype: np.dtype[Any],
-                  threads: int, nexus: bool) -> list[tuple[ImageRecord, Frame | None]]:
-    """A Dask task: render (and, per-image formats, write) a block of images."""
+                  geometry: SeriesGeometry, dtype: np.dtype[Any], threads: int,
+                  nexus: bool) -> list[tuple[ImageRecord, Frame | None]]:
+    """A Dask task: render (and, per-image formats, write) a block of images.  The
+    worker makes its writer, and the scan points it checks frames against, once."""
     writer = None
     if not nexus:
         key = (str(folder), format, series.fingerprint())
         writer = _WORKER_WRITERS.get(key)
         if writer is None:
-            writer = _WORKER_WRITERS[key] = _open_writer(format, folder, geometry, scan, dtype)
+            writer = _WORKER_WRITERS[key] = _open_writer(format, folder, geometry,
+                                                         scan_points(series), dtype)
     return [_make_image(series, index, writer, folder, threads, keep_frame=nexus)
             for index in indices]
 
