@@ -48,6 +48,9 @@ class AmorphousResult:
     image_tensor: Any = None
     detsize_s_m: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    mean_count: int | None = None
+    """The pixel count the mean and rms are divided by (None: the ROI's); nonBragg -img
+    sets it with c_parity (the original's img_stats_count)."""
 
     @property
     def image(self) -> np.ndarray:
@@ -69,11 +72,12 @@ class AmorphousResult:
         image, inside = self.image.ravel(), self.roi_mask().ravel()
         values = image[inside].astype(np.float64)
         n = max(len(values), 1)
-        mean = float(values.sum()) / n
+        count = n if self.mean_count is None else max(self.mean_count, 1)
+        mean = float(values.sum()) / count
         with np.errstate(over="ignore"):
             # a float32 square beyond 3.4e38 is inf, as in the original
             sumsqr = float(np.sum((image[inside] * image[inside]).astype(np.float64)))
-        rms = math.sqrt(sumsqr / (max(n, 2) - 1))
+        rms = math.sqrt(sumsqr / (max(count, 2) - 1))
         if self.c_parity:
             shifted = np.append(image, np.float32(0.0))[1:]
             values = shifted[inside].astype(np.float64)

@@ -10,6 +10,7 @@ from typing import TextIO
 import numpy as np
 
 from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous, sample
+from nanobragg.cli.nonbragg_img import ImageInput, read_image_input, stol_bins
 from nanobragg.errors import UsageError
 from nanobragg.flags.nonbragg import NONBRAGG_FLAGS, NonBraggArgs, parse_nonbragg
 from nanobragg.io import OutputSet
@@ -29,15 +30,15 @@ def _g(value: float) -> str:
     return "%g" % value
 
 
-def config_from_args(args: NonBraggArgs) -> AmorphousConfig:
-    """The AmorphousConfig a parsed command line asks for."""
+def config_from_args(args: NonBraggArgs, image: ImageInput | None = None) -> AmorphousConfig:
+    """The AmorphousConfig a parsed command line asks for (over the settings of the -img
+    image's header, when given)."""
     if "stol_file" not in args.config:
         raise UsageError("no -stol table given: nonBragg -stol water.stol (see -h)")
-    if args.image_file is not None:
-        raise UsageError(f"-img {args.image_file}: reading F back from an image is not "
-                         "supported")
+    settings = {} if image is None else dict(image.settings)
+    settings.update(args.config)
     try:
-        return AmorphousConfig(**args.config)
+        return AmorphousConfig(**settings)
     except TypeError as error:
         raise UsageError(str(error)) from None
 
@@ -215,7 +216,9 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         out.write(usage())
         return 0
     args = parse_nonbragg(argv)
-    cfg = config_from_args(args)
+    image = None if args.image_file is None else read_image_input(args.image_file,
+                                                             c_parity=args.c_parity)
+    cfg = config_from_args(args, image)
     if args.backend not in ("c", "torch"):
         raise UsageError(f"-backend: {args.backend!r} is not an engine; expected c or torch")
     # quirk nopgm_ignored: the original reads -nopgm and writes the PGM all the same
@@ -225,6 +228,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     names = [("-floatfile", args.floatfile), ("-intfile", args.intfile)]
     names += [("-pgmfile", args.pgmfile)] if args.write_pgm else []
     names += [("-noisefile", args.noisefile)] if args.write_noise else []
+    names += [("-stolout", args.stolout)] if image is not None else []
     for label, path in names:
         outputs.add(path, label=label)
     outputs.check()
@@ -239,11 +243,14 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                             % (size, what, beamsize))
     lines = _report(result, args)
     lines[1:1] = warnings
+    if image is not None:
+        # quirk img_mmap_address: the original prints where it loaded the image
+        lines[0:0] = [f"reading {image.path}"] + (
+            [f"mmap({image.path}) = (nil)"] if args.c_parity else [])
     if args.printout:
         lines += _printout_lines(result, args.printout_pixel)
     elif args.progress:
         lines += _progress_lines(result)
-    stats = result.statistics
     omega = result.output.omega_sum_sr
     if not args.c_parity:
         # quirk amorphous_solid_angle_oversampled: the original sums every sub-pixel's
@@ -251,8 +258,16 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         omega /= result.spec.oversample ** 2
     pixels = result.geometry.fpixels * result.geometry.spixels
     lines += ["", "solid angle subtended by detector = %g steradian ( %g%% sphere)"
-              % (omega, 100 * omega / 4 / math.pi),
-              "writing %s as %d 4-byte floats" % (args.floatfile, pixels),
+              % (omega, 100 * omega / 4 / math.pi)]
+    if image is not None:
+        bins = stol_bins(result, image, gain=args.gain, ignore=args.ignore_values,
+                         c_parity=args.c_parity)
+        lines += [*bins.log, "wrote %s as %d lines of text" % (args.stolout, len(bins.lines))]
+        outputs.put(args.stolout, "".join(line + "\n" for line in bins.lines).encode())
+        if args.c_parity:
+            result.mean_count = bins.last_count
+    stats = result.statistics
+    lines += ["writing %s as %d 4-byte floats" % (args.floatfile, pixels),
               "max_I = %g  at %g %g" % (stats.max_I, stats.max_I_fast_m, stats.max_I_slow_m),
               "mean= %g rms= %g rmsd= %g" % (stats.mean, stats.rms, stats.rmsd),
               "intfile_scale = %g" % result.int_scale,
