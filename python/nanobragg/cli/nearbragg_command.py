@@ -13,6 +13,7 @@ from typing import TextIO
 
 import numpy as np
 
+from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.near import NEAR_FLAGS, NearRecord, parse_near
 from nanobragg.io.atoms import read_atoms
@@ -79,11 +80,9 @@ def _progress_lines(rec: NearRecord, result: ScattererResult) -> list[str]:
     total = (p.roi_xmax - p.roi_xmin + 1) * (p.roi_ymax - p.roi_ymin + 1)
     done = (min(p.roi_xmax, p.fpixels - 1) - p.roi_xmin + 1) * \
         (min(p.roi_ymax, p.spixels - 1) - p.roi_ymin + 1)
-    if not rec.progress or rec.printout or total // 100 <= 0 or done <= 0:
+    if not rec.progress or rec.printout or done <= 0:
         return []
-    return [f"{k * 100 // total}% done" for k in range(done)
-            if k % (total // 20) == 0 or ((10 * k < total or 10 * k > 9 * total)
-                                          and k % (total // 100) == 0)]
+    return legacy_percentages(total, done)
 
 
 def usage() -> str:
@@ -151,6 +150,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     result = point_scatterers(config, backend=backend, c_parity=c_parity, image=image,
                               real=real, imag=imag,
                               device=None if device is None else str(device),
+                              progress=terminal_progress(rec.progress and not rec.printout),
                               dtype=None if dtype is None else str(dtype))
     p = result.params
     width, height = detector_size_m(config)

@@ -11,6 +11,7 @@ import numpy as np
 
 from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous, sample
 from nanobragg.cli.nonbragg_img import ImageInput, read_image_input, stol_bins
+from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.nonbragg import NONBRAGG_FLAGS, NonBraggArgs, parse_nonbragg
 from nanobragg.io import OutputSet
@@ -136,13 +137,7 @@ def _progress_lines(result: AmorphousResult) -> list[str]:
     """The original's progress meter, counted over the pixels it renders."""
     spec = result.spec
     total = (spec.roi_xmax - spec.roi_xmin + 1) * (spec.roi_ymax - spec.roi_ymin + 1)
-    rendered = int(result.roi_mask().sum())
-    if total // 100 <= 0:
-        return []
-    return ["%d%% done" % (done * 100 // total) for done in range(rendered)
-            if (done % (total // 20) == 0
-                or ((10 * done < total or 10 * done > 9 * total)
-                    and done % (total // 100) == 0))]
+    return legacy_percentages(total, int(result.roi_mask().sum()))
 
 
 def _last_term(result: AmorphousResult, fpixel: int, spixel: int) -> dict[str, float]:
@@ -233,7 +228,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         outputs.add(path, label=label)
     outputs.check()
     result = amorphous(cfg, backend=args.backend, c_parity=args.c_parity,
-                       threads=args.threads, device=args.device, dtype=args.dtype)
+                       threads=args.threads, device=args.device, dtype=args.dtype,
+                       progress=terminal_progress(args.progress and not args.printout))
     beamsize = cfg.beam_size_mm / 1000.0
     warnings = []
     for size, what in ((cfg.sample_width_mm / 1000, "high"), (cfg.sample_height_mm / 1000,
