@@ -13,6 +13,7 @@ from typing import TextIO
 
 import numpy as np
 
+from nanobragg.cli.nearbragg_printout import atom_debug_lines, printout_lines
 from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.near import NEAR_FLAGS, NearRecord, parse_near
@@ -110,8 +111,12 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                          "per line)")
     log: list[str] = [BANNER]
     atoms = read_atoms(rec.atoms_path, c_parity=c_parity)
+    counting, reading = (atom_debug_lines(rec.atoms_path, atoms, c_parity=c_parity)
+                         if rec.debug else ([], []))
+    log += counting
     log.append(f"counted {len(atoms)} atoms in {rec.atoms_path}")
     log.append(f"reading {rec.atoms_path}")
+    log += reading
     config = ScattererConfig(atoms=atoms, **rec.config)
     chosen, recommended = oversample(config, atoms)
     if not config.oversample or config.oversample <= 0:
@@ -171,6 +176,12 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
             f"  {p.oversample} pixel oversample steps",
             f"  coherent source: {int(config.coherent)}"]
     log += _progress_lines(rec, result)
+    if rec.printout:
+        assert result.inputs is not None
+        log += printout_lines(result.inputs, result.image.astype(np.float32),
+                              result.real.astype(np.float32), result.imag.astype(np.float32),
+                              rec.printout_pixel, wavelength_m=config.wavelength_A / 1e10,
+                              debug=rec.debug)
     log.append("")
     omega = result.omega_sum_sr
     pi = LEGACY_PI if c_parity else math.pi

@@ -34,6 +34,12 @@ class NearRecord:
     int_scale: float = 0.0
     progress: bool = True
     printout: bool = False
+    printout_pixel: tuple[int, int] | None = None
+    """(fast, slow) of the one pixel -printout prints; None (or a negative fast): every
+    rendered pixel."""
+    debug: bool = False
+    """-debug: the atom list's blank lines and atoms as read; with -printout each atom's
+    running sums at the printed pixels."""
     accumulate: bool = False
 
 
@@ -83,7 +89,7 @@ def _vector(key: str) -> Action:
 
 def _switch(key: str, value: Any = True) -> Action:
     def action(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-        if key in ("progress", "printout", "accumulate"):
+        if key in ("progress", "printout", "accumulate", "debug"):
             setattr(rec, key, value)
         else:
             rec.config[key] = value
@@ -121,8 +127,8 @@ def _roi(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
 
 
 def _printout_pixel(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-    for value in values:
-        conv.i(value)
+    fast, slow = (conv.i(value) for value in values[:2])
+    rec.printout_pixel = None if fast < 0 else (fast, slow)
     rec.printout = True
 
 
@@ -184,11 +190,12 @@ NEAR_FLAGS: tuple[NearFlag, ...] = (
     NearFlag("-intfile", 1, _file("intfile"), "SMV image"),
     NearFlag("-scale", 1, _scale, "SMV scale (default: 55000 / max)"),
     NearFlag("-coherent", 0, _switch("coherent"), "add everything coherently"),
-    NearFlag("-printout", 0, _switch("printout"), "accepted; pixel printout not written"),
+    NearFlag("-printout", 0, _switch("printout"), "each rendered pixel's values on the screen"),
     NearFlag("-noprogress", 0, _switch("progress", False), "no progress lines"),
     NearFlag("-progress", 0, _switch("progress"), "progress lines"),
-    NearFlag("-debug", 0, _ignore, "accepted; no debug lines"),
-    NearFlag("-printout_pixel", 2, _printout_pixel, "accepted; pixel printout not written"),
+    NearFlag("-debug", 0, _switch("debug"),
+             "the atoms as read; with -printout each atom's running sums"),
+    NearFlag("-printout_pixel", 2, _printout_pixel, "print one pixel (fast slow)"),
     NearFlag("-accumulate", 0, _switch("accumulate"), "add to the existing output files"),
 )
 """The original's rules in the order its loop tests them."""
