@@ -18,6 +18,7 @@ from typing import Any
 
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
+from nanobragg.flags.suite import parse_exact
 
 __all__ = ["NEAR_FLAGS", "NearFlag", "NearRecord", "parse_near"]
 
@@ -207,18 +208,7 @@ def parse_near(argv: Sequence[str], *, c_parity: bool) -> NearRecord:
     rec = NearRecord()
     n = len(argv)
     if not c_parity:
-        i = 0
-        while i < n:
-            arg = argv[i]
-            flag = _BY_NAME.get(arg)
-            if flag is None:
-                raise UsageError(f"unknown flag {arg!r}" if arg.startswith("-") else
-                                 f"unexpected argument {arg!r}: no flag takes it as a value")
-            if i + flag.nvalues >= n:
-                raise UsageError(f"{arg}: needs {flag.nvalues} value(s), the command line "
-                                 "ends first")
-            flag.action(rec, argv[i + 1:i + 1 + flag.nvalues], Conv(arg, strict=True))
-            i += 1 + flag.nvalues
+        parse_exact(_BY_NAME, rec, argv)
         return rec
     taken: set[int] = set()
     for i, arg in enumerate(argv):

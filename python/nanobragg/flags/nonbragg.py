@@ -23,6 +23,7 @@ import numpy as np
 
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
+from nanobragg.flags.suite import parse_exact, split_own_flags
 
 __all__ = ["NONBRAGG_FLAGS", "NonBraggArgs", "NonBraggFlag", "parse_nonbragg"]
 
@@ -345,55 +346,20 @@ OWN_FLAGS = {"-backend": "backend", "-device": "device", "-dtype": "dtype",
 FLAG_BY_NAME = {name: flag for flag in NONBRAGG_FLAGS for name in flag.names}
 
 
-def _own(args: NonBraggArgs, argv: Sequence[str]) -> list[int]:
-    """Apply -c_parity, -backend, -device, -dtype, -threads; their positions."""
-    taken = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "-c_parity":
-            args.c_parity = True
-            taken.append(i)
-        elif arg in OWN_FLAGS:
-            if i + 1 >= len(argv):
-                raise UsageError(f"{arg}: needs 1 value(s), the command line ends first")
-            value: Any = argv[i + 1]
-            if arg == "-threads":
-                value = Conv(arg, strict=True).i(value)
-            setattr(args, OWN_FLAGS[arg], value)
-            taken += [i, i + 1]
-            i += 1
-        i += 1
-    return taken
-
-
 def parse_nonbragg(argv: Sequence[str]) -> NonBraggArgs:
     """The settings of a nonBragg command line (see the module text for both modes)."""
     args = NonBraggArgs()
-    taken = set(_own(args, argv))
-    rest = [(i, arg) for i, arg in enumerate(argv) if i not in taken]
-    words = [arg for _, arg in rest]
+    words, own = split_own_flags(argv, {"-c_parity": 0, **dict.fromkeys(OWN_FLAGS, 1)})
+    args.c_parity = bool(own.pop("c_parity", False))
+    for name, value in own.items():
+        setattr(args, OWN_FLAGS["-" + name], value)
+    if args.threads is not None:
+        args.threads = Conv("-threads", strict=True).i(str(args.threads))
     if args.c_parity:
         _parse_parity(args, words)
     else:
-        _parse_strict(args, words)
+        parse_exact(FLAG_BY_NAME, args, words)
     return args
-
-
-def _parse_strict(args: NonBraggArgs, argv: Sequence[str]) -> None:
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        flag = FLAG_BY_NAME.get(arg)
-        if flag is None:
-            if arg.startswith("-"):
-                raise UsageError(f"unknown flag {arg!r}")
-            raise UsageError(f"unexpected argument {arg!r}: no flag takes it as a value")
-        if len(argv) - i - 1 < flag.nvalues:
-            raise UsageError(f"{arg}: needs {flag.nvalues} value(s), the command line ends "
-                             "first")
-        flag.action(args, argv[i + 1:i + 1 + flag.nvalues], Conv(arg, strict=True))
-        i += 1 + flag.nvalues
 
 
 def _parse_parity(args: NonBraggArgs, argv: Sequence[str]) -> None:
