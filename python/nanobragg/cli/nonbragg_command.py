@@ -10,7 +10,7 @@ from typing import TextIO
 import numpy as np
 
 from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous, sample
-from nanobragg.cli.nonbragg_img import ImageInput, read_image_input, stol_bins
+from nanobragg.cli.nonbragg_img import ImageInput, last_terms, read_image_input, stol_bins
 from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.nonbragg import NONBRAGG_FLAGS, NonBraggArgs, parse_nonbragg
@@ -140,50 +140,6 @@ def _progress_lines(result: AmorphousResult) -> list[str]:
     return legacy_percentages(total, int(result.roi_mask().sum()))
 
 
-def _last_term(result: AmorphousResult, fpixel: int, spixel: int) -> dict[str, float]:
-    """What the original holds after pixel (fast, slow): its last sub-pixel's position,
-    solid angle and, for the last source, sin(theta)/lambda and polarization."""
-    spec, cfg = result.spec, result.config
-    os_ = spec.oversample
-    sub = spec.pixel_size_m / os_
-    Fdet = sub * (fpixel * os_ + os_ - 1) + sub / 2.0
-    Sdet = sub * (spixel * os_ + os_ - 1) + sub / 2.0
-    fdet, sdet = np.asarray(spec.fdet), np.asarray(spec.sdet)
-    pos = Fdet * fdet + Sdet * sdet + np.asarray(spec.pix0_m)
-    if spec.curved_detector:
-        angles = ((pos[1], pos[2]) if spec.c_parity else
-                  ((Fdet - spec.Fbeam_m), -(Sdet - spec.Sbeam_m)))
-        pos = spec.distance_m * np.asarray(spec.beam)
-        for axis, angle in ((sdet, angles[0] / spec.distance_m),
-                            (fdet, angles[1] / spec.distance_m)):
-            c, s = math.cos(angle), math.sin(angle)
-            pos = axis * (axis @ pos) * (1 - c) + pos * c + np.cross(axis, pos) * s
-    airpath = math.sqrt(float(pos @ pos))
-    diffracted = pos / airpath
-    omega = (spec.pixel_size_m ** 2 / airpath / airpath * float(spec.close_distance_m)
-             / airpath)
-    if spec.point_pixel:
-        omega = 1.0 / airpath / airpath
-    incident = -np.asarray(result.sources.direction)[-1]
-    scattering = (diffracted - incident) / float(np.asarray(result.sources.wavelength_m)[-1])
-    polar = 1.0
-    if not spec.nopolar:
-        cos2 = float(incident @ diffracted)
-        psi = 0.0
-        if spec.polarization != 0.0:
-            b_in = np.cross(np.asarray(spec.polar), incident)
-            b_in /= math.sqrt(float(b_in @ b_in))
-            e_in = np.cross(incident, b_in)
-            e_in /= math.sqrt(float(e_in @ e_in))
-            psi = -math.atan2(float(diffracted @ b_in), float(diffracted @ e_in))
-        polar = 0.5 * (1.0 + cos2 * cos2
-                       - spec.polarization * math.cos(2 * psi) * (1 - cos2 * cos2))
-    twotheta = math.atan2(math.sqrt(pos[1] ** 2 + pos[2] ** 2), pos[0])
-    return {"stol": 0.5 * math.sqrt(float(scattering @ scattering)), "polar": polar,
-            "omega": omega,
-            "test": math.sin(twotheta / 2.0) / (float(cfg.wavelength_A) / 1e10 * 1e10)}
-
-
 def _printout_lines(result: AmorphousResult, pixel: tuple[int, int] | None) -> list[str]:
     """The original's -printout block for each rendered pixel (or the one asked for).
     Its F is never set (0) and its I is the last source's weight."""
@@ -192,10 +148,11 @@ def _printout_lines(result: AmorphousResult, pixel: tuple[int, int] | None) -> l
     weight = 1.0 if result.extras["source_table"] is None else float(
         np.nan_to_num(result.extras["source_table"][-1, 3], nan=1.0))
     steps = result.output.steps
+    terms = last_terms(result)
     for spixel, fpixel in zip(*np.nonzero(inside), strict=True):
         if pixel is not None and pixel != (fpixel, spixel):
             continue
-        term = _last_term(result, int(fpixel), int(spixel))
+        term = {name: float(values[spixel, fpixel]) for name, values in terms.items()}
         lines += ["%4d %4d : stol = %g or %g" % (fpixel, spixel, term["stol"], term["test"]),
                   " F=%g    I = %g" % (0.0, weight),
                   "I/steps %15.10g" % (weight / steps),

@@ -86,7 +86,8 @@ def read_image_input(path: str, *, c_parity: bool) -> ImageInput:
 
 def last_terms(result: AmorphousResult) -> dict[str, np.ndarray]:
     """For every pixel (slow, fast): what the original holds after it, its last
-    sub-pixel's sin(θ)/λ, polarization and solid angle for the last source."""
+    sub-pixel's sin(θ)/λ, polarization and solid angle for the last source, and ``test``
+    the sin(θ)/λ of its two-theta at the nominal wavelength (the -printout line's)."""
     spec = result.spec
     os_ = spec.oversample
     sub = spec.pixel_size_m / os_
@@ -127,8 +128,10 @@ def last_terms(result: AmorphousResult) -> dict[str, np.ndarray]:
                               (diffracted * e_in).sum(axis=-1))
         polar = 0.5 * (1.0 + cos2 * cos2
                        - spec.polarization * np.cos(2 * psi) * (1 - cos2 * cos2))
+    twotheta = np.arctan2(np.sqrt(pos[..., 1] ** 2 + pos[..., 2] ** 2), pos[..., 0])
     return {"stol": 0.5 * np.sqrt((scattering * scattering).sum(axis=-1)), "polar": polar,
-            "omega": omega}
+            "omega": omega,
+            "test": np.sin(twotheta / 2.0) / (float(result.config.wavelength_A) / 1e10 * 1e10)}
 
 
 @dataclass(frozen=True)
