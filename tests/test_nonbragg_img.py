@@ -20,8 +20,9 @@ ENGINE_FLAGS = {"c": ["-backend", "c"], "torch": ["-backend", "torch", "-dtype",
 
 
 def _setup(folder) -> None:
-    for item in (CORPUS / "inputs").iterdir():
-        shutil.copy(item, folder / item.name)
+    shutil.copy(CORPUS / "inputs" / "in.img", folder / "in.img")
+    shutil.copy(DATA / "golden-suite" / "nonBragg" / "inputs" / "water.stol",
+                folder / "water.stol")
 
 
 def _run(args, *extra) -> str:
