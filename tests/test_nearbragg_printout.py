@@ -108,3 +108,25 @@ def test_printout_flags_parse(c_parity):
     every = parse_near(["-file", "a", "-printout_pixel", "-1", "0"], c_parity=c_parity)
     assert every.printout
     assert every.printout_pixel is None
+
+
+@pytest.mark.parametrize("extra", [[], ["-coherent"], ["-curved_det", "-point_pixel"],
+                                   ["-source_distance", "far", "-divergence", "1",
+                                    "-divsteps", "2", "-dispersion", "4", "-dispsteps", "2"]])
+def test_image_blocks_equal_the_term_by_term_ones(extra, engine, c_parity, tmp_path,
+                                                  monkeypatch):
+    """-printout of every pixel takes its blocks from the images; one pixel's block is
+    summed again term by term: both print the same text (also over an accumulated
+    image)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "atoms.txt").write_text("0 0 0\n4 0 1 0.5 8\n0 3 1 1 0 30\n")
+    args = ["-file", "atoms.txt", "-detpixels", "5", "-pixel", "0.5", "-distance", "50",
+            "-oversample", "2", "-backend", engine, *extra,
+            *(["-c_parity"] if c_parity else [])]
+    _run([*args, "-noprogress"])
+    every = _run([*args, "-printout", "-accumulate"]).splitlines()
+    _run([*args, "-noprogress"])
+    one = _run([*args, "-printout_pixel", "3", "1", "-accumulate"]).splitlines()
+    start = every.index(next(line for line in one if " : stol = " in line))
+    block = one[one.index(every[start]):][:6]
+    assert every[start:start + 6] == block

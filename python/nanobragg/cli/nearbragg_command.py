@@ -163,8 +163,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     log += _progress_lines(rec, result)
     if rec.printout:
         assert result.inputs is not None
-        log += printout_lines(result.inputs, result.image.astype(np.float32),
-                              result.real.astype(np.float32), result.imag.astype(np.float32),
+        log += printout_lines(result.inputs, result.image, result.real, result.imag,
                               rec.printout_pixel, wavelength_m=config.wavelength_A / 1e10,
                               debug=rec.debug)
     log.append("")
