@@ -146,6 +146,7 @@ def test_ignore_and_gain(tmp_path, monkeypatch, c_parity):
     (["-img", "water.stol"], "-img water.stol:"),
     (["-img", "in.img", "-ignore", "1.5"], "-ignore: '1.5' is not a pixel value"),
     (["-img", "in.img", "-ignore", "70000"], "-ignore: '70000' is not a pixel value"),
+    (["-img", "in.img", "-detpixels", "20"], "-img in.img: 40x40 pixels, but the detector"),
 ])
 def test_bad_img_input(tmp_path, monkeypatch, flags, message):
     monkeypatch.chdir(tmp_path)

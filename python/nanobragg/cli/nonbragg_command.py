@@ -9,8 +9,20 @@ from typing import TextIO
 
 import numpy as np
 
-from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous, sample
-from nanobragg.cli.nonbragg_img import ImageInput, last_terms, read_image_input, stol_bins
+from nanobragg.amorphous_scattering import (
+    AmorphousConfig,
+    AmorphousResult,
+    amorphous,
+    detector_size,
+    sample,
+)
+from nanobragg.cli.nonbragg_img import (
+    ImageInput,
+    check_image_shape,
+    last_terms,
+    read_image_input,
+    stol_bins,
+)
 from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.nonbragg import NONBRAGG_FLAGS, NonBraggArgs, parse_nonbragg
@@ -171,6 +183,9 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     image = None if args.image_file is None else read_image_input(args.image_file,
                                                              c_parity=args.c_parity)
     cfg = config_from_args(args, image)
+    if image is not None:
+        _, _, fpixels, spixels = detector_size(cfg)
+        check_image_shape(image, fpixels, spixels)
     if args.backend not in ("c", "torch"):
         raise UsageError(f"-backend: {args.backend!r} is not an engine; expected c or torch")
     # quirk nopgm_ignored: the original reads -nopgm and writes the PGM all the same

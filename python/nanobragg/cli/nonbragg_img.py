@@ -27,7 +27,8 @@ from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, sam
 from nanobragg.errors import UsageError
 from nanobragg.io import FormatError, read_smv
 
-__all__ = ["ImageInput", "StolBins", "last_terms", "read_image_input", "stol_bins"]
+__all__ = ["ImageInput", "StolBins", "check_image_shape", "last_terms", "read_image_input",
+           "stol_bins"]
 
 MIN_BIN_PIXELS = 100
 """A row is written to the stolout file when more pixels than this fall in it."""
@@ -82,6 +83,15 @@ def read_image_input(path: str, *, c_parity: bool) -> ImageInput:
         # the header counts the beam centre from the other edge
         settings["beam_y_mm"] = height_mm - y_mm
     return ImageInput(path, settings, smv.data.astype(np.float32))
+
+
+def check_image_shape(image: ImageInput, fpixels: int, spixels: int) -> None:
+    """A usage error unless the -img image has the detector's pixels (flags may have
+    changed them)."""
+    if image.pixels.shape != (spixels, fpixels):
+        raise UsageError(f"-img {image.path}: {image.pixels.shape[1]}x"
+                         f"{image.pixels.shape[0]} pixels, but the detector is "
+                         f"{fpixels}x{spixels}")
 
 
 def last_terms(result: AmorphousResult) -> dict[str, np.ndarray]:
@@ -196,11 +206,7 @@ def stol_bins(result: AmorphousResult, image: ImageInput, *, gain: float,
     quirk img_stats_count: legacy, the count the mean and rms are taken over is the last
     row's (the binning reuses the variable); corrected, the ROI's."""
     spec, cfg = result.spec, result.config
-    expected = (spec.spixels, spec.fpixels)
-    if image.pixels.shape != expected:
-        raise UsageError(f"-img {image.path}: {image.pixels.shape[1]}x"
-                         f"{image.pixels.shape[0]} pixels, but the detector is "
-                         f"{expected[1]}x{expected[0]}")
+    check_image_shape(image, spec.fpixels, spec.spixels)
     table = np.asarray(result.table.stol_per_m, dtype=np.float64)
     if c_parity:
         rows = table[2:-2]
