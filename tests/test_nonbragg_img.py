@@ -155,3 +155,21 @@ def test_bad_img_input(tmp_path, monkeypatch, flags, message):
         run(["-stol", "water.stol", "-nonoise", "-noprogress", *flags], io.StringIO())
     assert not (tmp_path / "floatimage.bin").exists()
     assert not (tmp_path / "output.stol").exists()
+
+
+def test_big_endian_image(tmp_path, monkeypatch, c_parity):
+    """Corrected, a big-endian copy of the image gives the same rows; legacy reads its
+    pixels byte-swapped, as the original does."""
+    monkeypatch.chdir(tmp_path)
+    _setup(tmp_path)
+    data = (tmp_path / "in.img").read_bytes()
+    header = data[:512].replace(b"little_endian;", b"big_endian;   ")
+    swapped = np.frombuffer(data[512:], dtype="<u2").astype(">u2").tobytes()
+    (tmp_path / "big.img").write_bytes(header + swapped)
+    mode = ["-c_parity"] if c_parity else []
+    base = ["-stol", "water.stol", "-nonoise", "-noprogress", "-fluence", "1e17", *mode]
+    _run([*base, "-img", "in.img"])
+    little = (tmp_path / "output.stol").read_text()
+    _run([*base, "-img", "big.img"])
+    big = (tmp_path / "output.stol").read_text()
+    assert (big == little) is not c_parity

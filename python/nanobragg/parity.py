@@ -498,6 +498,11 @@ _QUIRKS = (
           "overwrites: the detector is not swung.",
           "The detector takes the header's two-theta.",
           sites=(Site(_PY + "cli/nonbragg_img.py", "read_image_input"),)),
+    Quirk("img_byte_order_ignored", "cli",
+          "nonBragg -img reads the image's pixels in the machine's byte order, whatever "
+          "the header's BYTE_ORDER: a big-endian image is read byte-swapped.",
+          "The pixels in the header's byte order.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "read_image_input"),)),
     Quirk("img_stats_count", "cli",
           "After nonBragg -img bins the image, its mean and rms (printed, and the rmsd and "
           "PGM scale that follow) divide by the last table row's pixel count.",

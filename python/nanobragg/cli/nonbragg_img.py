@@ -18,6 +18,7 @@ others are reported as warnings.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from nanobragg.io import FormatError, read_smv
 
 __all__ = ["ImageInput", "StolBins", "check_image_shape", "last_terms", "read_image_input",
            "stol_bins"]
+
+NATIVE_ORDER = "little_endian" if sys.byteorder == "little" else "big_endian"
 
 MIN_BIN_PIXELS = 100
 """A row is written to the stolout file when more pixels than this fall in it."""
@@ -59,6 +62,12 @@ def read_image_input(path: str, *, c_parity: bool) -> ImageInput:
     except FormatError as error:
         raise UsageError(f"-img {path}: {error}") from None
     assert smv.data is not None
+    pixels = smv.data
+    order = smv.header_text.split("\0", 1)[0].rsplit("BYTE_ORDER=", 1)[-1][:10]
+    if c_parity and order != NATIVE_ORDER[:10]:
+        # quirk img_byte_order_ignored: the original reads the pixels in this machine's
+        # byte order whatever the header says; corrected, in the header's
+        pixels = pixels.byteswap()
     settings: dict[str, Any] = {"fpixels": smv.width, "spixels": smv.height}
 
     def given(key: str) -> float | None:
@@ -82,7 +91,7 @@ def read_image_input(path: str, *, c_parity: bool) -> ImageInput:
     if y_mm is not None:
         # the header counts the beam centre from the other edge
         settings["beam_y_mm"] = height_mm - y_mm
-    return ImageInput(path, settings, smv.data.astype(np.float32))
+    return ImageInput(path, settings, pixels.astype(np.float32))
 
 
 def check_image_shape(image: ImageInput, fpixels: int, spixels: int) -> None:
