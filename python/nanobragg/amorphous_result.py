@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nanobragg import engines
+from nanobragg.image_counts import auto_int_scale, smv_counts
 from nanobragg.io import format_smv_header
 from nanobragg.legacy_random import LegacyRandom
+from nanobragg.result import image_statistics
 from nanobragg.sampling import RTD, phi_sweep
 from nanobragg.stages import DetectorGeometry, NoiseSpec, Sources
 from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
@@ -48,6 +50,9 @@ class AmorphousResult:
     image_tensor: Any = None
     detsize_s_m: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    mean_count: int | None = None
+    """The pixel count the mean and rms are divided by (None: the ROI's); nonBragg -img
+    sets it with c_parity (the original's img_stats_count)."""
 
     @property
     def image(self) -> np.ndarray:
@@ -66,40 +71,33 @@ class AmorphousResult:
         """As the original reports them: over the ROI in image order, the squares of the
         mean square in single precision.  quirk amorphous_rmsd_shifted: legacy measures
         the rmsd of each ROI pixel's next pixel (0 past the last)."""
-        image, inside = self.image.ravel(), self.roi_mask().ravel()
+        image2d, inside2d = self.image, self.roi_mask()
+        stats = image_statistics(image2d, inside2d, inside2d, self.spec.pixel_size_m,
+                                 self.spec.oversample)
+        image, inside = image2d.ravel(), inside2d.ravel()
+        n = max(stats.pixels, 1)
+        mean, rms = stats.mean, stats.rms
         values = image[inside].astype(np.float64)
-        n = max(len(values), 1)
-        mean = float(values.sum()) / n
-        with np.errstate(over="ignore"):
-            # a float32 square beyond 3.4e38 is inf, as in the original
-            sumsqr = float(np.sum((image[inside] * image[inside]).astype(np.float64)))
-        rms = math.sqrt(sumsqr / (max(n, 2) - 1))
+        if self.mean_count is not None:
+            # the sums image_statistics takes, over the count the original divides by
+            count = max(self.mean_count, 1)
+            total = float(np.cumsum(values)[-1]) if values.size else 0.0
+            with np.errstate(over="ignore"):
+                squares = image[inside] * image[inside]
+            sumsqr = float(np.cumsum(squares.astype(np.float64))[-1]) if values.size else 0.0
+            mean, rms = total / count, math.sqrt(sumsqr / (max(count, 2) - 1))
         if self.c_parity:
             shifted = np.append(image, np.float32(0.0))[1:]
             values = shifted[inside].astype(np.float64)
         with np.errstate(all="ignore"):
             # an infinite pixel makes the rmsd NaN, as in the original
             rmsd = math.sqrt(float(np.sum((values - mean) ** 2)) / (max(n, 2) - 1))
-        peak = int(np.argmax(np.where(inside, image, -np.inf))) if inside.any() else 0
-        max_I = float(image[peak]) if inside.any() else 0.0
-        fast_m = slow_m = 0.0
-        if max_I > 0.0:
-            os_ = self.spec.oversample
-            sub = self.spec.pixel_size_m / os_
-            slow, fast = divmod(peak, self.spec.fpixels)
-            fast_m = sub * (fast * os_ + os_ - 1) + sub / 2.0
-            slow_m = sub * (slow * os_ + os_ - 1) + sub / 2.0
-        else:
-            max_I = 0.0
-        return Statistics(max_I, fast_m, slow_m, mean, rms, rmsd)
+        fast_m, slow_m = stats.max_I_position_m
+        return Statistics(stats.max_I, fast_m, slow_m, mean, rms, rmsd)
 
     @property
     def int_scale(self) -> float:
-        scale = float(self.config.int_scale)
-        if scale <= 0.0:
-            max_I = self.statistics.max_I
-            scale = 55000.0 / max_I if max_I > 0.0 else 1.0
-        return scale
+        return auto_int_scale(float(self.config.int_scale), self.statistics.max_I)
 
     @property
     def pgm_scale(self) -> float:
@@ -112,14 +110,8 @@ class AmorphousResult:
     def int_image(self) -> np.ndarray:
         """The noiseless SMV image: value x scale + ADC, clipped, rounded in single
         precision; 0 outside the ROI."""
-        with np.errstate(all="ignore"):
-            # IEEE arithmetic, as the original's (an infinite pixel times 0 is NaN)
-            value = (self.image.astype(np.float64) * self.int_scale
-                     + float(self.config.adc_offset))
-            # a NaN pixel converts to 0, as the original's conversion does on x86-64
-            value = np.nan_to_num(np.clip(value, 0.0, 65535.0), nan=0.0)
-            rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
-        return np.where(self.roi_mask(), rounded, np.uint16(0))
+        return smv_counts(self.image, self.roi_mask(), self.int_scale,
+                          float(self.config.adc_offset), round_to_nearest=True)
 
     def pgm_image(self) -> np.ndarray:
         with np.errstate(all="ignore"):

@@ -488,6 +488,36 @@ _QUIRKS = (
           "nonBragg reads -nopgm and never looks at it: image.pgm is written anyway.",
           "-nopgm leaves the PGM image out.",
           sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
+    Quirk("img_mmap_address", "cli",
+          "nonBragg -img prints the memory address it loaded the image at, different from "
+          "run to run.",
+          "No address line (c_parity prints the line with '(nil)' for the address).",
+          sites=(Site(_PY + "cli/nonbragg_command.py", "run"),)),
+    Quirk("img_header_twotheta_ignored", "cli",
+          "nonBragg -img reads the header's TWOTHETA into its scattering angle, which it "
+          "overwrites: the detector is not swung.",
+          "The detector takes the header's two-theta.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "read_image_input"),)),
+    Quirk("img_byte_order_ignored", "cli",
+          "nonBragg -img reads the image's pixels in the machine's byte order, whatever "
+          "the header's BYTE_ORDER: a big-endian image is read byte-swapped.",
+          "The pixels in the header's byte order.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "read_image_input"),)),
+    Quirk("img_stats_count", "cli",
+          "After nonBragg -img bins the image, its mean and rms (printed, and the rmsd and "
+          "PGM scale that follow) divide by the last table row's pixel count.",
+          "They divide by the ROI's pixel count.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "stol_bins"),)),
+    Quirk("stolout_median_unset", "cli",
+          "nonBragg's stolout file and warnings give a median and MAD it never computes "
+          "(its outlier rejection cannot be turned on): whatever the variables hold, 0.",
+          "The median and the median absolute deviation of the row's F.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "stol_bins"),)),
+    Quirk("stolout_bins_overwritten", "cli",
+          "nonBragg -img writes the F of the pixels outside the ROI (0) and of the ignored "
+          "ones past the space of their bin, over the following table rows' values.",
+          "Each row holds its own pixels.",
+          sites=(Site(_PY + "cli/nonbragg_img.py", "_legacy_members"),)),
 )
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _QUIRKS}

@@ -142,6 +142,8 @@ class ScattererResult:
     oversample_recommended: int
     backend: str
     c_parity: bool
+    inputs: ScattererInputs | None = None
+    """What the stage was given (atoms, sources, images added to)."""
 
     @property
     def image(self) -> np.ndarray:
@@ -208,7 +210,7 @@ def point_scatterers(atoms_or_config: Any, *, backend: str = "c", c_parity: bool
     output = engine.point_scatterers(inputs, progress)
     return ScattererResult(output=output, params=params, geometry=geometry, grids=grids,
                            oversample_recommended=oversample(config, plain)[1],
-                           backend=backend, c_parity=c_parity)
+                           backend=backend, c_parity=c_parity, inputs=inputs)
 
 
 def _optional(value: Any) -> Any:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from nanobragg.cli.printout import printout_block
+from nanobragg.cli.progress import terminal_progress
 from nanobragg.cli.report import Report
 from nanobragg.cli.usage import USAGE
 from nanobragg.config import Config, as_float
@@ -27,21 +28,6 @@ if TYPE_CHECKING:
     from nanobragg.simulation import Setup
 
 EXIT_OK = 0
-
-
-def _progress_bar(stream: TextIO) -> Callable[[int, int], bool]:
-    """A one-line progress bar for terminals; returns the render callback."""
-    def show(done: int, total: int) -> bool:
-        width = 40
-        filled = width * done // max(total, 1)
-        stream.write("\r[%s%s] %3d%%" % ("#" * filled, "." * (width - filled),
-                                         100 * done // max(total, 1)))
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-        return True
-
-    return show
 
 
 @contextlib.contextmanager
@@ -67,9 +53,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     # one clock reading for the image and any trace of it
     config = command.config = with_clock_seeds(command.config, c_parity=command.c_parity)
     report = Report(out)
-    progress = None
-    if config.output.progress and not config.output.printout and sys.stderr.isatty():
-        progress = _progress_bar(sys.stderr)
+    progress = terminal_progress(config.output.progress and not config.output.printout)
     report.banner(config)
     for warning in parse_warnings:
         report.line(str(warning.message))

@@ -13,11 +13,16 @@ from typing import TextIO
 
 import numpy as np
 
+from nanobragg.cli.nearbragg_printout import atom_debug_lines, printout_lines
+from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.near import NEAR_FLAGS, NearRecord, parse_near
+from nanobragg.flags.suite import split_own_flags
+from nanobragg.image_counts import auto_int_scale, smv_counts
 from nanobragg.io.atoms import read_atoms
 from nanobragg.io.outputs import OutputSet
 from nanobragg.io.smv import smv_bytes
+from nanobragg.result import image_statistics
 from nanobragg.scatterers import ScattererConfig, ScattererResult, point_scatterers
 from nanobragg.stages.scatterers import (
     LEGACY_PI,
@@ -30,24 +35,6 @@ from nanobragg.stages.scatterers import (
 
 BANNER = "nearBragg assumption-free diffraction simulator - James Holton 11-21-17"
 OWN_FLAGS = {"-backend": 1, "-c_parity": 0, "-device": 1, "-dtype": 1}
-
-
-def _own_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, str | bool]]:
-    rest: list[str] = []
-    own: dict[str, str | bool] = {}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        count = OWN_FLAGS.get(arg)
-        if count is None:
-            rest.append(arg)
-            i += 1
-            continue
-        if i + count >= len(argv):
-            raise UsageError(f"{arg}: needs a value, the command line ends first")
-        own[arg[1:]] = argv[i + 1] if count else True
-        i += 1 + count
-    return rest, own
 
 
 def _read_image(path: str, shape: tuple[int, int], what: str, c_parity: bool,
@@ -79,11 +66,9 @@ def _progress_lines(rec: NearRecord, result: ScattererResult) -> list[str]:
     total = (p.roi_xmax - p.roi_xmin + 1) * (p.roi_ymax - p.roi_ymin + 1)
     done = (min(p.roi_xmax, p.fpixels - 1) - p.roi_xmin + 1) * \
         (min(p.roi_ymax, p.spixels - 1) - p.roi_ymin + 1)
-    if not rec.progress or rec.printout or total // 100 <= 0 or done <= 0:
+    if not rec.progress or rec.printout or done <= 0:
         return []
-    return [f"{k * 100 // total}% done" for k in range(done)
-            if k % (total // 20) == 0 or ((10 * k < total or 10 * k > 9 * total)
-                                          and k % (total // 100) == 0)]
+    return legacy_percentages(total, done)
 
 
 def usage() -> str:
@@ -103,7 +88,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     if list(argv) in (["-h"], ["--help"]):
         out.write(usage())
         return 0
-    args, own = _own_flags(argv)
+    args, own = split_own_flags(argv, OWN_FLAGS)
     c_parity = bool(own.get("c_parity", False))
     rec = parse_near(args, c_parity=c_parity)
     if rec.atoms_path is None:
@@ -111,8 +96,12 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                          "per line)")
     log: list[str] = [BANNER]
     atoms = read_atoms(rec.atoms_path, c_parity=c_parity)
+    counting, reading = (atom_debug_lines(rec.atoms_path, atoms, c_parity=c_parity)
+                         if rec.debug else ([], []))
+    log += counting
     log.append(f"counted {len(atoms)} atoms in {rec.atoms_path}")
     log.append(f"reading {rec.atoms_path}")
+    log += reading
     config = ScattererConfig(atoms=atoms, **rec.config)
     chosen, recommended = oversample(config, atoms)
     if not config.oversample or config.oversample <= 0:
@@ -151,6 +140,7 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     result = point_scatterers(config, backend=backend, c_parity=c_parity, image=image,
                               real=real, imag=imag,
                               device=None if device is None else str(device),
+                              progress=terminal_progress(rec.progress and not rec.printout),
                               dtype=None if dtype is None else str(dtype))
     p = result.params
     width, height = detector_size_m(config)
@@ -171,6 +161,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
             f"  {p.oversample} pixel oversample steps",
             f"  coherent source: {int(config.coherent)}"]
     log += _progress_lines(rec, result)
+    if rec.printout:
+        assert result.inputs is not None
+        log += printout_lines(result.inputs, result.image, result.real, result.imag,
+                              rec.printout_pixel, wavelength_m=config.wavelength_A / 1e10,
+                              debug=rec.debug)
     log.append("")
     omega = result.omega_sum_sr
     pi = LEGACY_PI if c_parity else math.pi
@@ -178,25 +173,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                f"{100 * omega / 4 / pi:g}% sphere)")
 
     floats = result.image.astype(np.float32)
-    xs = slice(p.roi_xmin, p.roi_xmax + 1)
-    ys = slice(p.roi_ymin, p.roi_ymax + 1)
-    inside = floats[ys, xs]
-    values = inside.reshape(-1).astype(np.float64)
-    n = max(values.size, 1)
-    total = float(np.cumsum(values)[-1]) if values.size else 0.0
-    squares = (inside.reshape(-1) * inside.reshape(-1)).astype(np.float64)
-    sumsqr = float(np.cumsum(squares)[-1]) if values.size else 0.0
-    max_i, max_x, max_y = 0.0, 0.0, 0.0
-    if values.size and float(values.max()) > 0.0:
-        k = int(np.argmax(values))
-        row, col = divmod(k, inside.shape[1])
-        sub = p.pixel_size_m / p.oversample
-        last = p.oversample - 1
-        max_i = float(values[k])
-        max_x = sub * ((p.roi_xmin + col) * p.oversample + last) + sub / 2.0
-        max_y = sub * ((p.roi_ymin + row) * p.oversample + last) + sub / 2.0
-    avg = total / n
-    rms = math.sqrt(sumsqr / (max(n, 2) - 1))
+    slow_index, fast_index = np.indices(shape)
+    inside = ((fast_index >= p.roi_xmin) & (fast_index <= p.roi_xmax)
+              & (slow_index >= p.roi_ymin) & (slow_index <= p.roi_ymax))
+    stats = image_statistics(floats, inside, inside, p.pixel_size_m, p.oversample)
+    max_x, max_y = stats.max_I_position_m
 
     log.append(f"writing {files['floatfile']} as {fpixels * spixels} 4-byte floats")
     outputs.put(files["floatfile"], floats.astype("<f4").tobytes())
@@ -205,16 +186,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         log.append(f"writing {files['cosfile']} as {fpixels * spixels} 4-byte floats")
         outputs.put(files["sinfile"], result.imag.astype("<f4").tobytes())
         outputs.put(files["cosfile"], result.real.astype("<f4").tobytes())
-    log.append(f"max_I = {max_i:g}  at {max_x:g} {max_y:g}")
-    log.append(f"mean= {avg:g} rms= {rms:g}")
-    scale = rec.int_scale
-    if scale <= 0.0:
-        scale = 55000.0 / max_i if max_i > 0.0 else 1.0
+    log.append(f"max_I = {stats.max_I:g}  at {max_x:g} {max_y:g}")
+    log.append(f"mean= {stats.mean:g} rms= {stats.rms:g}")
+    scale = auto_int_scale(rec.int_scale, stats.max_I)
     log.append(f"intfile_scale = {scale:g}")
-    counts = np.zeros(shape, dtype=np.uint16)
-    with np.errstate(invalid="ignore", over="ignore"):
-        test = np.minimum(inside.astype(np.float64) * scale + 40.0, 65535.0)
-        counts[ys, xs] = np.clip(np.nan_to_num(test, nan=0.0), 0, 65535).astype(np.uint16)
+    counts = smv_counts(floats, inside, scale, 40.0, round_to_nearest=False)
     phi = config.phi_deg
     header = [("PIXEL_SIZE", f"{p.pixel_size_m * 1000.0:g}"),
               ("DISTANCE", f"{p.distance_m * 1000.0:g}"),

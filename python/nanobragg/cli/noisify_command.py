@@ -14,6 +14,7 @@ from typing import TextIO
 
 import numpy as np
 
+from nanobragg.cli.progress import terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.noisify import NoisifyCommand, parse_noisify
 from nanobragg.io import OutputSet, read_smv
@@ -177,11 +178,17 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     if not command.nonoise:
         outputs.add(command.noisefile, label="-noisefile")
     outputs.check()
+    # on a terminal, a bar over the three steps: read, respond, write
+    bar = terminal_progress(True)
     image = read_image(command.floatfile, frame, c_parity=command.c_parity)
+    if bar is not None:
+        bar(1, 3)
     log = Log(out)
     log.before(command, frame, config)
     response = detector_response(image, config, backend=command.backend,
                                  c_parity=command.c_parity, device=command.device)
+    if bar is not None:
+        bar(2, 3)
     log.after(command, frame, image, response)
     bytes_per_pixel = 2 if config.bits == 16 else 4
     outputs.put(command.intfile, [response.smv_bytes(noisy=False, header=frame.header)])
@@ -191,6 +198,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         outputs.put(command.noisefile, [response.smv_bytes(header=frame.header)])
     log.writing(command, frame, bytes_per_pixel, response)
     outputs.commit()
+    if bar is not None:
+        bar(3, 3)
     return 0
 
 

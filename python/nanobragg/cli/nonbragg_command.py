@@ -9,7 +9,21 @@ from typing import TextIO
 
 import numpy as np
 
-from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous, sample
+from nanobragg.amorphous_scattering import (
+    AmorphousConfig,
+    AmorphousResult,
+    amorphous,
+    detector_size,
+    sample,
+)
+from nanobragg.cli.nonbragg_img import (
+    ImageInput,
+    check_image_shape,
+    last_terms,
+    read_image_input,
+    stol_bins,
+)
+from nanobragg.cli.progress import legacy_percentages, terminal_progress
 from nanobragg.errors import UsageError
 from nanobragg.flags.nonbragg import NONBRAGG_FLAGS, NonBraggArgs, parse_nonbragg
 from nanobragg.io import OutputSet
@@ -29,15 +43,15 @@ def _g(value: float) -> str:
     return "%g" % value
 
 
-def config_from_args(args: NonBraggArgs) -> AmorphousConfig:
-    """The AmorphousConfig a parsed command line asks for."""
+def config_from_args(args: NonBraggArgs, image: ImageInput | None = None) -> AmorphousConfig:
+    """The AmorphousConfig a parsed command line asks for (over the settings of the -img
+    image's header, when given)."""
     if "stol_file" not in args.config:
         raise UsageError("no -stol table given: nonBragg -stol water.stol (see -h)")
-    if args.image_file is not None:
-        raise UsageError(f"-img {args.image_file}: reading F back from an image is not "
-                         "supported")
+    settings = {} if image is None else dict(image.settings)
+    settings.update(args.config)
     try:
-        return AmorphousConfig(**args.config)
+        return AmorphousConfig(**settings)
     except TypeError as error:
         raise UsageError(str(error)) from None
 
@@ -135,57 +149,7 @@ def _progress_lines(result: AmorphousResult) -> list[str]:
     """The original's progress meter, counted over the pixels it renders."""
     spec = result.spec
     total = (spec.roi_xmax - spec.roi_xmin + 1) * (spec.roi_ymax - spec.roi_ymin + 1)
-    rendered = int(result.roi_mask().sum())
-    if total // 100 <= 0:
-        return []
-    return ["%d%% done" % (done * 100 // total) for done in range(rendered)
-            if (done % (total // 20) == 0
-                or ((10 * done < total or 10 * done > 9 * total)
-                    and done % (total // 100) == 0))]
-
-
-def _last_term(result: AmorphousResult, fpixel: int, spixel: int) -> dict[str, float]:
-    """What the original holds after pixel (fast, slow): its last sub-pixel's position,
-    solid angle and, for the last source, sin(theta)/lambda and polarization."""
-    spec, cfg = result.spec, result.config
-    os_ = spec.oversample
-    sub = spec.pixel_size_m / os_
-    Fdet = sub * (fpixel * os_ + os_ - 1) + sub / 2.0
-    Sdet = sub * (spixel * os_ + os_ - 1) + sub / 2.0
-    fdet, sdet = np.asarray(spec.fdet), np.asarray(spec.sdet)
-    pos = Fdet * fdet + Sdet * sdet + np.asarray(spec.pix0_m)
-    if spec.curved_detector:
-        angles = ((pos[1], pos[2]) if spec.c_parity else
-                  ((Fdet - spec.Fbeam_m), -(Sdet - spec.Sbeam_m)))
-        pos = spec.distance_m * np.asarray(spec.beam)
-        for axis, angle in ((sdet, angles[0] / spec.distance_m),
-                            (fdet, angles[1] / spec.distance_m)):
-            c, s = math.cos(angle), math.sin(angle)
-            pos = axis * (axis @ pos) * (1 - c) + pos * c + np.cross(axis, pos) * s
-    airpath = math.sqrt(float(pos @ pos))
-    diffracted = pos / airpath
-    omega = (spec.pixel_size_m ** 2 / airpath / airpath * float(spec.close_distance_m)
-             / airpath)
-    if spec.point_pixel:
-        omega = 1.0 / airpath / airpath
-    incident = -np.asarray(result.sources.direction)[-1]
-    scattering = (diffracted - incident) / float(np.asarray(result.sources.wavelength_m)[-1])
-    polar = 1.0
-    if not spec.nopolar:
-        cos2 = float(incident @ diffracted)
-        psi = 0.0
-        if spec.polarization != 0.0:
-            b_in = np.cross(np.asarray(spec.polar), incident)
-            b_in /= math.sqrt(float(b_in @ b_in))
-            e_in = np.cross(incident, b_in)
-            e_in /= math.sqrt(float(e_in @ e_in))
-            psi = -math.atan2(float(diffracted @ b_in), float(diffracted @ e_in))
-        polar = 0.5 * (1.0 + cos2 * cos2
-                       - spec.polarization * math.cos(2 * psi) * (1 - cos2 * cos2))
-    twotheta = math.atan2(math.sqrt(pos[1] ** 2 + pos[2] ** 2), pos[0])
-    return {"stol": 0.5 * math.sqrt(float(scattering @ scattering)), "polar": polar,
-            "omega": omega,
-            "test": math.sin(twotheta / 2.0) / (float(cfg.wavelength_A) / 1e10 * 1e10)}
+    return legacy_percentages(total, int(result.roi_mask().sum()))
 
 
 def _printout_lines(result: AmorphousResult, pixel: tuple[int, int] | None) -> list[str]:
@@ -196,10 +160,11 @@ def _printout_lines(result: AmorphousResult, pixel: tuple[int, int] | None) -> l
     weight = 1.0 if result.extras["source_table"] is None else float(
         np.nan_to_num(result.extras["source_table"][-1, 3], nan=1.0))
     steps = result.output.steps
+    terms = last_terms(result)
     for spixel, fpixel in zip(*np.nonzero(inside), strict=True):
         if pixel is not None and pixel != (fpixel, spixel):
             continue
-        term = _last_term(result, int(fpixel), int(spixel))
+        term = {name: float(values[spixel, fpixel]) for name, values in terms.items()}
         lines += ["%4d %4d : stol = %g or %g" % (fpixel, spixel, term["stol"], term["test"]),
                   " F=%g    I = %g" % (0.0, weight),
                   "I/steps %15.10g" % (weight / steps),
@@ -215,7 +180,12 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         out.write(usage())
         return 0
     args = parse_nonbragg(argv)
-    cfg = config_from_args(args)
+    image = None if args.image_file is None else read_image_input(args.image_file,
+                                                             c_parity=args.c_parity)
+    cfg = config_from_args(args, image)
+    if image is not None:
+        _, _, fpixels, spixels = detector_size(cfg)
+        check_image_shape(image, fpixels, spixels)
     if args.backend not in ("c", "torch"):
         raise UsageError(f"-backend: {args.backend!r} is not an engine; expected c or torch")
     # quirk nopgm_ignored: the original reads -nopgm and writes the PGM all the same
@@ -225,11 +195,13 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     names = [("-floatfile", args.floatfile), ("-intfile", args.intfile)]
     names += [("-pgmfile", args.pgmfile)] if args.write_pgm else []
     names += [("-noisefile", args.noisefile)] if args.write_noise else []
+    names += [("-stolout", args.stolout)] if image is not None else []
     for label, path in names:
         outputs.add(path, label=label)
     outputs.check()
     result = amorphous(cfg, backend=args.backend, c_parity=args.c_parity,
-                       threads=args.threads, device=args.device, dtype=args.dtype)
+                       threads=args.threads, device=args.device, dtype=args.dtype,
+                       progress=terminal_progress(args.progress and not args.printout))
     beamsize = cfg.beam_size_mm / 1000.0
     warnings = []
     for size, what in ((cfg.sample_width_mm / 1000, "high"), (cfg.sample_height_mm / 1000,
@@ -239,11 +211,14 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                             % (size, what, beamsize))
     lines = _report(result, args)
     lines[1:1] = warnings
+    if image is not None:
+        # quirk img_mmap_address: the original prints where it loaded the image
+        lines[0:0] = [f"reading {image.path}"] + (
+            [f"mmap({image.path}) = (nil)"] if args.c_parity else [])
     if args.printout:
         lines += _printout_lines(result, args.printout_pixel)
     elif args.progress:
         lines += _progress_lines(result)
-    stats = result.statistics
     omega = result.output.omega_sum_sr
     if not args.c_parity:
         # quirk amorphous_solid_angle_oversampled: the original sums every sub-pixel's
@@ -251,8 +226,16 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         omega /= result.spec.oversample ** 2
     pixels = result.geometry.fpixels * result.geometry.spixels
     lines += ["", "solid angle subtended by detector = %g steradian ( %g%% sphere)"
-              % (omega, 100 * omega / 4 / math.pi),
-              "writing %s as %d 4-byte floats" % (args.floatfile, pixels),
+              % (omega, 100 * omega / 4 / math.pi)]
+    if image is not None:
+        bins = stol_bins(result, image, gain=args.gain, ignore=args.ignore_values,
+                         c_parity=args.c_parity)
+        lines += [*bins.log, "wrote %s as %d lines of text" % (args.stolout, len(bins.lines))]
+        outputs.put(args.stolout, "".join(line + "\n" for line in bins.lines).encode())
+        if args.c_parity:
+            result.mean_count = bins.last_count
+    stats = result.statistics
+    lines += ["writing %s as %d 4-byte floats" % (args.floatfile, pixels),
               "max_I = %g  at %g %g" % (stats.max_I, stats.max_I_fast_m, stats.max_I_slow_m),
               "mean= %g rms= %g rmsd= %g" % (stats.mean, stats.rms, stats.rmsd),
               "intfile_scale = %g" % result.int_scale,

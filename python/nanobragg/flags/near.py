@@ -18,6 +18,7 @@ from typing import Any
 
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
+from nanobragg.flags.suite import parse_exact
 
 __all__ = ["NEAR_FLAGS", "NearFlag", "NearRecord", "parse_near"]
 
@@ -34,6 +35,12 @@ class NearRecord:
     int_scale: float = 0.0
     progress: bool = True
     printout: bool = False
+    printout_pixel: tuple[int, int] | None = None
+    """(fast, slow) of the one pixel -printout prints; None (or a negative fast): every
+    rendered pixel."""
+    debug: bool = False
+    """-debug: the atom list's blank lines and atoms as read; with -printout each atom's
+    running sums at the printed pixels."""
     accumulate: bool = False
 
 
@@ -83,7 +90,7 @@ def _vector(key: str) -> Action:
 
 def _switch(key: str, value: Any = True) -> Action:
     def action(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-        if key in ("progress", "printout", "accumulate"):
+        if key in ("progress", "printout", "accumulate", "debug"):
             setattr(rec, key, value)
         else:
             rec.config[key] = value
@@ -121,8 +128,8 @@ def _roi(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
 
 
 def _printout_pixel(rec: NearRecord, values: Sequence[str], conv: Conv) -> None:
-    for value in values:
-        conv.i(value)
+    fast, slow = (conv.i(value) for value in values[:2])
+    rec.printout_pixel = None if fast < 0 else (fast, slow)
     rec.printout = True
 
 
@@ -184,11 +191,12 @@ NEAR_FLAGS: tuple[NearFlag, ...] = (
     NearFlag("-intfile", 1, _file("intfile"), "SMV image"),
     NearFlag("-scale", 1, _scale, "SMV scale (default: 55000 / max)"),
     NearFlag("-coherent", 0, _switch("coherent"), "add everything coherently"),
-    NearFlag("-printout", 0, _switch("printout"), "accepted; pixel printout not written"),
+    NearFlag("-printout", 0, _switch("printout"), "each rendered pixel's values on the screen"),
     NearFlag("-noprogress", 0, _switch("progress", False), "no progress lines"),
     NearFlag("-progress", 0, _switch("progress"), "progress lines"),
-    NearFlag("-debug", 0, _ignore, "accepted; no debug lines"),
-    NearFlag("-printout_pixel", 2, _printout_pixel, "accepted; pixel printout not written"),
+    NearFlag("-debug", 0, _switch("debug"),
+             "the atoms as read; with -printout each atom's running sums"),
+    NearFlag("-printout_pixel", 2, _printout_pixel, "print one pixel (fast slow)"),
     NearFlag("-accumulate", 0, _switch("accumulate"), "add to the existing output files"),
 )
 """The original's rules in the order its loop tests them."""
@@ -200,18 +208,7 @@ def parse_near(argv: Sequence[str], *, c_parity: bool) -> NearRecord:
     rec = NearRecord()
     n = len(argv)
     if not c_parity:
-        i = 0
-        while i < n:
-            arg = argv[i]
-            flag = _BY_NAME.get(arg)
-            if flag is None:
-                raise UsageError(f"unknown flag {arg!r}" if arg.startswith("-") else
-                                 f"unexpected argument {arg!r}: no flag takes it as a value")
-            if i + flag.nvalues >= n:
-                raise UsageError(f"{arg}: needs {flag.nvalues} value(s), the command line "
-                                 "ends first")
-            flag.action(rec, argv[i + 1:i + 1 + flag.nvalues], Conv(arg, strict=True))
-            i += 1 + flag.nvalues
+        parse_exact(_BY_NAME, rec, argv)
         return rec
     taken: set[int] = set()
     for i, arg in enumerate(argv):

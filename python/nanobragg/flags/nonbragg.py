@@ -14,6 +14,7 @@ errors in both modes.  The parse gives :class:`NonBraggArgs`: the settings of an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 
 from nanobragg.errors import UsageError
 from nanobragg.flags.cnumbers import Conv
+from nanobragg.flags.suite import parse_exact, split_own_flags
 
 __all__ = ["NONBRAGG_FLAGS", "NonBraggArgs", "NonBraggFlag", "parse_nonbragg"]
 
@@ -43,6 +45,13 @@ class NonBraggArgs:
     printout_pixel: tuple[int, int] | None = None
     """(fast, slow) of the one pixel -printout prints; None: every pixel."""
     image_file: str | None = None
+    """-img: an SMV image whose header sets the detector and whose pixels are binned by
+    sin(theta)/lambda into the -stolout file."""
+    stolout: str = "output.stol"
+    gain: float = 1.0
+    """-gain: photons per count of the -img pixels."""
+    ignore_values: list[float] = field(default_factory=list)
+    """-ignore: -img pixel values left out of the bins."""
     backend: str = "c"
     c_parity: bool = False
     device: str | None = None
@@ -159,6 +168,28 @@ def _image(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
     args.image_file = values[0]
 
 
+def _stolout(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
+    args.stolout = values[0]
+
+
+def _gain(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
+    args.gain = conv.f(values[0])
+
+
+def _ignore(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
+    value = conv.f(values[0])
+    if conv.strict:
+        if not (math.isfinite(value) and value == int(value) and 0 <= value <= 65535):
+            raise UsageError(f"{conv.flag}: {values[0]!r} is not a pixel value; expected "
+                             "an integer from 0 to 65535")
+    elif math.isfinite(value) and abs(value) < 2.0 ** 31:
+        # the original keeps the value as an unsigned 16-bit integer
+        value = float(int(value) & 0xFFFF)
+    else:
+        value = 0.0
+    args.ignore_values.append(value)
+
+
 def _seed(args: NonBraggArgs, values: Sequence[str], conv: Conv) -> None:
     args.config["seed"] = conv.i(values[0])
 
@@ -270,14 +301,16 @@ NONBRAGG_FLAGS: tuple[NonBraggFlag, ...] = (
     F(("-square_div",), ("-square_div",), 0, _const(round_div=False),
       "keep the whole divergence grid"),
     F(("-adc",), ("-adc",), 1, _set("adc_offset"), "ADC offset added to SMV pixels"),
-    F(("-gain",), ("-gain",), 1, _ignored, "quantum gain (used only with -img)"),
+    F(("-gain",), ("-gain",), 1, _gain, "photons per count of the -img pixels"),
     F(("-phi",), ("=-phi",), 1, _set("phi_deg"), "phi for the header (deg)"),
     F(("-osc",), ("-osc",), 1, _set("osc_deg"), "oscillation for the header (deg)"),
     F(("-phistep",), ("=-phistep",), 1, _set("phi_step_deg"), "phi step (deg)"),
     F(("-phisteps",), ("-phisteps",), 1, _set_int("phi_steps"), "phi steps"),
-    F(("-img",), ("-img",), 1, _image, "SMV image to compare (not supported)"),
-    F(("-ignore",), ("-ignore",), 1, _ignored, "pixel value to skip (used only with -img)"),
-    F(("-stolout",), ("-stolout",), 1, _ignored, "F-vs-stol output (used only with -img)"),
+    F(("-img",), ("-img",), 1, _image,
+      "SMV image: its header sets the detector, its pixels go to -stolout"),
+    F(("-ignore",), ("-ignore",), 1, _ignore, "-img pixel value to leave out (repeatable)"),
+    F(("-stolout",), ("-stolout",), 1, _stolout,
+      "F against sin(theta)/lambda of the -img pixels (default output.stol)"),
     F(("-stol",), ("=-stol",), 1, _stol("stol"), "table of sin(theta)/lambda (1/A) and F"),
     F(("-4stol",), ("=-4stol",), 1, _stol("4stol"), "table of 4 sin(theta)/lambda and F"),
     F(("-Q",), ("=-Q",), 1, _stol("Q"), "table of Q = 4 pi sin(theta)/lambda and F"),
@@ -293,7 +326,8 @@ NONBRAGG_FLAGS: tuple[NonBraggFlag, ...] = (
       _output("noisefile", write_noise=True), "SMV output with Poisson noise"),
     F(("-nonoise",), ("-nonoise",), 0, _const(write_noise=False), "no noise image"),
     F(("-nopgm",), ("-nopgm",), 0, _const(write_pgm=False), "no PGM image"),
-    F(("-noreject",), ("-noreject",), 0, _ignored, "no outlier rejection (with -img)"),
+    F(("-noreject",), ("-noreject",), 0, _ignored,
+      "no outlier rejection (the original never rejects)"),
     F(("-scale",), ("-scale",), 1, _set("int_scale"), "SMV scale"),
     F(("-pgmscale",), ("-pgmscale",), 1, _set("pgm_scale"), "PGM scale"),
     F(("-coherent",), ("-coherent",), 0, _ignored, "(unused)"),
@@ -312,55 +346,20 @@ OWN_FLAGS = {"-backend": "backend", "-device": "device", "-dtype": "dtype",
 FLAG_BY_NAME = {name: flag for flag in NONBRAGG_FLAGS for name in flag.names}
 
 
-def _own(args: NonBraggArgs, argv: Sequence[str]) -> list[int]:
-    """Apply -c_parity, -backend, -device, -dtype, -threads; their positions."""
-    taken = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "-c_parity":
-            args.c_parity = True
-            taken.append(i)
-        elif arg in OWN_FLAGS:
-            if i + 1 >= len(argv):
-                raise UsageError(f"{arg}: needs 1 value(s), the command line ends first")
-            value: Any = argv[i + 1]
-            if arg == "-threads":
-                value = Conv(arg, strict=True).i(value)
-            setattr(args, OWN_FLAGS[arg], value)
-            taken += [i, i + 1]
-            i += 1
-        i += 1
-    return taken
-
-
 def parse_nonbragg(argv: Sequence[str]) -> NonBraggArgs:
     """The settings of a nonBragg command line (see the module text for both modes)."""
     args = NonBraggArgs()
-    taken = set(_own(args, argv))
-    rest = [(i, arg) for i, arg in enumerate(argv) if i not in taken]
-    words = [arg for _, arg in rest]
+    words, own = split_own_flags(argv, {"-c_parity": 0, **dict.fromkeys(OWN_FLAGS, 1)})
+    args.c_parity = bool(own.pop("c_parity", False))
+    for name, value in own.items():
+        setattr(args, OWN_FLAGS["-" + name], value)
+    if args.threads is not None:
+        args.threads = Conv("-threads", strict=True).i(str(args.threads))
     if args.c_parity:
         _parse_parity(args, words)
     else:
-        _parse_strict(args, words)
+        parse_exact(FLAG_BY_NAME, args, words)
     return args
-
-
-def _parse_strict(args: NonBraggArgs, argv: Sequence[str]) -> None:
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        flag = FLAG_BY_NAME.get(arg)
-        if flag is None:
-            if arg.startswith("-"):
-                raise UsageError(f"unknown flag {arg!r}")
-            raise UsageError(f"unexpected argument {arg!r}: no flag takes it as a value")
-        if len(argv) - i - 1 < flag.nvalues:
-            raise UsageError(f"{arg}: needs {flag.nvalues} value(s), the command line ends "
-                             "first")
-        flag.action(args, argv[i + 1:i + 1 + flag.nvalues], Conv(arg, strict=True))
-        i += 1 + flag.nvalues
 
 
 def _parse_parity(args: NonBraggArgs, argv: Sequence[str]) -> None:
