@@ -169,13 +169,14 @@ def test_the_package_has_no_import_cycle():
 
 def test_the_layers_import_downwards_only():
     """config imports neither the commands nor the flag language at module level (its
-    from_cli/to_cli import the flags when called); the flag language and nb-compare's
-    library import no command; neither engine imports the other; the stage data imports
-    no engine; the errors import nothing of the package."""
+    from_cli/to_cli import the flags when called); the flag language, nb-compare's
+    library and the series import no command; neither engine imports the other; the stage
+    data imports no engine; the errors import nothing of the package."""
     graph = import_graph()
     below = {"nanobragg.config": ("nanobragg.cli", "nanobragg.flags"),
              "nanobragg.flags": ("nanobragg.cli", "nanobragg.compare"),
              "nanobragg.compare": ("nanobragg.cli",),
+             "nanobragg.series": ("nanobragg.cli",),
              # the torch engine reaches the shared codes and the legacy generator through
              # neutral modules (nanobragg.codes, nanobragg.legacy_random)
              "nanobragg.engines.torch": ("nanobragg.engines.c", "nanobragg._core"),
@@ -234,14 +235,14 @@ def test_the_package_and_its_commands_import_nothing_before_use():
     """Importing nanobragg, or a command's entry point, loads none of its modules: the
     public names load when first used, and a Ctrl-C during a command's imports happens
     inside its main(), which reports it in one line."""
-    script = ("import json, sys, nanobragg, nanobragg.cli.main, nanobragg.cli.compare, "
-              "nanobragg.cli.noisify\n"
+    commands = ["nanobragg.cli.compare", "nanobragg.cli.main", "nanobragg.cli.nearbragg_main",
+                "nanobragg.cli.noisify", "nanobragg.cli.nonbragg_main", "nanobragg.cli.series"]
+    script = (f"import json, sys, nanobragg, {', '.join(commands)}\n"
               "print(json.dumps(sorted(m for m in sys.modules if m.startswith('nanobragg'))))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == ["nanobragg", "nanobragg.cli", "nanobragg.cli.compare",
-                                       "nanobragg.cli.main", "nanobragg.cli.noisify",
+    assert json.loads(done.stdout) == ["nanobragg", "nanobragg.cli", *commands,
                                        "nanobragg.errors"]
     import nanobragg
 

@@ -10,7 +10,6 @@ import errno
 import os
 import pickle
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -452,8 +451,7 @@ def test_ctrl_c_leaves_no_file(engine, here, monkeypatch, capsys, where):
         raise KeyboardInterrupt
 
     if where == "render":
-        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-        monkeypatch.setattr(nanobragg_command, "_progress_bar", lambda stream: interrupt)
+        monkeypatch.setattr(nanobragg_command, "terminal_progress", lambda wanted: interrupt)
     else:
         monkeypatch.setattr(nanobragg.writers, "noise_image_bytes", interrupt)
     flags = [flag for flag in SMALL if flag != "-noprogress"]

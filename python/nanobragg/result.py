@@ -39,17 +39,17 @@ def image_statistics(image: np.ndarray, rendered: np.ndarray, roi_mask: np.ndarr
     """Sums in image order and in the original's precision (squares in float32)."""
     values = image[rendered]
     count = int(values.size)
-    as_double = values.astype(np.float64)
-    total = float(np.cumsum(as_double)[-1]) if count else 0.0
-    # a float32 square beyond 3.4e38 is inf, as in the original, not a warning
-    with np.errstate(over="ignore"):
+    # IEEE arithmetic as in the original: a float32 square beyond 3.4e38 is inf, an
+    # infinite image has NaN deviations; neither is a warning
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.cumsum(values.astype(np.float64))[-1]) if count else 0.0
         squares = float(np.cumsum((values * values).astype(np.float64))[-1]) if count else 0.0
-    mean = total / max(count, 1)
-    rms = math.sqrt(squares / (max(count, 2) - 1))
-    deviations = image[roi_mask].astype(np.float64) - mean
-    n_roi = max(int(deviations.size), 2)
-    rmsd = math.sqrt(float(np.cumsum(deviations * deviations)[-1]) / (n_roi - 1)) \
-        if deviations.size else 0.0
+        mean = total / max(count, 1)
+        rms = math.sqrt(squares / (max(count, 2) - 1))
+        deviations = image[roi_mask].astype(np.float64) - mean
+        n_roi = max(int(deviations.size), 2)
+        rmsd = math.sqrt(float(np.cumsum(deviations * deviations)[-1]) / (n_roi - 1)) \
+            if deviations.size else 0.0
     max_I, position, pixel = 0.0, (0.0, 0.0), None
     if count and float(values.max()) > 0.0:
         flat = np.where(rendered, image, 0.0).reshape(-1)
