@@ -21,6 +21,16 @@
 
 #define NB_ROUND_MAGIC 6755399441055744.0 /* 1.5 x 2^52 */
 
+/* A loop of these functions compiled three times, for AVX-512, AVX2 and the baseline,
+ * the best one chosen at load time (GCC on x86-64 glibc; one version elsewhere).  The
+ * engine is built without contraction into fused multiply-adds and the lanes of a sum
+ * add in a fixed order, so every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#define NB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NB_VECTOR_CLONES
+#endif
+
 static inline uint64_t nb_bits(double x)
 {
     uint64_t u;

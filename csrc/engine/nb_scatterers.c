@@ -224,8 +224,8 @@ static void add_atoms_legacy(const nb_scatter_job *job, int s, const double pos[
  * it is P + Q + k (out - R), the pixel's distance R and the source path each reduced
  * below 2 pi by an exact fmod, out - R (at most the atom's distance from the origin)
  * without cancellation. */
-static void add_atoms_corrected(const nb_scatter_job *job, int s, const double pos[3],
-                                double *Fa, double *Fb)
+NB_VECTOR_CLONES static void add_atoms_corrected(const nb_scatter_job *job, int s,
+                                                 const double pos[3], double *Fa, double *Fb)
 {
     const int n = job->padded;
     const double *t = job->wave + (size_t)s * NB_WAVE_FIELDS * n;
