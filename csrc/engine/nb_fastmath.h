@@ -21,12 +21,15 @@
 
 #define NB_ROUND_MAGIC 6755399441055744.0 /* 1.5 x 2^52 */
 
-/* A loop of these functions compiled three times, for AVX-512, AVX2 and the baseline,
- * the best one chosen at load time (GCC on x86-64 glibc; one version elsewhere).  The
- * engine is built without contraction into fused multiply-adds and the lanes of a sum
- * add in a fixed order, so every version gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-#define NB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* A loop of these functions compiled three times, for x86-64-v4 (AVX-512 with its
+ * 64-bit integer products), x86-64-v3 (AVX2) and the baseline, the best one chosen at
+ * load time (GCC 12 or later on x86-64 glibc; one version elsewhere).  The engine is
+ * built without contraction into fused multiply-adds and the lanes of a sum add in a
+ * fixed order, so every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    defined(__GLIBC__)
+#define NB_VECTOR_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NB_VECTOR_CLONES
 #endif
@@ -96,6 +99,24 @@ static inline double nb_exp(double x)
                r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 +
                r * (1.0 / 6227020800.0)))))))))))));
     return p * nb_from_bits((half + 1023) << 52) * nb_from_bits((k - half + 1023) << 52);
+}
+
+/* log(x) for a positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m =
+ * 2 atanh(s) with s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^23 (truncation
+ * below 1e-18).  The exponent becomes a double through the bits of 2^52 + e. */
+static inline double nb_log(double x)
+{
+    uint64_t bits = nb_bits(x);
+    uint64_t mantissa = bits & 0x000FFFFFFFFFFFFFULL;
+    uint64_t big = mantissa > 0x6A09E667F3BCDULL; /* m above sqrt(2): halved, e one more */
+    double m = nb_from_bits(mantissa | (0x3FF0000000000000ULL - (big << 52)));
+    double e = nb_from_bits(0x4330000000000000ULL | ((bits >> 52) + big)) -
+               4503599627370496.0 - 1023.0;
+    double s = (m - 1.0) / (m + 1.0), z = s * s;
+    return e * 0.69314718055994530942 +
+           2.0 * s * (1.0 + z * (1.0 / 3 + z * (1.0 / 5 + z * (1.0 / 7 + z * (1.0 / 9 +
+           z * (1.0 / 11 + z * (1.0 / 13 + z * (1.0 / 15 + z * (1.0 / 17 + z * (1.0 / 19 +
+           z * (1.0 / 21 + z * (1.0 / 23))))))))))));
 }
 
 #endif

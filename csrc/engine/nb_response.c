@@ -430,6 +430,9 @@ static void expected_image(const nb_response_spec *spec, const float *photons, l
 {
     /* quirk int32_expected_clipped */
     long i;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
     for (i = 0; i < pixels; ++i) {
         double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
         if (adu_out) adu_out[i] = adu;
@@ -474,6 +477,74 @@ static uint64_t stream_key(long seed, uint64_t purpose)
     return nb_mix64((uint64_t)seed * 0x9E3779B97F4A7C15ULL ^ purpose);
 }
 
+#define NB_COUNT_BLOCK 512 /* pixels whose draws are made loop by loop, vectorised */
+
+/* mean *= 1 + sigma x a Gaussian deviate of each pixel's stream under key (its first two
+ * draws). */
+static inline void multiply_deviates(uint64_t key, long first, int n, double sigma,
+                                     double *restrict mean)
+{
+    int j;
+    for (j = 0; j < n; ++j) {
+        nb_stream stream = nb_stream_at(key, (uint64_t)(first + j));
+        mean[j] *= 1.0 + sigma * nb_stream_gaussian(&stream);
+    }
+}
+
+/* The Poisson counts of means below 10 by inversion of one uniform each: the pixels in
+ * step, each adding the next probability until its cumulative distribution reaches its
+ * uniform (or its probabilities vanish, for a uniform beyond the sum's rounding); the
+ * counts of other means stay 0.  The shot stream's draw skip is the uniform. */
+static inline void invert_counts(uint64_t key, long first, int n, uint64_t skip,
+                                 const double *restrict mean, double *restrict count)
+{
+    double u[NB_COUNT_BLOCK], p[NB_COUNT_BLOCK], cdf[NB_COUNT_BLOCK];
+    int j, going = 1;
+    for (j = 0; j < n; ++j) {
+        nb_stream shot = nb_stream_after(nb_stream_at(key, (uint64_t)(first + j)), skip);
+        u[j] = nb_stream_uniform(&shot);
+        p[j] = cdf[j] = nb_exp(-mean[j]);
+        count[j] = 0.0;
+    }
+    while (going) {
+        going = 0;
+        for (j = 0; j < n; ++j) {
+            double next = count[j] + 1.0, p_next = p[j] * mean[j] / next;
+            double cdf_next = cdf[j] + p_next;
+            int step = (u[j] > cdf[j]) & (p[j] > 0.0) & (mean[j] < 10.0);
+            count[j] = step ? next : count[j];
+            p[j] = step ? p_next : p[j];
+            cdf[j] = step ? cdf_next : cdf[j];
+            going |= step;
+        }
+    }
+}
+
+/* The counts of pixels first to first + n - 1 (n at most NB_COUNT_BLOCK): the flicker
+ * (the shot stream's first two draws) and the calibration error, then a Poisson count
+ * (the next draw, and on for a mean of 10 or more; 0 for a mean at or below 0, or NaN). */
+NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t shot_key,
+                                         uint64_t calibration_key, long first, int n,
+                                         float *photons)
+{
+    double mean[NB_COUNT_BLOCK], count[NB_COUNT_BLOCK];
+    uint64_t skip = spec->flicker > 0.0 ? 2 : 0;
+    int j;
+    for (j = 0; j < n; ++j) mean[j] = photons[first + j];
+    if (spec->flicker > 0.0) multiply_deviates(shot_key, first, n, spec->flicker, mean);
+    if (spec->calibration > 0.0)
+        multiply_deviates(calibration_key, first, n, spec->calibration, mean);
+    invert_counts(shot_key, first, n, skip, mean, count);
+    for (j = 0; j < n; ++j) {
+        if (mean[j] >= 10.0) {
+            nb_stream shot = nb_stream_after(nb_stream_at(shot_key, (uint64_t)(first + j)),
+                                             skip + 1);
+            count[j] = nb_stream_poisson_large(&shot, mean[j]);
+        }
+        photons[first + j] = (float)count[j];
+    }
+}
+
 /* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
  * calibration error from the calibration seed's, the same whatever the shot seed. */
 static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels)
@@ -482,20 +553,15 @@ static double corrected_counts(const nb_response_spec *spec, float *photons, lon
     uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
     uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
     double sum = 0.0;
-    long i;
+    long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static) reduction(+ : sum)
 #endif
-    for (i = 0; i < pixels; ++i) {
-        nb_stream shot = nb_stream_at(shot_key, (uint64_t)i);
-        double expected = photons[i];
-        if (spec->flicker > 0.0) expected *= 1.0 + spec->flicker * nb_stream_gaussian(&shot);
-        if (spec->calibration > 0.0) {
-            nb_stream calibration = nb_stream_at(calibration_key, (uint64_t)i);
-            expected *= 1.0 + spec->calibration * nb_stream_gaussian(&calibration);
-        }
-        photons[i] = (float)nb_stream_poisson(&shot, expected);
-        sum += photons[i]; /* whole numbers: the same sum in any order */
+    for (block = 0; block < blocks; ++block) {
+        long first = block * NB_COUNT_BLOCK, i;
+        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK;
+        count_block(spec, shot_key, calibration_key, first, n, photons);
+        for (i = first; i < first + n; ++i) sum += photons[i]; /* whole numbers: any order */
     }
     return sum;
 }
@@ -507,38 +573,54 @@ void nb_response_readout_deviates(nb_random_state *rng, long *seed, long pixels,
     for (i = 0; i < pixels; ++i) deviates[i] = nb_gaussian(rng, seed);
 }
 
+/* The corrected read-out deviates of pixels first to first + n - 1. */
+NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int n,
+                                           double *deviates)
+{
+    int j;
+    for (j = 0; j < n; ++j) {
+        nb_stream readout = nb_stream_at(readout_key, (uint64_t)(first + j));
+        deviates[j] = nb_stream_gaussian(&readout);
+    }
+}
+
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
                         const float *photons, long pixels, uint32_t *out,
                         nb_response_info *info)
 {
-    long i, overloads = 0;
+    long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
     double sum = 0.0;
     uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
-    for (i = 0; i < pixels; ++i) sum += photons[i];
+    for (block = 0; block < pixels; ++block) sum += photons[block]; /* in order: any threads */
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
 #endif
-    for (i = 0; i < pixels; ++i) {
-        double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-        if (spec->readout_adu > 0.0) {
-            if (spec->c_parity) {
-                adu += spec->readout_adu * nb_gaussian(rng, seed);
-            } else {
-                nb_stream readout = nb_stream_at(readout_key, (uint64_t)i);
-                adu += spec->readout_adu * nb_stream_gaussian(&readout);
+    for (block = 0; block < blocks; ++block) {
+        long first = block * NB_COUNT_BLOCK, i;
+        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK, j;
+        double deviates[NB_COUNT_BLOCK];
+        if (spec->readout_adu > 0.0 && !spec->c_parity)
+            readout_block(readout_key, first, n, deviates);
+        for (j = 0; j < n; ++j) {
+            double adu;
+            i = first + j;
+            adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0)
+                adu += spec->readout_adu *
+                       (spec->c_parity ? nb_gaussian(rng, seed) : deviates[j]);
+            if (adu > 2147483647.0) {
+                adu = 2147483647.0;
+                if (spec->bits == 32) ++overloads;
             }
+            if (spec->bits == 16 && adu > 65535.0) {
+                adu = 65535.0;
+                ++overloads;
+            }
+            out[i] = spec->c_parity ? legacy_pixel(adu, spec->bits)
+                                    : corrected_pixel(adu, spec->bits);
         }
-        if (adu > 2147483647.0) {
-            adu = 2147483647.0;
-            if (spec->bits == 32) ++overloads;
-        }
-        if (spec->bits == 16 && adu > 65535.0) {
-            adu = 65535.0;
-            ++overloads;
-        }
-        out[i] = spec->c_parity ? legacy_pixel(adu, spec->bits) : corrected_pixel(adu, spec->bits);
     }
     info->photons = sum;
     info->overloads = overloads;
@@ -555,11 +637,17 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
     nb_status status;
     long seed;
+    double max_value;
     memset(info, 0, sizeof *info);
+    max_value = info->max_value;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(max : max_value)
+#endif
     for (i = 0; i < pixels; ++i) {
-        if (info->max_value < image[i]) info->max_value = image[i];
+        if (max_value < image[i]) max_value = image[i];
         photons[i] = (float)(spec->photons_per_value * image[i]);
     }
+    info->max_value = max_value;
     if (!spec->noise && blur) {
         status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
         if (status != NB_OK) return status;
