@@ -313,33 +313,38 @@ static void gather_corrected(const psf_kernel *k, const float *in, float *out, f
     double *line = malloc(sizeof(double) * (size_t)k->size);
     for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
     for (i = 0; i < k->pixels; ++i) total += in[i];
-    memset(out, 0, sizeof(float) * (size_t)k->pixels);
+    /* (each row zeroed by the thread that fills it: the pages are first touched, and
+     * cleared by the system, in parallel) */
     if (k->type == NB_PSF_GAUSS && line) {
         /* the centre column of the kernel over its centre is the 1-d pixel integral */
         double centre = sqrt(k->kernel[(long)k->size * R + R]);
         for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
-        memset(tmp, 0, sizeof(float) * (size_t)k->pixels);
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y)
+        for (y = 0; y < k->spixels; ++y) {
+            memset(tmp + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
                 add_shifted(tmp + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
                             d, line[R + d]);
+        }
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y)
+        for (y = 0; y < k->spixels; ++y) {
+            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
                 if (y - d >= 0 && y - d < k->spixels)
                     add_shifted(out + (long)y * k->fpixels, tmp + (long)(y - d) * k->fpixels,
                                 k->fpixels, 0, line[R + d]);
+        }
     } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
             int dy, dx;
+            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (dy = -R; dy <= R; ++dy) {
                 if (y - dy < 0 || y - dy >= k->spixels) continue;
                 for (dx = -R; dx <= R; ++dx)
@@ -368,14 +373,18 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     k.fwhm = spec->psf_fwhm_px;
     k.g = spec->psf_fwhm_px * FIBER_G_PER_FWHM;
     info->psf_applied = 1;
-    memset(out, 0, sizeof(float) * (size_t)k.pixels);
+    /* corrected, the gathering writes every pixel (gather_corrected) */
+    if (spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
     choose_radius(spec, &k, in, info);
     if (k.radius == 0) {
         /* nothing above 0 to blur: the original gives an empty image */
         if (!spec->c_parity) memcpy(out, in, sizeof(float) * (size_t)k.pixels);
         return NB_OK;
     }
-    if (k.radius == INT32_MIN) return NB_OK; /* every pixel vanishes (scatter_legacy) */
+    if (k.radius == INT32_MIN) { /* every pixel vanishes (scatter_legacy) */
+        if (!spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
+        return NB_OK;
+    }
     status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
     if (spec->c_parity) {
@@ -392,6 +401,9 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     if (status != NB_OK) return status;
     info->lost_photons = lost;
     each = lost / k.pixels;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
     for (i = 0; i < k.pixels; ++i) out[i] += each;
     return NB_OK;
 }
@@ -416,6 +428,15 @@ static uint32_t legacy_pixel(double adu, int bits)
     }
 }
 
+/* Pixel i of an image of 16- or 32-bit pixels. */
+static void store_pixel(void *image, long i, int bits, uint32_t value)
+{
+    if (bits == 16)
+        ((uint16_t *)image)[i] = (uint16_t)value;
+    else
+        ((uint32_t *)image)[i] = value;
+}
+
 static uint32_t corrected_pixel(double adu, int bits)
 {
     double top = bits == 16 ? 65535.0 : 2147483647.0;
@@ -426,7 +447,7 @@ static uint32_t corrected_pixel(double adu, int bits)
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
 static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
-                           uint32_t *out, double *adu_out)
+                           void *out, double *adu_out)
 {
     /* quirk int32_expected_clipped */
     long i;
@@ -439,9 +460,9 @@ static void expected_image(const nb_response_spec *spec, const float *photons, l
         if (spec->c_parity) {
             if (adu > 2147483647.0) adu = 2147483647.0;
             if (adu > 65535.0) adu = 65535.0;
-            out[i] = legacy_pixel(adu, spec->bits);
+            store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
         } else {
-            out[i] = corrected_pixel(adu, spec->bits);
+            store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
         }
     }
 }
@@ -587,7 +608,7 @@ NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
-                        const float *photons, long pixels, uint32_t *out,
+                        const float *photons, long pixels, void *out,
                         nb_response_info *info)
 {
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
@@ -618,8 +639,9 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
                 adu = 65535.0;
                 ++overloads;
             }
-            out[i] = spec->c_parity ? legacy_pixel(adu, spec->bits)
-                                    : corrected_pixel(adu, spec->bits);
+            store_pixel(out, i, spec->bits,
+                        spec->c_parity ? legacy_pixel(adu, spec->bits)
+                                       : corrected_pixel(adu, spec->bits));
         }
     }
     info->photons = sum;
@@ -628,7 +650,7 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
                                int spixels, nb_random_state *rng, float *work,
-                               uint32_t *expected, double *expected_adu, uint32_t *noisy,
+                               void *expected, double *expected_adu, void *noisy,
                                nb_response_info *info)
 {
     long pixels = (long)fpixels * spixels, i;
