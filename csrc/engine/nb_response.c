@@ -301,11 +301,12 @@ static void add_shifted(float *row, const float *source, int width, int shift, d
 }
 
 /* The one square kernel on every pixel, zero beyond the edges: the Gaussian in two
- * passes (its pixel integrals are products of one-dimensional ones), the fiber PSF in
- * one; tmp holds a pass.  The photons beyond the kernel are the image's sum times what
- * the kernel does not hold. */
-static void gather_corrected(const psf_kernel *k, const float *in, float *out, float *tmp,
-                             double *lost_total)
+ * passes (its pixel integrals are products of one-dimensional ones), along rows from in
+ * to out, then along columns from out back into in, the fiber PSF in one, into out; the
+ * image that holds the result is returned.  The photons beyond the kernel are the
+ * image's sum times what the kernel does not hold. */
+static float *gather_corrected(const psf_kernel *k, float *in, float *out,
+                               double *lost_total)
 {
     int y, R = k->radius, d;
     double held = 0.0, total = 0.0;
@@ -323,21 +324,24 @@ static void gather_corrected(const psf_kernel *k, const float *in, float *out, f
 #pragma omp parallel for schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
-            memset(tmp + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
+            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
-                add_shifted(tmp + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
+                add_shifted(out + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
                             d, line[R + d]);
         }
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
-            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
+            memset(in + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
                 if (y - d >= 0 && y - d < k->spixels)
-                    add_shifted(out + (long)y * k->fpixels, tmp + (long)(y - d) * k->fpixels,
+                    add_shifted(in + (long)y * k->fpixels, out + (long)(y - d) * k->fpixels,
                                 k->fpixels, 0, line[R + d]);
         }
+        free(line);
+        *lost_total = total * (1.0 - held);
+        return in;
     } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
@@ -355,11 +359,13 @@ static void gather_corrected(const psf_kernel *k, const float *in, float *out, f
     }
     free(line);
     *lost_total = total * (1.0 - held);
+    return out;
 }
 
-/* The PSF of spec over in, into out; the photons beyond the kernel are spread evenly. */
-static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels,
-                           const float *in, float *out, nb_response_info *info)
+/* The PSF of spec over in, into out, or corrected into in itself (*result says which);
+ * the photons beyond the kernel are spread evenly. */
+static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels, float *in,
+                           float *out, float **result, nb_response_info *info)
 {
     psf_kernel k;
     nb_status status;
@@ -373,12 +379,13 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     k.fwhm = spec->psf_fwhm_px;
     k.g = spec->psf_fwhm_px * FIBER_G_PER_FWHM;
     info->psf_applied = 1;
+    *result = out;
     /* corrected, the gathering writes every pixel (gather_corrected) */
     if (spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
     choose_radius(spec, &k, in, info);
     if (k.radius == 0) {
         /* nothing above 0 to blur: the original gives an empty image */
-        if (!spec->c_parity) memcpy(out, in, sizeof(float) * (size_t)k.pixels);
+        if (!spec->c_parity) *result = in;
         return NB_OK;
     }
     if (k.radius == INT32_MIN) { /* every pixel vanishes (scatter_legacy) */
@@ -387,16 +394,10 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     }
     status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
-    if (spec->c_parity) {
+    if (spec->c_parity)
         status = scatter_legacy(spec, &k, in, out, &lost);
-    } else {
-        float *tmp = malloc(sizeof(float) * (size_t)k.pixels);
-        if (tmp)
-            gather_corrected(&k, in, out, tmp, &lost);
-        else
-            status = NB_OUT_OF_MEMORY;
-        free(tmp);
-    }
+    else
+        *result = gather_corrected(&k, in, out, &lost);
     free(k.kernel);
     if (status != NB_OK) return status;
     info->lost_photons = lost;
@@ -404,7 +405,7 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-    for (i = 0; i < k.pixels; ++i) out[i] += each;
+    for (i = 0; i < k.pixels; ++i) (*result)[i] += each;
     return NB_OK;
 }
 
@@ -654,7 +655,7 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
                                nb_response_info *info)
 {
     long pixels = (long)fpixels * spixels, i;
-    float *photons = work, *blurred = work + pixels;
+    float *photons = work, *blurred = work + pixels, *result;
     const float *signal = photons;
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
     nb_status status;
@@ -671,9 +672,9 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     }
     info->max_value = max_value;
     if (!spec->noise && blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
+        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
         if (status != NB_OK) return status;
-        signal = blurred;
+        signal = result;
     }
     expected_image(spec, signal, pixels, expected, expected_adu);
     if (!spec->noise) return NB_OK;
@@ -683,9 +684,9 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
                                    : corrected_counts(spec, photons, pixels);
     if (blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
+        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
         if (status != NB_OK) return status;
-        signal = blurred;
+        signal = result;
     } else {
         signal = photons;
     }
