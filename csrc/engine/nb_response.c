@@ -118,6 +118,27 @@ static nb_status fill_kernel(psf_kernel *k, int disc)
     return NB_OK;
 }
 
+/* The sum of count values, in 64 parts summed in parallel, each in order, then the
+ * parts in order: the same for any thread count. */
+#define SUM_PARTS 64
+static double ordered_sum(const float *values, long count)
+{
+    double parts[SUM_PARTS], sum = 0.0;
+    int part;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (part = 0; part < SUM_PARTS; ++part) {
+        long i, first = count / SUM_PARTS * part;
+        long last = part == SUM_PARTS - 1 ? count : count / SUM_PARTS * (part + 1);
+        double partial = 0.0;
+        for (i = first; i < last; ++i) partial += values[i];
+        parts[part] = partial;
+    }
+    for (part = 0; part < SUM_PARTS; ++part) sum += parts[part];
+    return sum;
+}
+
 /* The kernel's radius: the given one, or chosen from the brightest pixel; 0 when there
  * is nothing to blur (no pixel above 0).  For a Gaussian and a brightest pixel below
  * 0.01 photons the automatic radius is a NaN: the original's cast makes it INT_MIN
@@ -128,6 +149,9 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
 {
     double brightest = 0.0, radius;
     long i;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(max : brightest)
+#endif
     for (i = 0; i < k->pixels; ++i)
         if (brightest < in[i]) brightest = in[i];
     info->psf_max_photons = brightest;
@@ -313,7 +337,7 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
     long i;
     double *line = malloc(sizeof(double) * (size_t)k->size);
     for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
-    for (i = 0; i < k->pixels; ++i) total += in[i];
+    total = ordered_sum(in, k->pixels);
     /* (each row zeroed by the thread that fills it: the pages are first touched, and
      * cleared by the system, in parallel) */
     if (k->type == NB_PSF_GAUSS && line) {
@@ -615,7 +639,10 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
     double sum = 0.0;
     uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
-    for (block = 0; block < pixels; ++block) sum += photons[block]; /* in order: any threads */
+    if (spec->c_parity) /* in the original's order, as its log prints it */
+        for (block = 0; block < pixels; ++block) sum += photons[block];
+    else
+        sum = ordered_sum(photons, pixels);
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
 #endif
