@@ -170,6 +170,20 @@ def test_corrected_c_counts_are_poisson_and_the_same_for_any_thread_count(mean):
     assert counts.var() == pytest.approx(mean, rel=0.03)
 
 
+def test_corrected_c_flicker_and_read_out_follow_their_variances_for_any_thread_count():
+    image = np.full((256, 256), 100.0, np.float32)
+    config = nb.ResponseConfig(seed=8, flicker=0.1, calibration=0.0, readout_adu=2.0,
+                               adc_offset_adu=50.0, bits=32)
+    one = nb.detector_response(image, config, threads=1)
+    two = nb.detector_response(image, config, threads=2)
+    assert one.noisy is not None
+    assert np.array_equal(one.noisy, two.noisy)
+    counts = one.noisy.astype(np.float64) - 50.0
+    # Poisson 100 + flicker (0.1 x 100)^2 + read-out 2^2 + truncation 1/12
+    assert counts.mean() == pytest.approx(99.5, abs=0.2)
+    assert counts.var() == pytest.approx(100.0 + 100.0 + 4.0 + 1 / 12, rel=0.03)
+
+
 def test_a_simulation_through_the_detector_to_an_smv_file(tmp_path):
     config = nb.Config()
     config.crystal.cell = (40.0, 40.0, 40.0, 90.0, 90.0, 90.0)

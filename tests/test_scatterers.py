@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import nanobragg as nb
-from nanobragg.stages.scatterers import scatterer_sources, source_grids, step_grid
+from nanobragg.scatterers import atom_table
+from nanobragg.stages.scatterers import scatterer_atoms, scatterer_sources, source_grids, step_grid
 
 RNG = np.random.default_rng(7)
 ATOMS = np.column_stack([RNG.uniform(-20, 20, (12, 3)), RNG.uniform(0.5, 1, 12),
@@ -46,10 +47,62 @@ def test_the_engines_agree(scene, c_parity):
         np.testing.assert_allclose(t.imag, c.imag, rtol=0, atol=1e-9 * np.abs(c.imag).max())
 
 
-def test_float32_torch_follows_the_c_engine():
-    c = render("c", False)
-    t = nb.point_scatterers(ATOMS, backend="torch", dtype="float32", **SMALL)
+def test_float32_torch_follows_the_c_engine(c_parity):
+    c = render("c", c_parity)
+    t = nb.point_scatterers(ATOMS, backend="torch", dtype="float32", c_parity=c_parity, **SMALL)
     np.testing.assert_allclose(t.image, c.image, rtol=0, atol=1e-4 * c.image.max())
+
+
+def _long_double_image(result, far_source: bool) -> np.ndarray:
+    """The corrected incoherent image of ATOMS (one source, no oversampling) with every
+    path and phase in long double: 64-bit mantissas put a phase of 6e11 radians (the
+    default source at 10 m) within 1e-7 radians."""
+    ld = np.longdouble
+    p = result.params
+    atoms = scatterer_atoms(atom_table(ATOMS, c_parity=False), c_parity=False)
+    config = nb.ScattererConfig(atoms=ATOMS, far_source=far_source, oversample=1, **SMALL)
+    sources = scatterer_sources(config, result.grids, c_parity=False)
+    xyz = np.asarray(atoms.position_m).astype(ld)
+    src = np.asarray(sources.position_m)[0].astype(ld)
+    direction = np.asarray(sources.direction)[0].astype(ld)
+    lam = ld(sources.wavelength_m[0])
+    two_pi = 8 * np.arctan(ld(1))
+    slow, fast = np.meshgrid(np.arange(p.spixels), np.arange(p.fpixels), indexing="ij")
+    X = p.pixel_size_m * fast + p.pixel_size_m / 2.0
+    Y = p.pixel_size_m * slow + p.pixel_size_m / 2.0
+    pos = (X[..., None] * np.asarray(p.fdet) + Y[..., None] * np.asarray(p.sdet)
+           + np.asarray(p.pix0_m)).astype(ld)                           # (S, F, 3)
+    out_vec = pos[:, :, None, :] - xyz                                  # (S, F, N, 3)
+    out = np.sqrt((out_vec * out_vec).sum(-1))
+    if far_source:
+        in_path, S0, weight = xyz @ direction, direction, ld(1)
+    else:
+        in_vec = xyz - src
+        in_path = np.sqrt((in_vec * in_vec).sum(-1))
+        S0, weight = in_vec / in_path[:, None], np.sqrt((src * src).sum()) / in_path
+    phase = two_pi * (in_path + out) / lam + np.asarray(atoms.phase_rad).astype(ld)
+    q = (out_vec / out[..., None] - S0) / (lam * ld(1e10))
+    dwf = np.asarray(atoms.occupancy).astype(ld) * np.exp(
+        -np.asarray(atoms.B_A2).astype(ld) * (q * q).sum(-1) / 4)
+    amplitude = weight * dwf / out
+    F2 = (amplitude * np.cos(phase)).sum(-1) ** 2 + (amplitude * np.sin(phase)).sum(-1) ** 2
+    R = np.sqrt((pos * pos).sum(-1))
+    omega = p.pixel_size_m ** 2 * np.abs(pos @ np.asarray(p.odet).astype(ld)) / R
+    return np.asarray(F2 * omega * ld(p.fluence_per_m2) * ld(7.94079248018965e-30), float)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an 80-bit long double")
+@pytest.mark.parametrize(("far_source", "tolerance"), [(False, 3e-7), (True, 1e-8)],
+                         ids=("near", "far"))
+def test_corrected_sums_hold_their_phases_to_long_double_accuracy(engine, far_source,
+                                                                  tolerance):
+    # the original's double phases (some 6e11 radians for the source at 10 m, 2e9 for a far
+    # one) move pixels by 1e-4 and 3e-7 of the peak here; the long double reference is
+    # good to about 1e-7 and 1e-10
+    result = nb.point_scatterers(ATOMS, backend=engine, far_source=far_source, oversample=1,
+                                 **SMALL)
+    expected = _long_double_image(result, far_source)
+    np.testing.assert_allclose(result.image, expected, rtol=0, atol=tolerance * expected.max())
 
 
 def test_threads_do_not_change_the_image(c_parity):

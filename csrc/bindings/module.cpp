@@ -12,6 +12,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -509,8 +510,14 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
                               " is not a PSF code; expected one of CODES['psf']");
     int spixels = (int)image.shape(0), fpixels = (int)image.shape(1);
     std::vector<py::ssize_t> shape{spixels, fpixels};
-    std::vector<float> work(2 * (size_t)spixels * (size_t)fpixels);
-    py::array_t<uint32_t> expected(shape);
+    // not value-initialised: without a PSF half of it is never touched
+    std::unique_ptr<float[]> work(new float[2 * (size_t)spixels * (size_t)fpixels]);
+    // the pixels in their own width, written by the engine (no 32-bit copy to narrow)
+    auto pixels = [&]() -> py::array {
+        if (in.bits == 16) return py::array_t<uint16_t>(shape);
+        return py::array_t<uint32_t>(shape);
+    };
+    py::array expected = pixels();
     py::object adu = py::none();
     double *adu_data = nullptr;
     if (with_adu) {
@@ -519,9 +526,9 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
         adu = values;
     }
     py::object noisy = py::none();
-    uint32_t *noisy_data = nullptr;
+    void *noisy_data = nullptr;
     if (in.noise) {
-        py::array_t<uint32_t> noise_image(shape);
+        py::array noise_image = pixels();
         noisy_data = noise_image.mutable_data();
         noisy = noise_image;
     }
@@ -529,7 +536,7 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
     nb_status status;
     {
         ReleasedGil released;
-        status = nb_detector_response(&in, image.data(), fpixels, spixels, &rng.state, work.data(),
+        status = nb_detector_response(&in, image.data(), fpixels, spixels, &rng.state, work.get(),
                                       expected.mutable_data(), adu_data, noisy_data, &info);
     }
     raise_for(status, "detector_response");

@@ -465,13 +465,13 @@ typedef struct {
 
 /* The integer images a detector records of a float image (photons per pixel after
  * photons_per_value): the noiseless one in expected and, with spec->noise, the noisy one
- * in noisy (each fpixels x spixels; values as 16- or 32-bit pixels); expected_adu (when
- * not NULL) the noiseless values before they become pixels.  work holds
- * 2 * fpixels * spixels floats. */
+ * in noisy (each fpixels x spixels pixels of uint16_t when spec->bits is 16, of uint32_t
+ * when 32); expected_adu (when not NULL) the noiseless values before they become
+ * pixels.  work holds 2 * fpixels * spixels floats (only the first half is touched
+ * without a PSF). */
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
-                               int spixels, nb_random_state *rng, float *work,
-                               uint32_t *expected, double *expected_adu, uint32_t *noisy,
-                               nb_response_info *info);
+                               int spixels, nb_random_state *rng, float *work, void *expected,
+                               double *expected_adu, void *noisy, nb_response_info *info);
 
 /* The random parts of the response in the legacy generator's order, for an engine that
  * does the rest itself: photons replaced by their Poisson counts after flicker and

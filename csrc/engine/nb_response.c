@@ -118,6 +118,27 @@ static nb_status fill_kernel(psf_kernel *k, int disc)
     return NB_OK;
 }
 
+/* The sum of count values, in 64 parts summed in parallel, each in order, then the
+ * parts in order: the same for any thread count. */
+#define SUM_PARTS 64
+static double ordered_sum(const float *values, long count)
+{
+    double parts[SUM_PARTS], sum = 0.0;
+    int part;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (part = 0; part < SUM_PARTS; ++part) {
+        long i, first = count / SUM_PARTS * part;
+        long last = part == SUM_PARTS - 1 ? count : count / SUM_PARTS * (part + 1);
+        double partial = 0.0;
+        for (i = first; i < last; ++i) partial += values[i];
+        parts[part] = partial;
+    }
+    for (part = 0; part < SUM_PARTS; ++part) sum += parts[part];
+    return sum;
+}
+
 /* The kernel's radius: the given one, or chosen from the brightest pixel; 0 when there
  * is nothing to blur (no pixel above 0).  For a Gaussian and a brightest pixel below
  * 0.01 photons the automatic radius is a NaN: the original's cast makes it INT_MIN
@@ -128,6 +149,9 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
 {
     double brightest = 0.0, radius;
     long i;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(max : brightest)
+#endif
     for (i = 0; i < k->pixels; ++i)
         if (brightest < in[i]) brightest = in[i];
     info->psf_max_photons = brightest;
@@ -301,45 +325,54 @@ static void add_shifted(float *row, const float *source, int width, int shift, d
 }
 
 /* The one square kernel on every pixel, zero beyond the edges: the Gaussian in two
- * passes (its pixel integrals are products of one-dimensional ones), the fiber PSF in
- * one; tmp holds a pass.  The photons beyond the kernel are the image's sum times what
- * the kernel does not hold. */
-static void gather_corrected(const psf_kernel *k, const float *in, float *out, float *tmp,
-                             double *lost_total)
+ * passes (its pixel integrals are products of one-dimensional ones), along rows from in
+ * to out, then along columns from out back into in, the fiber PSF in one, into out; the
+ * image that holds the result is returned.  The photons beyond the kernel are the
+ * image's sum times what the kernel does not hold. */
+static float *gather_corrected(const psf_kernel *k, float *in, float *out,
+                               double *lost_total)
 {
     int y, R = k->radius, d;
     double held = 0.0, total = 0.0;
     long i;
     double *line = malloc(sizeof(double) * (size_t)k->size);
     for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
-    for (i = 0; i < k->pixels; ++i) total += in[i];
-    memset(out, 0, sizeof(float) * (size_t)k->pixels);
+    total = ordered_sum(in, k->pixels);
+    /* (each row zeroed by the thread that fills it: the pages are first touched, and
+     * cleared by the system, in parallel) */
     if (k->type == NB_PSF_GAUSS && line) {
         /* the centre column of the kernel over its centre is the 1-d pixel integral */
         double centre = sqrt(k->kernel[(long)k->size * R + R]);
         for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
-        memset(tmp, 0, sizeof(float) * (size_t)k->pixels);
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y)
+        for (y = 0; y < k->spixels; ++y) {
+            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
-                add_shifted(tmp + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
+                add_shifted(out + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
                             d, line[R + d]);
+        }
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y)
+        for (y = 0; y < k->spixels; ++y) {
+            memset(in + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (d = -R; d <= R; ++d)
                 if (y - d >= 0 && y - d < k->spixels)
-                    add_shifted(out + (long)y * k->fpixels, tmp + (long)(y - d) * k->fpixels,
+                    add_shifted(in + (long)y * k->fpixels, out + (long)(y - d) * k->fpixels,
                                 k->fpixels, 0, line[R + d]);
+        }
+        free(line);
+        *lost_total = total * (1.0 - held);
+        return in;
     } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
             int dy, dx;
+            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
             for (dy = -R; dy <= R; ++dy) {
                 if (y - dy < 0 || y - dy >= k->spixels) continue;
                 for (dx = -R; dx <= R; ++dx)
@@ -350,11 +383,13 @@ static void gather_corrected(const psf_kernel *k, const float *in, float *out, f
     }
     free(line);
     *lost_total = total * (1.0 - held);
+    return out;
 }
 
-/* The PSF of spec over in, into out; the photons beyond the kernel are spread evenly. */
-static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels,
-                           const float *in, float *out, nb_response_info *info)
+/* The PSF of spec over in, into out, or corrected into in itself (*result says which);
+ * the photons beyond the kernel are spread evenly. */
+static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels, float *in,
+                           float *out, float **result, nb_response_info *info)
 {
     psf_kernel k;
     nb_status status;
@@ -368,31 +403,33 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     k.fwhm = spec->psf_fwhm_px;
     k.g = spec->psf_fwhm_px * FIBER_G_PER_FWHM;
     info->psf_applied = 1;
-    memset(out, 0, sizeof(float) * (size_t)k.pixels);
+    *result = out;
+    /* corrected, the gathering writes every pixel (gather_corrected) */
+    if (spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
     choose_radius(spec, &k, in, info);
     if (k.radius == 0) {
         /* nothing above 0 to blur: the original gives an empty image */
-        if (!spec->c_parity) memcpy(out, in, sizeof(float) * (size_t)k.pixels);
+        if (!spec->c_parity) *result = in;
         return NB_OK;
     }
-    if (k.radius == INT32_MIN) return NB_OK; /* every pixel vanishes (scatter_legacy) */
+    if (k.radius == INT32_MIN) { /* every pixel vanishes (scatter_legacy) */
+        if (!spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
+        return NB_OK;
+    }
     status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
-    if (spec->c_parity) {
+    if (spec->c_parity)
         status = scatter_legacy(spec, &k, in, out, &lost);
-    } else {
-        float *tmp = malloc(sizeof(float) * (size_t)k.pixels);
-        if (tmp)
-            gather_corrected(&k, in, out, tmp, &lost);
-        else
-            status = NB_OUT_OF_MEMORY;
-        free(tmp);
-    }
+    else
+        *result = gather_corrected(&k, in, out, &lost);
     free(k.kernel);
     if (status != NB_OK) return status;
     info->lost_photons = lost;
     each = lost / k.pixels;
-    for (i = 0; i < k.pixels; ++i) out[i] += each;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (i = 0; i < k.pixels; ++i) (*result)[i] += each;
     return NB_OK;
 }
 
@@ -416,6 +453,15 @@ static uint32_t legacy_pixel(double adu, int bits)
     }
 }
 
+/* Pixel i of an image of 16- or 32-bit pixels. */
+static void store_pixel(void *image, long i, int bits, uint32_t value)
+{
+    if (bits == 16)
+        ((uint16_t *)image)[i] = (uint16_t)value;
+    else
+        ((uint32_t *)image)[i] = value;
+}
+
 static uint32_t corrected_pixel(double adu, int bits)
 {
     double top = bits == 16 ? 65535.0 : 2147483647.0;
@@ -426,19 +472,22 @@ static uint32_t corrected_pixel(double adu, int bits)
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
 static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
-                           uint32_t *out, double *adu_out)
+                           void *out, double *adu_out)
 {
     /* quirk int32_expected_clipped */
     long i;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
     for (i = 0; i < pixels; ++i) {
         double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
         if (adu_out) adu_out[i] = adu;
         if (spec->c_parity) {
             if (adu > 2147483647.0) adu = 2147483647.0;
             if (adu > 65535.0) adu = 65535.0;
-            out[i] = legacy_pixel(adu, spec->bits);
+            store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
         } else {
-            out[i] = corrected_pixel(adu, spec->bits);
+            store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
         }
     }
 }
@@ -474,6 +523,74 @@ static uint64_t stream_key(long seed, uint64_t purpose)
     return nb_mix64((uint64_t)seed * 0x9E3779B97F4A7C15ULL ^ purpose);
 }
 
+#define NB_COUNT_BLOCK 512 /* pixels whose draws are made loop by loop, vectorised */
+
+/* mean *= 1 + sigma x a Gaussian deviate of each pixel's stream under key (its first two
+ * draws). */
+static inline void multiply_deviates(uint64_t key, long first, int n, double sigma,
+                                     double *restrict mean)
+{
+    int j;
+    for (j = 0; j < n; ++j) {
+        nb_stream stream = nb_stream_at(key, (uint64_t)(first + j));
+        mean[j] *= 1.0 + sigma * nb_stream_gaussian(&stream);
+    }
+}
+
+/* The Poisson counts of means below 10 by inversion of one uniform each: the pixels in
+ * step, each adding the next probability until its cumulative distribution reaches its
+ * uniform (or its probabilities vanish, for a uniform beyond the sum's rounding); the
+ * counts of other means stay 0.  The shot stream's draw skip is the uniform. */
+static inline void invert_counts(uint64_t key, long first, int n, uint64_t skip,
+                                 const double *restrict mean, double *restrict count)
+{
+    double u[NB_COUNT_BLOCK], p[NB_COUNT_BLOCK], cdf[NB_COUNT_BLOCK];
+    int j, going = 1;
+    for (j = 0; j < n; ++j) {
+        nb_stream shot = nb_stream_after(nb_stream_at(key, (uint64_t)(first + j)), skip);
+        u[j] = nb_stream_uniform(&shot);
+        p[j] = cdf[j] = nb_exp(-mean[j]);
+        count[j] = 0.0;
+    }
+    while (going) {
+        going = 0;
+        for (j = 0; j < n; ++j) {
+            double next = count[j] + 1.0, p_next = p[j] * mean[j] / next;
+            double cdf_next = cdf[j] + p_next;
+            int step = (u[j] > cdf[j]) & (p[j] > 0.0) & (mean[j] < 10.0);
+            count[j] = step ? next : count[j];
+            p[j] = step ? p_next : p[j];
+            cdf[j] = step ? cdf_next : cdf[j];
+            going |= step;
+        }
+    }
+}
+
+/* The counts of pixels first to first + n - 1 (n at most NB_COUNT_BLOCK): the flicker
+ * (the shot stream's first two draws) and the calibration error, then a Poisson count
+ * (the next draw, and on for a mean of 10 or more; 0 for a mean at or below 0, or NaN). */
+NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t shot_key,
+                                         uint64_t calibration_key, long first, int n,
+                                         float *photons)
+{
+    double mean[NB_COUNT_BLOCK], count[NB_COUNT_BLOCK];
+    uint64_t skip = spec->flicker > 0.0 ? 2 : 0;
+    int j;
+    for (j = 0; j < n; ++j) mean[j] = photons[first + j];
+    if (spec->flicker > 0.0) multiply_deviates(shot_key, first, n, spec->flicker, mean);
+    if (spec->calibration > 0.0)
+        multiply_deviates(calibration_key, first, n, spec->calibration, mean);
+    invert_counts(shot_key, first, n, skip, mean, count);
+    for (j = 0; j < n; ++j) {
+        if (mean[j] >= 10.0) {
+            nb_stream shot = nb_stream_after(nb_stream_at(shot_key, (uint64_t)(first + j)),
+                                             skip + 1);
+            count[j] = nb_stream_poisson_large(&shot, mean[j]);
+        }
+        photons[first + j] = (float)count[j];
+    }
+}
+
 /* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
  * calibration error from the calibration seed's, the same whatever the shot seed. */
 static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels)
@@ -482,20 +599,15 @@ static double corrected_counts(const nb_response_spec *spec, float *photons, lon
     uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
     uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
     double sum = 0.0;
-    long i;
+    long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static) reduction(+ : sum)
 #endif
-    for (i = 0; i < pixels; ++i) {
-        nb_stream shot = nb_stream_at(shot_key, (uint64_t)i);
-        double expected = photons[i];
-        if (spec->flicker > 0.0) expected *= 1.0 + spec->flicker * nb_stream_gaussian(&shot);
-        if (spec->calibration > 0.0) {
-            nb_stream calibration = nb_stream_at(calibration_key, (uint64_t)i);
-            expected *= 1.0 + spec->calibration * nb_stream_gaussian(&calibration);
-        }
-        photons[i] = (float)nb_stream_poisson(&shot, expected);
-        sum += photons[i]; /* whole numbers: the same sum in any order */
+    for (block = 0; block < blocks; ++block) {
+        long first = block * NB_COUNT_BLOCK, i;
+        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK;
+        count_block(spec, shot_key, calibration_key, first, n, photons);
+        for (i = first; i < first + n; ++i) sum += photons[i]; /* whole numbers: any order */
     }
     return sum;
 }
@@ -507,38 +619,58 @@ void nb_response_readout_deviates(nb_random_state *rng, long *seed, long pixels,
     for (i = 0; i < pixels; ++i) deviates[i] = nb_gaussian(rng, seed);
 }
 
+/* The corrected read-out deviates of pixels first to first + n - 1. */
+NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int n,
+                                           double *deviates)
+{
+    int j;
+    for (j = 0; j < n; ++j) {
+        nb_stream readout = nb_stream_at(readout_key, (uint64_t)(first + j));
+        deviates[j] = nb_stream_gaussian(&readout);
+    }
+}
+
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
-                        const float *photons, long pixels, uint32_t *out,
+                        const float *photons, long pixels, void *out,
                         nb_response_info *info)
 {
-    long i, overloads = 0;
+    long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
     double sum = 0.0;
     uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
-    for (i = 0; i < pixels; ++i) sum += photons[i];
+    if (spec->c_parity) /* in the original's order, as its log prints it */
+        for (block = 0; block < pixels; ++block) sum += photons[block];
+    else
+        sum = ordered_sum(photons, pixels);
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
 #endif
-    for (i = 0; i < pixels; ++i) {
-        double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-        if (spec->readout_adu > 0.0) {
-            if (spec->c_parity) {
-                adu += spec->readout_adu * nb_gaussian(rng, seed);
-            } else {
-                nb_stream readout = nb_stream_at(readout_key, (uint64_t)i);
-                adu += spec->readout_adu * nb_stream_gaussian(&readout);
+    for (block = 0; block < blocks; ++block) {
+        long first = block * NB_COUNT_BLOCK, i;
+        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK, j;
+        double deviates[NB_COUNT_BLOCK];
+        if (spec->readout_adu > 0.0 && !spec->c_parity)
+            readout_block(readout_key, first, n, deviates);
+        for (j = 0; j < n; ++j) {
+            double adu;
+            i = first + j;
+            adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0)
+                adu += spec->readout_adu *
+                       (spec->c_parity ? nb_gaussian(rng, seed) : deviates[j]);
+            if (adu > 2147483647.0) {
+                adu = 2147483647.0;
+                if (spec->bits == 32) ++overloads;
             }
+            if (spec->bits == 16 && adu > 65535.0) {
+                adu = 65535.0;
+                ++overloads;
+            }
+            store_pixel(out, i, spec->bits,
+                        spec->c_parity ? legacy_pixel(adu, spec->bits)
+                                       : corrected_pixel(adu, spec->bits));
         }
-        if (adu > 2147483647.0) {
-            adu = 2147483647.0;
-            if (spec->bits == 32) ++overloads;
-        }
-        if (spec->bits == 16 && adu > 65535.0) {
-            adu = 65535.0;
-            ++overloads;
-        }
-        out[i] = spec->c_parity ? legacy_pixel(adu, spec->bits) : corrected_pixel(adu, spec->bits);
     }
     info->photons = sum;
     info->overloads = overloads;
@@ -546,24 +678,30 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
                                int spixels, nb_random_state *rng, float *work,
-                               uint32_t *expected, double *expected_adu, uint32_t *noisy,
+                               void *expected, double *expected_adu, void *noisy,
                                nb_response_info *info)
 {
     long pixels = (long)fpixels * spixels, i;
-    float *photons = work, *blurred = work + pixels;
+    float *photons = work, *blurred = work + pixels, *result;
     const float *signal = photons;
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
     nb_status status;
     long seed;
+    double max_value;
     memset(info, 0, sizeof *info);
+    max_value = info->max_value;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for schedule(static) reduction(max : max_value)
+#endif
     for (i = 0; i < pixels; ++i) {
-        if (info->max_value < image[i]) info->max_value = image[i];
+        if (max_value < image[i]) max_value = image[i];
         photons[i] = (float)(spec->photons_per_value * image[i]);
     }
+    info->max_value = max_value;
     if (!spec->noise && blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
+        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
         if (status != NB_OK) return status;
-        signal = blurred;
+        signal = result;
     }
     expected_image(spec, signal, pixels, expected, expected_adu);
     if (!spec->noise) return NB_OK;
@@ -573,9 +711,9 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
                                    : corrected_counts(spec, photons, pixels);
     if (blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, info);
+        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
         if (status != NB_OK) return status;
-        signal = blurred;
+        signal = result;
     } else {
         signal = photons;
     }

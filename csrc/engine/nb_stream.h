@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "nb_fastmath.h"
+
 typedef struct {
     uint64_t state;
 } nb_stream;
@@ -32,33 +34,33 @@ static inline uint64_t nb_stream_bits(nb_stream *s)
     return nb_mix64(s->state);
 }
 
-/* Uniform in (0, 1): 53 random bits, never 0. */
+/* Uniform in (0, 1): 52 random bits as the mantissa of a number in [1, 2), less 1, plus
+ * 2^-53 (all exact, and vectorisable: no integer to double conversion). */
 static inline double nb_stream_uniform(nb_stream *s)
 {
-    return ((double)(nb_stream_bits(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    return (nb_from_bits(0x3FF0000000000000ULL | (nb_stream_bits(s) >> 12)) - 1.0) + 0x1p-53;
 }
 
-/* A unit Gaussian deviate (Box-Muller, one of the pair). */
+/* A unit Gaussian deviate (Box-Muller, one of the pair), in straight-line arithmetic
+ * (nb_fastmath.h) so that a loop of them over pixels vectorises. */
 static inline double nb_stream_gaussian(nb_stream *s)
 {
-    double u = nb_stream_uniform(s), v = nb_stream_uniform(s);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+    double u = nb_stream_uniform(s), v = nb_stream_uniform(s), sin_v, cos_v;
+    nb_sincos(6.283185307179586 * v, &sin_v, &cos_v);
+    return sqrt(-2.0 * nb_log(u)) * cos_v;
 }
 
-/* A Poisson deviate of mean mean (0 for a mean at or below 0, or NaN): the product of
- * uniforms below 10, the transformed rejection of Hoermann (1993) above. */
-static inline double nb_stream_poisson(nb_stream *s, double mean)
+/* The step of a stream after draws draws: the stream of an item taken up again. */
+static inline nb_stream nb_stream_after(nb_stream s, uint64_t draws)
 {
-    if (!(mean > 0.0)) return 0.0;
-    if (mean < 10.0) {
-        double limit = exp(-mean), product = nb_stream_uniform(s);
-        double count = 0.0;
-        while (product > limit) {
-            product *= nb_stream_uniform(s);
-            count += 1.0;
-        }
-        return count;
-    }
+    s.state += draws * 0x9E3779B97F4A7C15ULL;
+    return s;
+}
+
+/* A Poisson deviate of mean 10 or more by the transformed rejection of Hoermann (1993)
+ * (smaller means are counted by inversion, nb_response.c: count_block). */
+static inline double nb_stream_poisson_large(nb_stream *s, double mean)
+{
     {
         double root = sqrt(mean), log_mean = log(mean);
         double b = 0.931 + 2.53 * root, a = -0.059 + 0.02483 * b;

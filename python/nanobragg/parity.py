@@ -409,7 +409,8 @@ _QUIRKS = (
           "carries their error.",
           "math.pi.",
           sites=(Site(_C + "nb_scatterers.c", "nb_point_scatterers"),
-                 Site(_TORCH + "scatterers.py", "_waves"),
+                 Site(_TORCH + "scatterers.py", "_legacy_waves"),
+                 Site(_TORCH + "scatterers.py", "point_scatterers"),
                  Site(_PY + "stages/scatterers.py", "radians"))),
     Quirk("near_curved_detector_mirrored", "point_scatterers",
           "With -curved_det the point (distance, 0, 0) is turned about lab y by +z/distance, "
@@ -429,15 +430,17 @@ _QUIRKS = (
           "With -source_distance far every source's path to an atom is the atom's x, so "
           "divergence does nothing, and the B factors' incident direction is +x.",
           "Each source is a plane wave along its own direction.",
-          sites=(Site(_C + "nb_scatterers.c", "source_atom_tables"),
-                 Site(_TORCH + "scatterers.py", "_waves"))),
+          sites=(Site(_C + "nb_scatterers.c", "source_to_atom"),
+                 Site(_TORCH + "scatterer_waves.py", "source_paths"))),
     Quirk("near_source_inverse_square", "point_scatterers",
           "Each wave is divided by its path from the source, so a near source dims the "
           "image by 1/distance^2 (the default 10 m source by 100) although the fluence is "
           "given at the sample.",
           "Each wave is 1 at the origin: the path ratio |source| / |source - atom|.",
-          sites=(Site(_C + "nb_scatterers.c", "add_atoms"),
-                 Site(_TORCH + "scatterers.py", "_waves"))),
+          sites=(Site(_C + "nb_scatterers.c", "wave_tables"),
+                 Site(_C + "nb_scatterers.c", "add_atoms_legacy"),
+                 Site(_TORCH + "scatterer_waves.py", "wave_table"),
+                 Site(_TORCH + "scatterers.py", "_legacy_waves"))),
     Quirk("near_solid_angle_last_subpixel", "point_scatterers",
           "With -oversample the whole pixel is multiplied by the last sub-pixel's solid "
           "angle.",

@@ -264,7 +264,7 @@ def image_values(image: Any, *, keep_tensor: bool = False) -> Any:
                         f"numbers, got {shown(image)}")
     if image.ndim != 2 or 0 in image.shape:
         raise ValueError(f"image: expected a 2-d image (slow, fast), got shape {image.shape}")
-    return image.astype(np.float32)
+    return image.astype(np.float32, copy=False)
 
 
 def detector_response(image: Any, config: ResponseConfig | None = None, *,

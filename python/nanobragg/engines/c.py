@@ -33,7 +33,7 @@ from nanobragg.stages import (
 )
 from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
-from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec, pixels_of
+from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec
 from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
@@ -77,11 +77,11 @@ class CEngine:
     @checked
     def detector_response(self, image: Any, spec: ResponseSpec,
                           rng: LegacyRandom) -> ResponseImage:
+        # the pixels come in the width of spec.bits
         expected, adu, noisy, info = _core.detector_response(
             np.asarray(to_numpy(image), np.float32), to_numpy(spec), rng, with_adu=True)
         assert adu is not None
-        return ResponseImage(expected=pixels_of(expected, spec.bits), expected_adu=adu,
-                             noisy=None if noisy is None else pixels_of(noisy, spec.bits),
+        return ResponseImage(expected=expected, expected_adu=adu, noisy=noisy,
                              info=ResponseInfo(**info))
 
     @checked

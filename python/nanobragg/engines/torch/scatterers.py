@@ -1,7 +1,7 @@
 """point_scatterers on tensors: pixels in chunks; sub-pixels, sources and atoms as tensor
-dimensions.  Paths and phases are computed in float64 whatever the dtype (a phase is
-2 pi x 0.1 m / 1e-10 m, some 6e9 radians, which float32 cannot hold); the waves and
-their sums in the chosen dtype."""
+dimensions.  With c_parity in float64 each term is the original's arithmetic (paths and
+phases in float64, square roots rounded as C's); otherwise the phases are split into
+parts exact to the dtype (scatterer_waves.py)."""
 
 from __future__ import annotations
 
@@ -11,53 +11,20 @@ from typing import Any
 import torch
 
 from nanobragg.engines.base import Progress
+from nanobragg.engines.torch.scatterer_waves import (
+    WaveTable,
+    norm,
+    source_paths,
+    wave_sums,
+    wave_table,
+)
 from nanobragg.engines.torch.vectors import FLOAT64, Placement
 from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 R_E_SQR_M2 = 7.94079248018965e-30
 LEGACY_TWO_PI = 6.28318530717959
-CHUNK_TERMS = 1 << 20
+CHUNK_TERMS = 1 << 18
 """Terms (pixel x sub-pixel x source x atom) per chunk of pixels."""
-
-
-def _split(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Veltkamp's split: a = hi + lo exactly, each with half the mantissa."""
-    c = 134217729.0 * a
-    hi = c - (c - a)
-    return hi, a - hi
-
-
-def _square_excess(r: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """r^2 - x without rounding error in r^2 (Dekker's exact product)."""
-    p = r * r
-    hi, lo = _split(r)
-    return (p - x) + (((hi * hi - p) + 2.0 * hi * lo) + lo * lo)
-
-
-def exact_sqrt(x: torch.Tensor) -> torch.Tensor:
-    """The correctly rounded square root, as C's sqrt gives it.  torch's CPU kernels
-    are off by one unit in the last place for about 1 value in 70, and a path of 0.1 m
-    off by one unit moves a phase by 1e-6 radians, which decides the image's last bits
-    (a tensor with a graph keeps torch's derivative)."""
-    root = torch.sqrt(x)
-    with torch.no_grad():
-        best = root.detach()
-        if x.dtype == FLOAT64:
-            best_excess = _square_excess(best, x).abs()
-            for other in (torch.nextafter(best, torch.full_like(best, math.inf)),
-                          torch.nextafter(best, torch.zeros_like(best))):
-                excess = _square_excess(other, x).abs()
-                better = excess < best_excess
-                best = torch.where(better, other, best)
-                best_excess = torch.where(better, excess, best_excess)
-    return root + (best - root).detach() if root.requires_grad else best
-
-
-def _norm(v: torch.Tensor, exact: bool = True) -> torch.Tensor:
-    """The length of vectors along the last dimension, summed as the C engine sums (and
-    rounded as C's sqrt rounds, unless not ``exact``)."""
-    squares = v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1] + v[..., 2] * v[..., 2]
-    return exact_sqrt(squares) if exact else torch.sqrt(squares)
 
 
 def _subpixel_positions(p: Any, fast: torch.Tensor, slow: torch.Tensor,
@@ -95,59 +62,49 @@ def _solid_angle_R2(p: Any, pos: torch.Tensor, airpath: torch.Tensor,
     return result
 
 
-def _waves(inputs: ScattererInputs, pos: torch.Tensor, at64: Placement,
-           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re and Im of the summed atoms' waves: (pixels, sub-pixels, sources) each."""
-    p, atoms, sources = inputs.params, inputs.atoms, inputs.sources
+def _legacy_waves(inputs: ScattererInputs, pos: torch.Tensor,
+                  at64: Placement) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re and Im of the summed atoms' waves in the original's float64 arithmetic:
+    (pixels, sub-pixels, sources) each."""
+    atoms, sources = inputs.atoms, inputs.sources
     xyz = at64.tensor(atoms.position_m)                      # (N, 3)
     src = at64.tensor(sources.position_m)                    # (M, 3)
-    k = at64.tensor(sources.direction)                       # (M, 3)
     lam = at64.tensor(sources.wavelength_m)                  # (M,)
-    two_pi = LEGACY_TWO_PI if p.c_parity else 2.0 * math.pi  # quirk near_truncated_pi
-    # quirk near_far_source_ignores_divergence (see nb_scatterers.c: add_atoms)
-    if p.far_source:
-        in_path = (xyz[:, 0].expand(len(lam), -1) if p.c_parity else k @ xyz.T)  # (M, N)
-        S0 = (torch.tensor([1.0, 0.0, 0.0], dtype=FLOAT64, device=at64.device)
-              .expand(len(lam), xyz.shape[0], 3) if p.c_parity
-              else k[:, None, :].expand(-1, xyz.shape[0], -1))
-    else:
-        delta = xyz[None, :, :] - src[:, None, :]            # (M, N, 3)
-        in_path = _norm(delta)
-        S0 = delta / in_path[..., None]
+    in_path, S0 = source_paths(inputs.params, xyz, src, at64.tensor(sources.direction), at64)
     out = pos[:, :, None, :] - xyz[None, None, :, :]         # (P, S, N, 3)
-    # float32 waves do not need the last bit of a path (1e-6 radians of phase)
-    out_path = _norm(out, exact=dtype == FLOAT64)            # (P, S, N)
-    phase = (two_pi * (in_path[None, None] + out_path[:, :, None, :]) / lam[:, None]
+    out_path = norm(out)                                     # (P, S, N)
+    # quirk near_truncated_pi
+    phase = (LEGACY_TWO_PI * (in_path[None, None] + out_path[:, :, None, :]) / lam[:, None]
              + at64.tensor(atoms.phase_rad))                 # (P, S, M, N)
-    phase = torch.remainder(phase, 2.0 * math.pi) if dtype != FLOAT64 else phase
     S = out / out_path[..., None]                            # (P, S, N, 3)
     q = (S[:, :, None] - S0[None, None]) / (lam[:, None, None] * 1e10)
-    stol = _norm(q, exact=dtype == FLOAT64) / 2.0
+    stol = norm(q) / 2.0
     B = at64.tensor(atoms.B_A2)
     DWF = at64.tensor(atoms.occupancy) * torch.where(B != 0.0, torch.exp(-B * stol * stol),
                                                      torch.ones_like(stol))
-    # quirk near_source_inverse_square (see nb_scatterers.c: add_atoms)
-    if p.far_source:
+    # quirk near_source_inverse_square (see nb_scatterers.c: wave_tables)
+    if inputs.params.far_source:
         amplitude = DWF / out_path[:, :, None, :]
-    elif p.c_parity:
-        amplitude = DWF / in_path / out_path[:, :, None, :]
     else:
-        amplitude = DWF * _norm(src)[:, None] / in_path \
-            / out_path[:, :, None, :]
-    amplitude, phase = amplitude.to(dtype), phase.to(dtype)
+        amplitude = DWF / in_path / out_path[:, :, None, :]
     return (amplitude * torch.cos(phase)).sum(-1), (amplitude * torch.sin(phase)).sum(-1)
 
 
-def _chunk(inputs: ScattererInputs, fast: torch.Tensor, slow: torch.Tensor,
-           at: Placement, at64: Placement) -> tuple[torch.Tensor, ...]:
-    """(value, real, imag, omega sum) of a chunk of pixels."""
+def _chunk(inputs: ScattererInputs, table: WaveTable | None, fast: torch.Tensor,
+           slow: torch.Tensor, at: Placement, at64: Placement) -> tuple[torch.Tensor, ...]:
+    """(value, real, imag, omega sum) of a chunk of pixels (the legacy float64 sums
+    without a table)."""
     p = inputs.params
     n = int(p.oversample)
     steps = len(inputs.sources.wavelength_m) * n * n
     pos = _subpixel_positions(p, fast, slow, at64)
-    airpath = _norm(pos)
+    airpath = norm(pos)
     omega = _solid_angle_R2(p, pos, airpath, at64)          # (P, S)
-    Fa, Fb = _waves(inputs, pos, at64, at.dtype)             # (P, S, M)
+    if table is None:
+        Fa, Fb = _legacy_waves(inputs, pos, at64)            # (P, S, M)
+    else:
+        Fa, Fb = wave_sums(table, pos.reshape(-1, 3), at.dtype)
+        Fa, Fb = Fa.reshape(*pos.shape[:2], -1), Fb.reshape(*pos.shape[:2], -1)
     real = imag = torch.zeros(len(fast), dtype=at.dtype, device=at.device)
     if p.coherent:
         j = slow * int(p.fpixels) + fast
@@ -199,10 +156,13 @@ def point_scatterers(inputs: ScattererInputs, progress: Progress | None, *,
         slow, fast = ys.reshape(-1), xs.reshape(-1)
         per_pixel = max(1, steps * max(1, len(inputs.atoms.occupancy)))
         size = max(1, CHUNK_TERMS // per_pixel)
+        # quirk near_truncated_pi: the original's phases use its 15-digit 2 pi
+        table = None if p.c_parity and at.dtype == FLOAT64 else \
+            wave_table(inputs, LEGACY_TWO_PI if p.c_parity else 2.0 * math.pi, at)
         values, reals, imags = [], [], []
         for start in range(0, len(fast), size):
             f, s = fast[start:start + size], slow[start:start + size]
-            value, re, im, om = _chunk(inputs, f, s, at, at64)
+            value, re, im, om = _chunk(inputs, table, f, s, at, at64)
             values.append(value)
             reals.append(re)
             imags.append(im)
