@@ -115,9 +115,9 @@ def test_printout_flags_parse(c_parity):
                                     "-divsteps", "2", "-dispersion", "4", "-dispsteps", "2"]])
 def test_image_blocks_equal_the_term_by_term_ones(extra, engine, c_parity, tmp_path,
                                                   monkeypatch):
-    """-printout of every pixel takes its blocks from the images; one pixel's block is
-    summed again term by term: both print the same text (also over an accumulated
-    image)."""
+    """-printout of every pixel takes its blocks from the images; with c_parity one
+    pixel's block is summed again term by term: both print the same text (also over an
+    accumulated image)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "atoms.txt").write_text("0 0 0\n4 0 1 0.5 8\n0 3 1 1 0 30\n")
     args = ["-file", "atoms.txt", "-detpixels", "5", "-pixel", "0.5", "-distance", "50",

@@ -9,9 +9,12 @@ intensity it ends with, the Re/Im images, its photons per steradian, the last
 sub-pixel's solid angle and its photons; with ``-debug`` too, each atom's term
 ``n  x y z -> phase Re Im`` (metres, radians, the running sums) before each block.
 
-The printed pixels are summed again here, term by term in the original's order, with
-the arithmetic of the mode (c_parity: the original's; corrected: the corrected
-engine's); the photons are the engine's."""
+With c_parity a printed pixel is summed again here, term by term in the original's order
+and arithmetic; so is every pixel with ``-debug`` (whose per-atom lines need the running
+sums, in the mode's arithmetic); otherwise the block is read from the engine's images
+(the corrected engine's phases are split and reduced exactly, which a sum term by term
+in double precision would not reproduce to the printed digits); the photons are the
+engine's."""
 
 from __future__ import annotations
 
@@ -207,9 +210,9 @@ def printout_lines(inputs: ScattererInputs, image: np.ndarray, real: np.ndarray,
                    debug: bool) -> list[str]:
     """The blocks of the rendered pixels (or of ``pixel``, (fast, slow)), in the
     original's order, from the engine's double-precision ``image``, ``real`` and
-    ``imag``.  One pixel, or -debug's terms, are summed again term by term; every pixel
-    of an image is taken from the images (the same printed digits, in a fraction of the
-    time)."""
+    ``imag``.  -debug's terms, and with c_parity one pixel, are summed again term by
+    term; otherwise the blocks are taken from the images (the same printed digits, in a
+    fraction of the time)."""
     p = inputs.params
     prior = None if inputs.image is None else np.asarray(inputs.image, dtype=np.float64)
     lines: list[str] = []
@@ -219,7 +222,8 @@ def printout_lines(inputs: ScattererInputs, image: np.ndarray, real: np.ndarray,
                 continue
             added = float(image[slow, fast]) - (0.0 if prior is None else
                                                  float(prior[slow, fast]))
-            traced = (_trace(inputs, fast, slow, debug) if debug or pixel is not None
+            resum = debug or (pixel is not None and p.c_parity)
+            traced = (_trace(inputs, fast, slow, debug) if resum
                       else _from_images(inputs, added, float(real[slow, fast]),
                                         float(imag[slow, fast]), fast, slow))
             x, y, z = traced.position
