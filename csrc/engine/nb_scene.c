@@ -110,7 +110,6 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
                p->oversample;
     c->subpixel_size_m = p->pixel_size_m / p->oversample;
     c->interpolate = p->interpolate && a->Fhkl != NULL;
-    c->blocked = !p->c_parity && blocked_sum_applies(c);
     /* The original normalises its copy of the polarization axis at every call;
      * after the first call it no longer changes. */
     nb_unitize(p->polar, c->polar_axis);
@@ -120,6 +119,7 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
 
     c->source_factor = malloc(sizeof(double) * (size_t)a->nsources);
     if (!c->source_factor || !build_tables(c)) return NB_OUT_OF_MEMORY;
+    if (!p->c_parity && !nb_lanes_open(c)) return NB_OUT_OF_MEMORY;
     for (i = 0; i < a->nsources; ++i) total_weight += a->source_weight[i];
     for (i = 0; i < a->nsources; ++i)
         c->source_factor[i] = total_weight > 0.0
@@ -134,5 +134,6 @@ void nb_scene_close(nb_scene *c)
     free(c->carried.axes);
     free(c->unrotated_entry.axes);
     free(c->source_factor);
+    nb_lanes_close(c);
     memset(c, 0, sizeof *c);
 }
