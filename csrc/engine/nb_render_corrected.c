@@ -164,28 +164,50 @@ static nb_lane_kernel choose_kernel(void)
 
 int nb_lanes_open(nb_scene *c)
 {
+    enum { QUANTITIES = 15 };
     const nb_render_arrays *a = c->a;
+    const long n = a->nsources;
     nb_lane_setup *setup = calloc(1, sizeof *setup);
-    int s, i;
+    nb_source_table *t;
+    double *next;
+    long s;
     if (!setup) return 0;
     c->lanes = setup;
     setup->kernel = choose_kernel();
-    setup->frames = malloc(sizeof *setup->frames * (size_t)a->nsources);
-    if (!setup->frames) return 0;
     setup->hkl_index_fits = !a->hkls || (double)(a->h_max - a->h_min + 1) *
                                                 (a->k_max - a->k_min + 1) *
                                                 (a->l_max - a->l_min + 1) < 2147483647.0;
-    for (s = 0; s < a->nsources; ++s) {
+    setup->source_storage = next = malloc(sizeof(double) * QUANTITIES * (size_t)n);
+    if (!next) return 0;
+    t = &setup->sources;
+    t->direction_x = next, next += n, t->direction_y = next, next += n;
+    t->direction_z = next, next += n, t->inverse_wavelength = next, next += n;
+    t->factor = next, next += n;
+    t->incident_x = next, next += n, t->incident_y = next, next += n;
+    t->incident_z = next, next += n;
+    t->B_x = next, next += n, t->B_y = next, next += n, t->B_z = next, next += n;
+    t->E_x = next, next += n, t->E_y = next, next += n, t->E_z = next;
+    for (s = 0; s < n; ++s) {
         /* polarization_factor's frame about the incident beam, once per source */
-        nb_source_frame *f = setup->frames + s;
-        double axis[3];
-        for (i = 0; i < 3; ++i) f->incident[i] = -a->source_direction[3 * s + i];
-        nb_unitize(f->incident, f->incident);
+        const double *direction = a->source_direction + 3 * s;
+        double incident[3], axis[3], B_in[3], E_in[3];
+        int i;
+        for (i = 0; i < 3; ++i) incident[i] = -direction[i];
+        nb_unitize(incident, incident);
         nb_unitize(c->polar_axis, axis);
-        nb_cross(axis, f->incident, f->B_in);
-        nb_unitize(f->B_in, f->B_in);
-        nb_cross(f->incident, f->B_in, f->E_in);
-        nb_unitize(f->E_in, f->E_in);
+        nb_cross(axis, incident, B_in);
+        nb_unitize(B_in, B_in);
+        nb_cross(incident, B_in, E_in);
+        nb_unitize(E_in, E_in);
+        t->direction_x[s] = direction[0];
+        t->direction_y[s] = direction[1];
+        t->direction_z[s] = direction[2];
+        t->inverse_wavelength[s] = 1.0 / a->source_wavelength_m[s];
+        t->factor[s] = c->source_factor[s];
+        t->incident_x[s] = incident[0], t->incident_y[s] = incident[1];
+        t->incident_z[s] = incident[2];
+        t->B_x[s] = B_in[0], t->B_y[s] = B_in[1], t->B_z[s] = B_in[2];
+        t->E_x[s] = E_in[0], t->E_y[s] = E_in[1], t->E_z[s] = E_in[2];
     }
     return 1;
 }
@@ -193,7 +215,7 @@ int nb_lanes_open(nb_scene *c)
 void nb_lanes_close(nb_scene *c)
 {
     if (!c->lanes) return;
-    free(c->lanes->frames);
+    free(c->lanes->source_storage);
     free(c->lanes);
     c->lanes = NULL;
 }
@@ -202,24 +224,65 @@ void nb_lanes_close(nb_scene *c)
 typedef struct {
     double bragg[NB_ROW_PIXELS], background[NB_ROW_PIXELS];
     unsigned char executed[NB_ROW_PIXELS], left_grid[NB_ROW_PIXELS];
-    int slot[NB_LANES];          /* the pixel of each lane of the block */
+    double omega_sum_sr;
 } row_sums;
 
-static void flush_lanes(const nb_scene *c, nb_lane_block *b, row_sums *sums,
-                        pixel_report *report)
+/* The next lane to hand out: pixel q of the list, its layer and sub-pixel. */
+typedef struct {
+    int q, layer, subS, subF;
+} lane_cursor;
+
+/* Fill a block with the next lanes, pixel after pixel, each pixel's layers and
+ * sub-pixels in the order of the original's loops; slot[j] is lane j's pixel.  Returns
+ * the lanes filled, 0 when every pixel has been handed out. */
+static int fill_lanes(const nb_scene *c, int spixel, const int *fpixel, int count,
+                      lane_cursor *at, nb_lane_block *b, int *slot)
 {
-    int j;
-    c->lanes->kernel(c, c->lanes, b, report);
-    for (j = 0; j < b->count; ++j) {
-        int q = sums->slot[j];
-        sums->bragg[q] += b->bragg[j];
-        /* quirk dmin_kills_background: the background counts every source, cut or not */
-        sums->background[q] += b->factor[j];
-        if (b->source[j] == 0) report->omega_sum_sr += b->omega[j];
-        sums->executed[q] |= b->alive[j];
-        sums->left_grid[q] |= b->left_grid[j];
+    const int os = c->p->oversample, layers = c->p->thickness_steps;
+    const double Sfirst = (double)spixel * os;
+    int n = 0;
+    while (n < NB_LANES && at->q < count) {
+        /* the sub-pixel index in double: exact, and no int overflow */
+        b->Fsub[n] = (double)fpixel[at->q] * os + at->subF;
+        b->Ssub[n] = Sfirst + at->subS;
+        b->layer[n] = at->layer;
+        slot[n] = at->q;
+        ++n;
+        if (++at->subF < os) continue;
+        at->subF = 0;
+        if (++at->subS < os) continue;
+        at->subS = 0;
+        if (++at->layer < layers) continue;
+        at->layer = 0;
+        ++at->q;
     }
-    b->count = 0;
+    b->count = n;
+    return n;
+}
+
+/* Add a block's lanes to their pixels, lane after lane (so a pixel's sums do not
+ * depend on where the blocks split it); the solid angles once, from the first source. */
+static void gather_lanes(const nb_lane_block *b, const int *slot, row_sums *sums)
+{
+    int j = 0;
+    while (j < b->count) {
+        const int q = slot[j];
+        double bragg = sums->bragg[q], background = sums->background[q];
+        unsigned char executed = sums->executed[q], left_grid = sums->left_grid[q];
+        for (; j < b->count && slot[j] == q; ++j) {
+            bragg += b->bragg[j];
+            /* quirk dmin_kills_background: the background counts every source, cut or not */
+            background += b->factor[j];
+            executed |= b->alive[j];
+            left_grid |= b->left_grid[j];
+        }
+        sums->bragg[q] = bragg;
+        sums->background[q] = background;
+        sums->executed[q] = executed;
+        sums->left_grid[q] = left_grid;
+    }
+    if (b->source == 0)
+        for (j = 0; j < b->count; ++j) sums->omega_sum_sr += b->omega[j];
 }
 
 void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, int count,
@@ -230,33 +293,19 @@ void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, i
     const int os = p->oversample, nsources = c->a->nsources;
     nb_lane_block b;
     row_sums sums;
-    int q, layer, subS, subF, source;
+    int slot[NB_LANES], source, q;
 
     memset(&sums, 0, sizeof sums);
-    b.count = 0;
-    for (q = 0; q < count; ++q) {
-        for (layer = 0; layer < p->thickness_steps; ++layer) {
-            for (subS = 0; subS < os; ++subS) {
-                for (subF = 0; subF < os; ++subF) {
-                    for (source = 0; source < nsources; ++source) {
-                        int j = b.count++;
-                        /* the sub-pixel index in double: exact, and no int overflow */
-                        b.Fsub[j] = (double)fpixel[q] * os + subF;
-                        b.Ssub[j] = (double)spixel * os + subS;
-                        b.layer[j] = layer;
-                        b.source[j] = source;
-                        sums.slot[j] = q;
-                        if (b.count == NB_LANES) {
-                            flush_lanes(c, &b, &sums, report);
-                            if (report->stop) return;
-                        }
-                    }
-                }
-            }
+    for (source = 0; source < nsources; ++source) {
+        lane_cursor at = {0, 0, 0, 0};
+        b.source = source;
+        while (fill_lanes(c, spixel, fpixel, count, &at, &b, slot) > 0) {
+            c->lanes->kernel(c, c->lanes, &b, report);
+            if (report->stop) return;
+            gather_lanes(&b, slot, &sums);
         }
     }
-    if (b.count > 0) flush_lanes(c, &b, &sums, report);
-    if (report->stop) return;
+    report->omega_sum_sr += sums.omega_sum_sr;
     for (q = 0; q < count; ++q) {
         /* quirk water_background_scaling: I_bg times the mean of the factors over
          * sub-pixels and sources, scaled once and independent of the sampling */

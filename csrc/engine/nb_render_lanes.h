@@ -15,13 +15,14 @@
  * gets the same arithmetic wherever it sits in a block. */
 enum { NB_LANES = 64, NB_STRIP = 32 };
 
-/* One block of lanes: what the caller fills in, and what the kernel gives back. */
+/* One block of lanes, all of one source: what the caller fills in, and what the
+ * kernel gives back. */
 typedef struct {
     int count;                        /* lanes in use; the rest are padding */
     /* in */
+    int source;
     double Fsub[NB_LANES], Ssub[NB_LANES]; /* sub-pixel index along fast and slow */
     double layer[NB_LANES];           /* sensor layer, as a number */
-    int source[NB_LANES];
     /* out */
     double omega[NB_LANES];           /* solid angle of the lane's sub-pixel, sr */
     double factor[NB_LANES];          /* omega * polar * capture * the source's factor */
@@ -31,11 +32,14 @@ typedef struct {
     unsigned char left_grid[NB_LANES]; /* an interpolation stencil left the grid */
 } nb_lane_block;
 
-/* What the polarization needs of each source, the same for every pixel. */
+/* What the lanes need of each source, the same for every pixel. */
 typedef struct {
-    double incident[3];               /* unit vector along the beam */
-    double B_in[3], E_in[3];          /* the frame about it that the Kahn factor uses */
-} nb_source_frame;
+    double *direction_x, *direction_y, *direction_z; /* as given (towards the source) */
+    double *inverse_wavelength;       /* 1/m */
+    double *factor;                   /* the scene's source_factor */
+    double *incident_x, *incident_y, *incident_z;    /* unit vector along the beam */
+    double *B_x, *B_y, *B_z, *E_x, *E_y, *E_z;       /* the Kahn factor's frame about it */
+} nb_source_table;
 
 typedef void (*nb_lane_kernel)(const nb_scene *c, const nb_lane_setup *setup,
                                nb_lane_block *b, pixel_report *report);
@@ -43,7 +47,8 @@ typedef void (*nb_lane_kernel)(const nb_scene *c, const nb_lane_setup *setup,
 /* What a block kernel reads besides the scene, and the kernel for this CPU. */
 struct nb_lane_setup {
     nb_lane_kernel kernel;
-    nb_source_frame *frames;          /* per source */
+    nb_source_table sources;
+    double *source_storage;           /* what the table's arrays point into */
     int hkl_index_fits;               /* the F grid is indexed in int (fewer than 2^31) */
 };
 

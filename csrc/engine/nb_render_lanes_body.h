@@ -107,39 +107,50 @@ typedef struct {
 } strip_state;
 
 /* Position, solid angle, capture fraction, polarization, scattering vector and the
- * resolution cut of one strip's lanes. */
+ * resolution cut of one strip's lanes, each stage a loop over the strip. */
 static inline void strip_geometry(const nb_scene *c, const nb_lane_setup *setup,
-                                  const nb_lane_block *b, int first, nb_lane_block *out,
-                                  strip_state *st)
+                                  nb_lane_block *b, int first, strip_state *st)
 {
     const nb_render_params *p = c->p;
-    const nb_render_arrays *a = c->a;
+    const nb_source_table *src = &setup->sources;
     const double sub = c->subpixel_size_m;
-    double dx[S], dy[S], dz[S], omega[S], capture[S], polar[S];
+    const double *fdet = p->fdet, *sdet = p->sdet, *odet = p->odet, *pix0 = p->pix0_m;
+    const double *Fsub = b->Fsub + first, *Ssub = b->Ssub + first, *layer = b->layer + first;
+    const int s = b->source;
+    double x[S], y[S], z[S], omega[S], capture[S], polar[S];
     int j;
     for (j = 0; j < S; ++j) {
-        double Fdet = sub * b->Fsub[first + j] + sub / 2.0;
-        double Sdet = sub * b->Ssub[first + j] + sub / 2.0;
-        double Odet = b->layer[first + j] * p->thickness_step_m;
-        double pos[3], airpath, inverse;
-        int i;
-        for (i = 0; i < 3; ++i)
-            pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0_m[i];
-        if (p->curved_detector) {
-            /* the fast and slow offsets from the beam centre over the distance are the
-             * angles that carry the beam point onto the pixel */
-            double start[3], turned[3], angle_s, angle_f;
-            for (i = 0; i < 3; ++i) start[i] = p->beam[i] * (p->distance_m + Odet);
+        double Fdet = sub * Fsub[j] + sub / 2.0, Sdet = sub * Ssub[j] + sub / 2.0;
+        double Odet = layer[j] * p->thickness_step_m;
+        x[j] = Fdet * fdet[0] + Sdet * sdet[0] + Odet * odet[0] + pix0[0];
+        y[j] = Fdet * fdet[1] + Sdet * sdet[1] + Odet * odet[1] + pix0[1];
+        z[j] = Fdet * fdet[2] + Sdet * sdet[2] + Odet * odet[2] + pix0[2];
+    }
+    if (p->curved_detector) {
+        /* the fast and slow offsets from the beam centre over the distance are the
+         * angles that carry the beam point onto the pixel (sensor layers deeper out) */
+        for (j = 0; j < S; ++j) {
+            double Fdet = sub * Fsub[j] + sub / 2.0, Sdet = sub * Ssub[j] + sub / 2.0;
+            double start[3], turned[3], pos[3], angle_s, angle_f;
+            int i;
+            for (i = 0; i < 3; ++i)
+                start[i] = p->beam[i] * (p->distance_m + layer[j] * p->thickness_step_m);
             angle_s = (Fdet - c->Fbeam_m) / p->distance_m / M_PI;
             angle_f = -(Sdet - c->Sbeam_m) / p->distance_m / M_PI;
-            lanes_rotate(start, p->sdet, lanes_sin_pi(angle_s), lanes_cos_pi(angle_s), turned);
-            lanes_rotate(turned, p->fdet, lanes_sin_pi(angle_f), lanes_cos_pi(angle_f), pos);
+            lanes_rotate(start, sdet, lanes_sin_pi(angle_s), lanes_cos_pi(angle_s), turned);
+            lanes_rotate(turned, fdet, lanes_sin_pi(angle_f), lanes_cos_pi(angle_f), pos);
+            x[j] = pos[0];
+            y[j] = pos[1];
+            z[j] = pos[2];
         }
-        airpath = sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]);
-        inverse = airpath != 0.0 ? 1.0 / airpath : 0.0;
-        dx[j] = pos[0] * inverse;
-        dy[j] = pos[1] * inverse;
-        dz[j] = pos[2] * inverse;
+    }
+    for (j = 0; j < S; ++j) {
+        double airpath = sqrt(x[j] * x[j] + y[j] * y[j] + z[j] * z[j]);
+        double inverse = airpath != 0.0 ? 1.0 / airpath : 0.0;
+        /* from here on x, y, z are the unit vector along the diffracted ray */
+        x[j] *= inverse;
+        y[j] *= inverse;
+        z[j] *= inverse;
         omega[j] = p->point_pixel ? inverse * inverse
                                   : p->pixel_size_m * p->pixel_size_m * inverse * inverse *
                                         p->close_distance_m * inverse;
@@ -149,10 +160,9 @@ static inline void strip_geometry(const nb_scene *c, const nb_lane_setup *setup,
         /* quirk oversample_thick_without_thickness: without a sensor every photon is
          * captured */
         for (j = 0; j < S; ++j) {
-            double parallax = dx[j] * p->odet[0] + dy[j] * p->odet[1] + dz[j] * p->odet[2];
+            double parallax = x[j] * odet[0] + y[j] * odet[1] + z[j] * odet[2];
             double step = p->thickness_step_m * p->mu_per_m / parallax;
-            double layer = b->layer[first + j];
-            capture[j] = lanes_exp(-layer * step) - lanes_exp(-(layer + 1.0) * step);
+            capture[j] = lanes_exp(-layer[j] * step) - lanes_exp(-(layer[j] + 1.0) * step);
         }
     }
     for (j = 0; j < S; ++j) polar[j] = 1.0;
@@ -161,37 +171,34 @@ static inline void strip_geometry(const nb_scene *c, const nb_lane_setup *setup,
     if (!p->nopolar) {
         const double kahn = p->polarization;
         for (j = 0; j < S; ++j) {
-            const nb_source_frame *f = setup->frames + b->source[first + j];
-            double cos2theta = f->incident[0] * dx[j] + f->incident[1] * dy[j] +
-                               f->incident[2] * dz[j];
+            double cos2theta = src->incident_x[s] * x[j] + src->incident_y[s] * y[j] +
+                               src->incident_z[s] * z[j];
             double cos2theta_sqr = cos2theta * cos2theta, sin2theta_sqr = 1.0 - cos2theta_sqr;
-            /* cos(2 psi), psi = -atan2(y, x), is (x^2 - y^2) / (x^2 + y^2) */
-            double y = f->B_in[0] * dx[j] + f->B_in[1] * dy[j] + f->B_in[2] * dz[j];
-            double x = f->E_in[0] * dx[j] + f->E_in[1] * dy[j] + f->E_in[2] * dz[j];
-            double r2 = x * x + y * y;
-            double cos2psi = r2 > 0.0 ? (x * x - y * y) / r2 : 1.0;
+            /* cos(2 psi), psi = -atan2(v, u), is (u^2 - v^2) / (u^2 + v^2) */
+            double v = src->B_x[s] * x[j] + src->B_y[s] * y[j] + src->B_z[s] * z[j];
+            double u = src->E_x[s] * x[j] + src->E_y[s] * y[j] + src->E_z[s] * z[j];
+            double r2 = u * u + v * v;
+            double cos2psi = r2 > 0.0 ? (u * u - v * v) / r2 : 1.0;
             polar[j] = 0.5 * (1.0 + cos2theta_sqr - kahn * cos2psi * sin2theta_sqr);
         }
     }
     for (j = 0; j < S; ++j) {
-        int source = b->source[first + j];
-        const double *direction = a->source_direction + 3 * source;
-        double lambda = a->source_wavelength_m[source];
-        double Sx = (dx[j] + direction[0]) / lambda, Sy = (dy[j] + direction[1]) / lambda;
-        double Sz = (dz[j] + direction[2]) / lambda;
-        double alive = 1.0;
-        if (p->dmin_m > 0.0) {
-            double stol = 0.5 * sqrt(Sx * Sx + Sy * Sy + Sz * Sz);
-            alive = (stol > 0.0 && p->dmin_m > 0.5 / stol) ? 0.0 : 1.0;
-        }
-        st->Sx[j] = Sx;
-        st->Sy[j] = Sy;
-        st->Sz[j] = Sz;
-        st->alive[j] = alive;
+        double inverse_lambda = src->inverse_wavelength[s];
+        st->Sx[j] = (x[j] + src->direction_x[s]) * inverse_lambda;
+        st->Sy[j] = (y[j] + src->direction_y[s]) * inverse_lambda;
+        st->Sz[j] = (z[j] + src->direction_z[s]) * inverse_lambda;
         /* quirk source_weight_unused: each source's terms are weighted by w n / sum(w) */
-        st->factor[j] = polar[j] * omega[j] * capture[j] * c->source_factor[source];
-        out->omega[first + j] = omega[j];
-        out->factor[first + j] = st->factor[j];
+        st->factor[j] = polar[j] * omega[j] * capture[j] * src->factor[s];
+        b->omega[first + j] = omega[j];
+        b->factor[first + j] = st->factor[j];
+        st->alive[j] = 1.0;
+    }
+    if (p->dmin_m > 0.0) {
+        for (j = 0; j < S; ++j) {
+            double stol = 0.5 * sqrt(st->Sx[j] * st->Sx[j] + st->Sy[j] * st->Sy[j] +
+                                     st->Sz[j] * st->Sz[j]);
+            st->alive[j] = (stol > 0.0 && p->dmin_m > 0.5 / stol) ? 0.0 : 1.0;
+        }
     }
 }
 
@@ -280,15 +287,16 @@ static inline void strip_nearest_F(const nb_render_params *p, const nb_render_ar
                                    double h0[3][S], double F[S])
 {
     const double kn = a->k_max - a->k_min + 1, ln = a->l_max - a->l_min + 1;
-    int j;
+    int index[S], inside[S], j;
     for (j = 0; j < S; ++j) {
         double hi = h0[0][j] - a->h_min, ki = h0[1][j] - a->k_min, li = h0[2][j] - a->l_min;
-        int inside = h0[0][j] >= a->h_min && h0[0][j] <= a->h_max && h0[1][j] >= a->k_min &&
-                     h0[1][j] <= a->k_max && h0[2][j] >= a->l_min && h0[2][j] <= a->l_max;
-        int index = inside ? (int)((hi * kn + ki) * ln + li) : 0;
-        double value = a->Fhkl[index];
-        F[j] = inside ? value : p->default_F;
+        inside[j] = h0[0][j] >= a->h_min && h0[0][j] <= a->h_max && h0[1][j] >= a->k_min &&
+                    h0[1][j] <= a->k_max && h0[2][j] >= a->l_min && h0[2][j] <= a->l_max;
+        index[j] = inside[j] ? (int)((hi * kn + ki) * ln + li) : 0;
     }
+    /* a load for every lane (index 0 outside the grid), in its own loop: a gather */
+    for (j = 0; j < S; ++j) F[j] = a->Fhkl[index[j]];
+    for (j = 0; j < S; ++j) F[j] = inside[j] ? F[j] : p->default_F;
 }
 
 /* The same for a grid too large for int indices, one lane after another. */
@@ -359,12 +367,11 @@ void NB_LANES_KERNEL(const nb_scene *c, const nb_lane_setup *setup, nb_lane_bloc
         b->Fsub[j] = b->Fsub[0];
         b->Ssub[j] = b->Ssub[0];
         b->layer[j] = b->layer[0];
-        b->source[j] = b->source[0];
     }
     memset(b->left_grid, 0, sizeof b->left_grid);
     for (first = 0; first < b->count; first += S) {
         strip_state st;
-        strip_geometry(c, setup, b, first, b, &st);
+        strip_geometry(c, setup, b, first, &st);
         strip_terms(c, setup, &st, first, b, report);
         if (report->stop) return;
     }

@@ -119,12 +119,12 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
 
     c->source_factor = malloc(sizeof(double) * (size_t)a->nsources);
     if (!c->source_factor || !build_tables(c)) return NB_OUT_OF_MEMORY;
-    if (!p->c_parity && !nb_lanes_open(c)) return NB_OUT_OF_MEMORY;
     for (i = 0; i < a->nsources; ++i) total_weight += a->source_weight[i];
     for (i = 0; i < a->nsources; ++i)
         c->source_factor[i] = total_weight > 0.0
                                   ? a->source_weight[i] * a->nsources / total_weight
                                   : 1.0;
+    if (!p->c_parity && !nb_lanes_open(c)) return NB_OUT_OF_MEMORY;
     return NB_OK;
 }
 
