@@ -25,11 +25,12 @@ and a fused multiply-add as two, a term of a square crystal of whole N costs:
 the per-axis N summed in general.  A lane's set-up (position 18, distance 6, unit vector
 3, solid angle 6, polarization 29, scattering vector 6, factors 3) adds 71 once for its
 terms.  The operations the render needs are lanes x (71 + terms x that); over the wall
-time they give Gflop/s, divided by the machine's peak: CPUs x clock x 16 (two fused
-multiply-add units, four doubles each, as on AVX2 and AVX-512 cores since Zen 2 and
-Skylake; the clock is what /proc/cpuinfo reports).  ``--peak-gflops`` sets the peak
-instead.  The count is of the arithmetic that the physics needs, not the instructions
-run: loads, selects, the index checks and the padding of a lane block are left out.
+time they give Gflop/s, divided by the peak of the CPUs the threads can use: CPUs x
+clock x 16 (two fused multiply-add units, four doubles each, as on AVX2 and AVX-512
+cores since Zen 2 and Skylake; the clock is what /proc/cpuinfo reports).
+``--peak-gflops`` sets the peak instead.  The count is of the arithmetic that the
+physics needs, not the instructions run: loads, selects, the index checks and the
+padding of a lane block are left out.
 
 ``--busy`` times every render again with one competing process that spins on a CPU
 (started and stopped by the benchmark) and prints how much longer each took.
@@ -148,7 +149,9 @@ def throughput(options: argparse.Namespace, binary: str | None) -> None:
                 ratio = f"{original / seconds:10.2f}x" if original else f"{'-':>11}"
                 mode = "c_parity" if c_parity else "corrected"
                 flops = None if c_parity else corrected_flops(result)
-                rate = (f"{flops / seconds / 1e9:8.2f} {flops / seconds / 1e9 / peak:7.1%}"
+                # the peak of the CPUs the threads can use
+                share = peak * min(threads, os.cpu_count() or 1) / (os.cpu_count() or 1)
+                rate = (f"{flops / seconds / 1e9:8.2f} {flops / seconds / 1e9 / share:7.1%}"
                         if flops else f"{'-':>8} {'-':>7}")
                 line = (f"{name:8} {threads:7d} {mode:>9} {seconds:9.3f} "
                         f"{work / seconds / 1e6:13.2f} {rate} {ratio}")

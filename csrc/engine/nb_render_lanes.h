@@ -1,5 +1,5 @@
-/* The corrected render in lanes: many (sub-pixel, source) pairs evaluated side by side,
- * in structure-of-arrays form, every stage of the pixel loop (position, solid angle,
+/* The corrected render in lanes: many (sub-pixel, layer) lanes of one source evaluated
+ * side by side, in structure-of-arrays form, every stage of the pixel loop (position, solid angle,
  * capture fraction, polarization, scattering vector, resolution cut, lattice factor of
  * every crystal shape, structure factor) in loops of NB_STRIP lanes the compiler turns
  * into SIMD instructions.  The same code (nb_render_lanes_body.h) is compiled once per
@@ -10,9 +10,10 @@
 
 #include "nb_render_internal.h"
 
-/* Lanes a block holds, and lanes evaluated together (one AVX-512 register of
- * doubles, two of AVX2, four of SSE2).  Every loop runs over whole strips, so a lane
- * gets the same arithmetic wherever it sits in a block. */
+/* Lanes a block holds, and lanes evaluated together (four AVX-512 registers of
+ * doubles, eight of AVX2, sixteen of SSE2: enough independent chains to keep the
+ * multiply-add units busy).  Every loop runs over whole strips, so a lane gets the
+ * same arithmetic wherever it sits in a block. */
 enum { NB_LANES = 64, NB_STRIP = 32 };
 
 /* One block of lanes, all of one source: what the caller fills in, and what the

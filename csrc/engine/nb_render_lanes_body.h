@@ -1,8 +1,9 @@
 /* The body of a lane kernel (see nb_render_lanes.h), included once by each
- * nb_render_lanes_*.c with NB_LANES_KERNEL naming the function it defines.  The
- * functions below have no calls in their loops but to these inline helpers: loops of
- * NB_STRIP lanes with no branch the lanes could disagree on, which the compiler
- * vectorises for the instruction set of the file that includes this one. */
+ * nb_render_lanes_*.c with NB_LANES_KERNEL naming the function it defines.  Its
+ * loops run over NB_STRIP lanes with no branch the lanes could disagree on and no call
+ * but to the inline helpers below, so the compiler vectorises them for the instruction
+ * set of the file that includes this one; only the tricubic interpolation and a grid of
+ * F too large for int indices go lane by lane through nb_lattice.h. */
 #include <math.h>
 #include <string.h>
 
