@@ -111,20 +111,14 @@ static void render_row_corrected(const nb_scene *c, long s, double *image,
     const nb_render_params *p = c->p;
     pixel_report report = {0, 0, 0.0, watch, 0, 0};
     double value[NB_ROW_PIXELS];
-    unsigned char executed[NB_ROW_PIXELS], left_grid[NB_ROW_PIXELS];
     int listed[NB_ROW_PIXELS], count = 0, f, q;
     long row = s * p->fpixels;
     for (f = 0; f < p->fpixels; ++f) {
         if (rendered(c, f, (int)s)) listed[count++] = f;
         if (count == NB_ROW_PIXELS || (f == p->fpixels - 1 && count > 0)) {
-            render_pixels_corrected(c, (int)s, listed, count, value, executed, left_grid,
-                                    &report);
+            render_pixels_corrected(c, (int)s, listed, count, value, &report);
             if (report.stop) return;
-            for (q = 0; q < count; ++q) {
-                image[row + listed[q]] = value[q];
-                record->executed[row + listed[q]] = executed[q];
-                record->left_grid[row + listed[q]] = left_grid[q];
-            }
+            for (q = 0; q < count; ++q) image[row + listed[q]] = value[q];
             count = 0;
         }
     }

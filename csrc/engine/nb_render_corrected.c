@@ -138,10 +138,9 @@ static void corrected_pixel(const nb_scene *c, int fpixel, int spixel, pixel_rep
 void render_traced_corrected(const nb_scene *c, int fpixel, int spixel, pixel_report *report,
                              nb_trace *trace)
 {
-    unsigned char executed, left_grid;
     /* the rows term by term; the value as the render's lanes give it, to the bit */
     corrected_pixel(c, fpixel, spixel, report, trace);
-    render_pixels_corrected(c, spixel, &fpixel, 1, &trace->value, &executed, &left_grid, report);
+    render_pixels_corrected(c, spixel, &fpixel, 1, &trace->value, report);
 }
 
 /* The widest lane kernel this CPU runs.  NANOBRAGG_SIMD=baseline, avx2 or avx512 asks
@@ -223,7 +222,6 @@ void nb_lanes_close(nb_scene *c)
 /* What a row's pixels gather from their lanes. */
 typedef struct {
     double bragg[NB_ROW_PIXELS], background[NB_ROW_PIXELS];
-    unsigned char executed[NB_ROW_PIXELS], left_grid[NB_ROW_PIXELS];
     double omega_sum_sr;
 } row_sums;
 
@@ -268,26 +266,20 @@ static void gather_lanes(const nb_lane_block *b, const int *slot, row_sums *sums
     while (j < b->count) {
         const int q = slot[j];
         double bragg = sums->bragg[q], background = sums->background[q];
-        unsigned char executed = sums->executed[q], left_grid = sums->left_grid[q];
         for (; j < b->count && slot[j] == q; ++j) {
             bragg += b->bragg[j];
             /* quirk dmin_kills_background: the background counts every source, cut or not */
             background += b->factor[j];
-            executed |= b->alive[j];
-            left_grid |= b->left_grid[j];
         }
         sums->bragg[q] = bragg;
         sums->background[q] = background;
-        sums->executed[q] = executed;
-        sums->left_grid[q] = left_grid;
     }
     if (b->source == 0)
         for (j = 0; j < b->count; ++j) sums->omega_sum_sr += b->omega[j];
 }
 
 void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, int count,
-                             double *value, unsigned char *executed, unsigned char *left_grid,
-                             pixel_report *report)
+                             double *value, pixel_report *report)
 {
     const nb_render_params *p = c->p;
     const int os = p->oversample, nsources = c->a->nsources;
@@ -311,7 +303,5 @@ void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, i
          * sub-pixels and sources, scaled once and independent of the sampling */
         value[q] = p->r_e_sqr_m2 * p->fluence_per_m2 * sums.bragg[q] / c->steps +
                    p->water_background_per_sr * sums.background[q] / ((double)os * os * nsources);
-        executed[q] = sums.executed[q];
-        left_grid[q] = sums.left_grid[q];
     }
 }

@@ -103,13 +103,11 @@ void nb_lanes_close(nb_scene *c);
 void render_traced_corrected(const nb_scene *c, int fpixel, int spixel, pixel_report *report,
                              nb_trace *trace);
 /* The listed pixels of one row (fpixel[0 .. count - 1], at most NB_ROW_PIXELS) in lanes:
- * the value of each, whether it passed the resolution cut and whether an interpolation
- * stencil left the grid, in the same order; their solid angles are added to
+ * the value of each, in the same order; their solid angles are added to
  * report->omega_sum_sr.  Stops early when report->stop is set. */
 enum { NB_ROW_PIXELS = 64 };
 void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, int count,
-                             double *value, unsigned char *executed, unsigned char *left_grid,
-                             pixel_report *report);
+                             double *value, pixel_report *report);
 
 /* nb_render_legacy.c: entry selects the crystal state the first phi loop starts
  * from; interpolate is the run-wide interpolation switch as this pixel finds it. */

@@ -29,8 +29,6 @@ typedef struct {
     double factor[NB_LANES];          /* omega * polar * capture * the source's factor */
     double bragg[NB_LANES];           /* sum of |F_cell|^2 |F_latt|^2 over the terms, times
                                        * factor; 0 where the source is past the cut */
-    unsigned char alive[NB_LANES];    /* the source passed the resolution cut */
-    unsigned char left_grid[NB_LANES]; /* an interpolation stencil left the grid */
 } nb_lane_block;
 
 /* What the lanes need of each source, the same for every pixel. */

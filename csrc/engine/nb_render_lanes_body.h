@@ -310,6 +310,60 @@ static inline void strip_nearest_F_long(const nb_render_params *p, const nb_rend
                             nb_nearest_index(h0[2][j]));
 }
 
+/* The four Lagrange weights of the points floor(x) - 1 .. floor(x) + 2 at x (the
+ * stencil's spacing is 1, so their denominators are -6, 2, -2 and 6). */
+static inline void lanes_lagrange_weights(double x, double w[4])
+{
+    double u = x - (floor(x) - 1.0); /* 1 <= u < 2 */
+    double u0 = u, u1 = u - 1.0, u2 = u - 2.0, u3 = u - 3.0;
+    w[0] = u1 * u2 * u3 / -6.0;
+    w[1] = u0 * u2 * u3 / 2.0;
+    w[2] = u0 * u1 * u3 / -2.0;
+    w[3] = u0 * u1 * u2 / 6.0;
+}
+
+/* The tricubic F of one term for a strip (nb_tricubic_F's sum with the weights
+ * written out), on lanes whose stencil lies in the grid; the nearest F elsewhere. */
+static inline void strip_tricubic_F(const nb_render_params *p, const nb_render_arrays *a,
+                                    double h[3][S], double h0[3][S], double F[S])
+{
+    const long kn = a->k_max - a->k_min + 1, ln = a->l_max - a->l_min + 1;
+    double w[3][4][S], along_h[S], along_k[S], total[S];
+    int inside[S], base[S], any = 0, axis, i, jj, m, j;
+    for (j = 0; j < S; ++j) {
+        inside[j] = !nb_stencil_outside(a, h[0][j], h[1][j], h[2][j]);
+        any |= inside[j];
+    }
+    strip_nearest_F(p, a, h0, F);
+    /* a grid thinner than the stencil along an axis has no lane inside; with one inside,
+     * every offset from the grid's corner below stays in it */
+    if (!any) return;
+    for (j = 0; j < S; ++j) {
+        double hf = floor(h[0][j]) - 1.0 - a->h_min, kf = floor(h[1][j]) - 1.0 - a->k_min;
+        double lf = floor(h[2][j]) - 1.0 - a->l_min;
+        base[j] = inside[j] ? (int)((hf * kn + kf) * ln + lf) : 0;
+    }
+    for (axis = 0; axis < 3; ++axis)
+        for (j = 0; j < S; ++j) {
+            double weights[4];
+            lanes_lagrange_weights(h[axis][j], weights);
+            for (i = 0; i < 4; ++i) w[axis][i][j] = weights[i];
+        }
+    for (j = 0; j < S; ++j) total[j] = 0.0;
+    for (i = 0; i < 4; ++i) {
+        for (j = 0; j < S; ++j) along_h[j] = 0.0;
+        for (jj = 0; jj < 4; ++jj) {
+            const double *row = a->Fhkl + ((long)i * kn + jj) * ln;
+            for (j = 0; j < S; ++j) along_k[j] = 0.0;
+            for (m = 0; m < 4; ++m)
+                for (j = 0; j < S; ++j) along_k[j] += w[2][m][j] * row[base[j] + m];
+            for (j = 0; j < S; ++j) along_h[j] += w[1][jj][j] * along_k[j];
+        }
+        for (j = 0; j < S; ++j) total[j] += w[0][i][j] * along_h[j];
+    }
+    for (j = 0; j < S; ++j) F[j] = inside[j] ? total[j] : F[j];
+}
+
 /* Every term of one strip. */
 static inline void strip_terms(const nb_scene *c, const nb_lane_setup *setup,
                                const strip_state *st, int first, nb_lane_block *out,
@@ -332,18 +386,16 @@ static inline void strip_terms(const nb_scene *c, const nb_lane_setup *setup,
         if (nb_cancelled(report, S)) return;
         strip_indices(c->rotated.axes + 9 * t, st, h, h0);
         strip_lattice(p, whole, h, h0, lattice);
-        if (interpolate) {
-            for (j = 0; j < S; ++j) {
-                if (!nb_stencil_outside(a, h[0][j], h[1][j], h[2][j])) {
-                    F[j] = nb_tricubic_F(a, h[0][j], h[1][j], h[2][j]);
-                } else {
-                    /* quirk interpolation_switch_off: a stencil off the grid takes the
-                     * nearest F for this term only */
-                    out->left_grid[first + j] = 1;
-                    F[j] = nb_nearest_F(p, a, nb_nearest_index(h0[0][j]),
-                                        nb_nearest_index(h0[1][j]), nb_nearest_index(h0[2][j]));
-                }
-            }
+        if (interpolate && setup->hkl_index_fits) {
+            /* quirk interpolation_switch_off: a stencil off the grid takes the nearest F
+             * for this term only */
+            strip_tricubic_F(p, a, h, h0, F);
+        } else if (interpolate) {
+            for (j = 0; j < S; ++j)
+                F[j] = nb_stencil_outside(a, h[0][j], h[1][j], h[2][j])
+                           ? nb_nearest_F(p, a, nb_nearest_index(h0[0][j]),
+                                          nb_nearest_index(h0[1][j]), nb_nearest_index(h0[2][j]))
+                           : nb_tricubic_F(a, h[0][j], h[1][j], h[2][j]);
         } else if (grid && setup->hkl_index_fits) {
             strip_nearest_F(p, a, h0, F);
         } else if (grid) {
@@ -355,7 +407,6 @@ static inline void strip_terms(const nb_scene *c, const nb_lane_setup *setup,
     }
     for (j = 0; j < S; ++j) {
         out->bragg[first + j] = st->alive[j] != 0.0 ? sum[j] * st->factor[j] : 0.0;
-        out->alive[first + j] = st->alive[j] != 0.0;
     }
 }
 
@@ -369,7 +420,6 @@ void NB_LANES_KERNEL(const nb_scene *c, const nb_lane_setup *setup, nb_lane_bloc
         b->Ssub[j] = b->Ssub[0];
         b->layer[j] = b->layer[0];
     }
-    memset(b->left_grid, 0, sizeof b->left_grid);
     for (first = 0; first < b->count; first += S) {
         strip_state st;
         strip_geometry(c, setup, b, first, &st);
