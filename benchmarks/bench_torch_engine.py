@@ -1,7 +1,7 @@
 """Throughput of the torch engine next to the C engine, in pixel-steps per second.
 
     python benchmarks/bench_torch_engine.py [--workloads B1 B2 B3 B2_1024] [--repeat 3]
-        [--modes corrected c_parity] [--compile] [--memory] [--startup]
+        [--modes corrected c_parity] [--compile] [--busy] [--memory] [--startup]
 
 Every runner renders in this process after one warm-up run; the figure is pixels x
 steps per pixel / best wall time of ``simulate``.  Runners: the C engine with as
@@ -10,6 +10,8 @@ many threads as torch uses, the torch engine on the CPU in float64 and float32
 when a device is present.  Ratios are against the C engine measured in the same run,
 and against an original nanoBragg binary when ``NB_C_BIN`` names one.
 
+``--busy`` times every runner again beside one process spinning on a CPU (started and
+stopped by the benchmark) and prints how much longer each render took.
 ``--memory`` renders B2 (600 steps per pixel) at 1024x1024 and 2048x2048 in child
 processes and prints their peak memory (resident set on the CPU, allocated on CUDA).
 ``--startup`` times the ``nanoBragg -backend torch`` command on a 16x16 detector:
@@ -28,10 +30,14 @@ import sys
 import tempfile
 import time
 
+# nanobragg before torch, as a user should import them: the package's OpenMP wait
+# policy only applies to the runtime that loads after it (README, "Threads")
+import nanobragg as nb
+
+# isort: split
 import torch
 
-import nanobragg as nb
-from bench_c_engine import WORKLOADS, best_time, time_original
+from bench_c_engine import WORKLOADS, best_time, competitor, time_original
 
 WORKLOADS = dict(WORKLOADS, B2_1024=WORKLOADS["B2"].replace("-detpixels 256",
                                                             "-detpixels 1024"))
@@ -54,7 +60,9 @@ def runners(compile_: bool) -> list[tuple[str, dict]]:
     return out
 
 
-def timed(config: nb.Config, c_parity: bool, options: dict, repeat: int) -> tuple[float, int]:
+def timed(config: nb.Config, c_parity: bool, options: dict, repeat: int,
+          busy: bool = False) -> tuple[float, int, float | None]:
+    """Best wall time, pixel-steps, and with ``busy`` the best time beside a competitor."""
     def run():
         result = nb.simulate(config, c_parity=c_parity, **options)
         if result.image_tensor is not None and result.image_tensor.is_cuda:
@@ -62,7 +70,12 @@ def timed(config: nb.Config, c_parity: bool, options: dict, repeat: int) -> tupl
         return result
 
     result = run()
-    return best_time(run, repeat), result.image.size * result.steps
+    seconds = best_time(run, repeat)
+    loaded = None
+    if busy:
+        with competitor():
+            loaded = best_time(run, repeat)
+    return seconds, result.image.size * result.steps, loaded
 
 
 def throughput(options) -> None:
@@ -70,8 +83,9 @@ def throughput(options) -> None:
     threads = torch.get_num_threads()
     print(f"# {threads} threads; torch {torch.__version__}; "
           f"cuda: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
+    busy = f" {'busy s':>8} {'busy/idle':>9}" if options.busy else ""
     print(f"{'workload':9} {'mode':>9} {'runner':>22} {'seconds':>9} {'Gpix-steps/s':>13} "
-          f"{'vs C':>7} {'vs original':>11}")
+          f"{'vs C':>7} {'vs original':>11}{busy}")
     for name in options.workloads:
         args = [*shlex.split(WORKLOADS[name]), "-noprogress"]
         original = time_original(binary, args, threads, options.repeat) if binary else None
@@ -80,11 +94,15 @@ def throughput(options) -> None:
             config = nb.Config.from_cli(args, c_parity=c_parity)
             baseline = None
             for label, runner in runners(options.compile):
-                seconds, work = timed(config, c_parity, runner, options.repeat)
+                seconds, work, loaded = timed(config, c_parity, runner, options.repeat,
+                                              options.busy)
                 baseline = baseline or seconds
                 vs_original = f"{original / seconds:10.2f}x" if original else f"{'-':>11}"
-                print(f"{name:9} {mode:>9} {label:>22} {seconds:9.3f} "
-                      f"{work / seconds / 1e9:13.3f} {baseline / seconds:6.2f}x {vs_original}")
+                line = (f"{name:9} {mode:>9} {label:>22} {seconds:9.3f} "
+                        f"{work / seconds / 1e9:13.3f} {baseline / seconds:6.2f}x {vs_original}")
+                if loaded is not None:
+                    line += f" {loaded:8.3f} {loaded / seconds:8.2f}x"
+                print(line)
         if original:
             print(f"{name:9} {'':>9} {'original':>22} {original:9.3f}")
 
@@ -142,6 +160,8 @@ def main() -> None:
                         choices=["corrected", "c_parity"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--busy", action="store_true",
+                        help="time again beside one process spinning on a CPU")
     parser.add_argument("--memory", action="store_true", help="peak memory of B2 at 1024, 2048")
     parser.add_argument("--startup", action="store_true", help="time the command's start-up")
     options = parser.parse_args()

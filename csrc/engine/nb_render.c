@@ -104,23 +104,45 @@ static int rendered(const nb_scene *c, int f, int s)
     return in_roi(p, f, s) && !(c->a->mask && c->a->mask[(long)s * p->fpixels + f] == 0);
 }
 
-/* Render one row of a pass; stops early when the render is cancelled. */
+/* Render one row of the corrected pass in lanes, NB_ROW_PIXELS pixels at a time. */
+static void render_row_corrected(const nb_scene *c, long s, double *image,
+                                 const pass_record *record, nb_watch *watch)
+{
+    const nb_render_params *p = c->p;
+    pixel_report report = {0, 0, 0.0, watch, 0, 0};
+    double value[NB_ROW_PIXELS];
+    int listed[NB_ROW_PIXELS], count = 0, f, q;
+    long row = s * p->fpixels;
+    for (f = 0; f < p->fpixels; ++f) {
+        if (rendered(c, f, (int)s)) listed[count++] = f;
+        if (count == NB_ROW_PIXELS || (f == p->fpixels - 1 && count > 0)) {
+            render_pixels_corrected(c, (int)s, listed, count, value, &report);
+            if (report.stop) return;
+            for (q = 0; q < count; ++q) image[row + listed[q]] = value[q];
+            count = 0;
+        }
+    }
+    record->row_omega[s] = report.omega_sum_sr;
+}
+
+/* Render one row of a legacy pass; stops early when the render is cancelled. */
 static void render_row(const nb_scene *c, pass_kind kind, long s, long first_pixel,
                        double *image, const pass_record *record, nb_watch *watch)
 {
     const nb_render_params *p = c->p;
     double omega_sum = 0.0;
     int f;
+    if (kind == PASS_CORRECTED) {
+        render_row_corrected(c, s, image, record, watch);
+        return;
+    }
     for (f = 0; f < p->fpixels; ++f) {
         long idx = s * p->fpixels + f;
         pixel_report report = {0, 0, 0.0, watch, 0, 0};
         if (idx < first_pixel || !rendered(c, f, (int)s)) continue;
-        if (kind == PASS_CORRECTED)
-            image[idx] = render_pixel_corrected(c, f, (int)s, &report, NULL);
-        else
-            image[idx] = render_pixel_legacy(c, f, (int)s, &c->carried,
-                                             kind == PASS_LEGACY_CARRIED && c->interpolate,
-                                             &report, NULL);
+        image[idx] = render_pixel_legacy(c, f, (int)s, &c->carried,
+                                         kind == PASS_LEGACY_CARRIED && c->interpolate,
+                                         &report, NULL);
         if (report.stop) return;
         record->executed[idx] = (unsigned char)report.executed_phi_loop;
         record->left_grid[idx] = (unsigned char)report.interpolation_left_grid;

@@ -11,6 +11,9 @@
 
 #include "nanobragg.h"
 
+/* What the corrected render's lane kernels share (nb_render_lanes.h). */
+typedef struct nb_lane_setup nb_lane_setup;
+
 /* Crystal axes for every (phi step, mosaic domain), for one starting state. */
 typedef struct {
     double *axes; /* [phi_steps][mosaic_domains][3 axes][3], metres */
@@ -28,7 +31,7 @@ typedef struct {
     axis_table unrotated_entry; /* c_parity: the very first phi loop of the run */
     double *source_factor;      /* per source: weight * nsources / total weight */
     int interpolate;            /* interpolation asked for, and a grid to interpolate */
-    int blocked;                /* corrected mode can use blocked_bragg_sum */
+    nb_lane_setup *lanes;       /* corrected mode: the kernel and what it reads */
 } nb_scene;
 
 /* The progress and cancellation of a render, shared by its threads (nb_render.c). */
@@ -92,10 +95,19 @@ static inline const double *axes_at(const axis_table *t, const nb_scene *c, int 
     return t->axes + ((long)phi * c->a->mosaic_domains + mos) * 9;
 }
 
-/* nb_render_corrected.c */
-int blocked_sum_applies(const nb_scene *c);
-double render_pixel_corrected(const nb_scene *c, int fpixel, int spixel, pixel_report *report,
-                              nb_trace *trace);
+/* nb_render_corrected.c.  nb_lanes_open chooses the lane kernel for this CPU and
+ * tabulates what it reads (0: out of memory); nb_lanes_close frees it. */
+int nb_lanes_open(nb_scene *c);
+void nb_lanes_close(nb_scene *c);
+/* A trace of one pixel: its rows term by term, its value as the render gives it. */
+void render_traced_corrected(const nb_scene *c, int fpixel, int spixel, pixel_report *report,
+                             nb_trace *trace);
+/* The listed pixels of one row (fpixel[0 .. count - 1], at most NB_ROW_PIXELS) in lanes:
+ * the value of each, in the same order; their solid angles are added to
+ * report->omega_sum_sr.  Stops early when report->stop is set. */
+enum { NB_ROW_PIXELS = 64 };
+void render_pixels_corrected(const nb_scene *c, int spixel, const int *fpixel, int count,
+                             double *value, pixel_report *report);
 
 /* nb_render_legacy.c: entry selects the crystal state the first phi loop starts
  * from; interpolate is the run-wide interpolation switch as this pixel finds it. */

@@ -110,7 +110,6 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
                p->oversample;
     c->subpixel_size_m = p->pixel_size_m / p->oversample;
     c->interpolate = p->interpolate && a->Fhkl != NULL;
-    c->blocked = !p->c_parity && blocked_sum_applies(c);
     /* The original normalises its copy of the polarization axis at every call;
      * after the first call it no longer changes. */
     nb_unitize(p->polar, c->polar_axis);
@@ -125,6 +124,7 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
         c->source_factor[i] = total_weight > 0.0
                                   ? a->source_weight[i] * a->nsources / total_weight
                                   : 1.0;
+    if (!p->c_parity && !nb_lanes_open(c)) return NB_OUT_OF_MEMORY;
     return NB_OK;
 }
 
@@ -134,5 +134,6 @@ void nb_scene_close(nb_scene *c)
     free(c->carried.axes);
     free(c->unrotated_entry.axes);
     free(c->source_factor);
+    nb_lanes_close(c);
     memset(c, 0, sizeof *c);
 }

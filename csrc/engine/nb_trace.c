@@ -77,8 +77,6 @@ nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, i
     if (trace->capacity < nb_trace_terms(p, a)) return NB_BAD_ARGUMENT;
     status = nb_scene_open(&c, p, a);
     if (status == NB_OK) {
-        /* term by term: the blocked sum gives the same numbers but no rows */
-        c.blocked = 0;
         trace->count = 0;
         trace->scale = p->r_e_sqr_m2 * p->fluence_per_m2;
         trace->steps = c.steps;
@@ -89,7 +87,7 @@ nb_status nb_trace_pixel(const nb_render_params *p, const nb_render_arrays *a, i
                                                entry ? &c.unrotated_entry : &c.carried,
                                                interpolate && c.interpolate, &report, trace);
         else
-            trace->value = render_pixel_corrected(&c, fpixel, spixel, &report, trace);
+            render_traced_corrected(&c, fpixel, spixel, &report, trace);
     }
     nb_scene_close(&c);
     return status;

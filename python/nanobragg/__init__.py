@@ -7,7 +7,14 @@ its commands) costs nothing until a simulation is asked for.
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads that wait for work sleep instead of spinning, in the C engine and in
+# torch: each runtime reads this when it loads, after this line unless torch came first.
+# A busy neighbour then costs a render its share of the CPUs, not their spinning on top
+# (README, "Threads").  An OMP_WAIT_POLICY set before the import is kept.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from nanobragg.amorphous_scattering import AmorphousConfig, AmorphousResult, amorphous
