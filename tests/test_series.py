@@ -101,13 +101,21 @@ def test_in_memory_config_is_refused_by_to_toml_but_has_a_fingerprint():
      r"^stills.missets_deg: give one of orientation_seed"),
     (lambda c: Series(c, Stills(2, fluence=[1e24])), r"^stills.fluence: expected 2 values"),
     (lambda c: Series(c, Stills(2, N_cells=[(1, 2)] * 2)), r"^stills.N_cells: expected 2 rows"),
+    (lambda c: Series(c, Stills(2, fluence=1e24)), r"^stills.fluence: expected 2 values"),
+    (lambda c: Series(c, Stills(2, source_paths="ab")), r"^stills.source_paths: expected 2"),
+    (lambda c: Series(c, Stills(2, source_paths=["a", 3])),
+     r"^stills.source_paths: 3 is not valid; expected a file name"),
+    (lambda c: Series(c, Stills(2), response=ResponseConfig(readout_adu="x")),
+     r"^response.readout_adu: "),
+    (lambda c: Series(c, Stills(2), response=ResponseConfig(seed=4)),
+     r"^response.seed: 4 is set by the series"),
     (lambda c: Series(c, Stills(1, matrices=[np.diag([1.0, 1.0, -1.0])])),
      r"^stills.matrices\[0\]: not a rotation"),
     (lambda c: Series(c.replace(crystal=dataclasses.replace(c.crystal, misset_random=True)),
                       Stills(2, orientation_seed=1)), r"^config.crystal.misset_random"),
 ])
 def test_validation_names_the_field(make, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         make(base_config())
 
 
@@ -119,7 +127,13 @@ def test_validation_names_the_field(make, message):
      r"^sweep.osc: unknown field"),
     ("[series]\nconfig = '-N 3'\n[series.sweep]\nimages = 2\n", r"^sweep: .*missing"),
     ("[series]\nconfig = '-N'\n[series.sweep]\nimages = 2\nstart_deg = 0\nosc_deg = 1\n",
-     r"^-N: needs 1 value"),
+     r"^config: -N: needs 1 value"),
+    ("[series]\nconfig = '-N 3 \"x'\n[series.stills]\nimages = 2\n",
+     r"^config: No closing quotation in "),
+    ("[series]\nconfig = '-nosuch'\n[series.stills]\nimages = 2\n",
+     r"^config: unknown flag '-nosuch'"),
+    (("[series]\nconfig = '-N 3'\n[series.stills]\nimages = 2\n[series.response]\n"
+      "psf = 'square'\n"), r"^response.psf: 'square' is not valid"),
     ("[other]\n", r"^series TOML: expected one \[series\] table"),
     ("[series\n", r"^series TOML: "),
 ])
