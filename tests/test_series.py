@@ -254,3 +254,19 @@ def test_background_of_another_detector_is_refused():
 def test_response_seed_comes_from_the_series():
     with pytest.raises(ValueError, match=r"^response -seed: set by the series"):
         response_from_flags(["-seed", "4"], base_config())
+
+
+def test_still_orientations_are_uniform_as_missets():
+    """Through the misset angles the image configs get: the rotation angle follows the
+    Haar law, P(angle <= t) = (t - sin t) / pi, and the turned z axis is uniform on the
+    sphere (its z component uniform in [-1, 1])."""
+    stills = Stills(2000, orientation_seed=11)
+    matrices = np.array([misset_matrix(stills.misset_deg(i)) for i in range(stills.images)])
+    cosine = np.clip((np.trace(matrices, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+    angles = np.sort(np.arccos(cosine))
+    expected = (angles - np.sin(angles)) / np.pi
+    observed = np.arange(1, angles.size + 1) / angles.size
+    # Kolmogorov-Smirnov: 1.63 / sqrt(n) is the 1% level
+    assert np.abs(observed - expected).max() < 1.63 / np.sqrt(angles.size)
+    z = np.sort(matrices[:, 2, 2])
+    assert np.abs(observed - (z + 1.0) / 2.0).max() < 1.63 / np.sqrt(z.size)
