@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,19 @@ def test_still_orientations_are_uniform_as_missets():
     assert np.abs(observed - expected).max() < 1.63 / np.sqrt(angles.size)
     z = np.sort(matrices[:, 2, 2])
     assert np.abs(observed - (z + 1.0) / 2.0).max() < 1.63 / np.sqrt(z.size)
+
+
+def test_an_edited_input_file_makes_another_series(tmp_path, monkeypatch):
+    from nanobragg.series import SeriesMismatch, run_series
+
+    monkeypatch.chdir(tmp_path)
+    Path("P1.hkl").write_text("0 0 1 100\n1 0 0 80\n0 1 0 60\n")
+    argv = [*BASE, "-hkl", "P1.hkl", "-nonoise"]
+    first = Series(Config.from_cli(argv), Sweep(0, 1, 2))
+    run_series(first, "out", format="nexus")
+    before = first.fingerprint()
+    Path("P1.hkl").write_text("0 0 1 100\n1 0 0 80\n0 1 0 61\n")
+    edited = Series(Config.from_cli(argv), Sweep(0, 1, 2))
+    assert edited.fingerprint() != before
+    with pytest.raises(SeriesMismatch, match="holds images of another series"):
+        run_series(edited, "out", format="nexus")

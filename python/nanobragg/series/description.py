@@ -424,8 +424,36 @@ class Series:
         except ValueError:
             table = {**dataclasses.replace(self, config=_without_arrays(self.config))
                      .to_dict(), "arrays": _array_digests(self.config)}
+        contents = self._input_digests()
+        if contents:
+            table = {**table, "file_contents": contents}
         canonical = json.dumps(table, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _input_digests(self) -> dict[str, str]:
+        """SHA-256 of each input file the description names that exists here (HKL,
+        matrix, source, mask, stol tables; not Fdump.bin, which runs write), so that a
+        file edited between two runs makes another series."""
+        config = self.config
+        named = {f"{group}.{name}": getattr(getattr(config, group), name)
+                 for group, name in _INPUT_FILES}
+        if isinstance(self.scan, Stills) and self.scan.source_paths is not None:
+            named.update({f"stills.source_paths[{i}]": path
+                          for i, path in enumerate(self.scan.source_paths)})
+        if self.background is not None:
+            named.update({f"background.{name}": getattr(self.background, name)
+                          for name in ("stol_file", "source_file")})
+        digests = {}
+        for key, path in named.items():
+            if path is not None and os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return digests
+
+
+_INPUT_FILES = (("crystal", "matrix_path"), ("structure_factors", "hkl_path"),
+                ("structure_factors", "stol_path"), ("beam", "source_path"),
+                ("detector", "mask_path"))
 
 
 _IN_MEMORY = (("crystal", "mosflm_matrix"), ("structure_factors", "structure_factors"),
