@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,13 +102,21 @@ def test_in_memory_config_is_refused_by_to_toml_but_has_a_fingerprint():
      r"^stills.missets_deg: give one of orientation_seed"),
     (lambda c: Series(c, Stills(2, fluence=[1e24])), r"^stills.fluence: expected 2 values"),
     (lambda c: Series(c, Stills(2, N_cells=[(1, 2)] * 2)), r"^stills.N_cells: expected 2 rows"),
+    (lambda c: Series(c, Stills(2, fluence=1e24)), r"^stills.fluence: expected 2 values"),
+    (lambda c: Series(c, Stills(2, source_paths="ab")), r"^stills.source_paths: expected 2"),
+    (lambda c: Series(c, Stills(2, source_paths=["a", 3])),
+     r"^stills.source_paths: 3 is not valid; expected a file name"),
+    (lambda c: Series(c, Stills(2), response=ResponseConfig(readout_adu="x")),
+     r"^response.readout_adu: "),
+    (lambda c: Series(c, Stills(2), response=ResponseConfig(seed=4)),
+     r"^response.seed: 4 is set by the series"),
     (lambda c: Series(c, Stills(1, matrices=[np.diag([1.0, 1.0, -1.0])])),
      r"^stills.matrices\[0\]: not a rotation"),
     (lambda c: Series(c.replace(crystal=dataclasses.replace(c.crystal, misset_random=True)),
                       Stills(2, orientation_seed=1)), r"^config.crystal.misset_random"),
 ])
 def test_validation_names_the_field(make, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         make(base_config())
 
 
@@ -119,7 +128,13 @@ def test_validation_names_the_field(make, message):
      r"^sweep.osc: unknown field"),
     ("[series]\nconfig = '-N 3'\n[series.sweep]\nimages = 2\n", r"^sweep: .*missing"),
     ("[series]\nconfig = '-N'\n[series.sweep]\nimages = 2\nstart_deg = 0\nosc_deg = 1\n",
-     r"^-N: needs 1 value"),
+     r"^config: -N: needs 1 value"),
+    ("[series]\nconfig = '-N 3 \"x'\n[series.stills]\nimages = 2\n",
+     r"^config: No closing quotation in "),
+    ("[series]\nconfig = '-nosuch'\n[series.stills]\nimages = 2\n",
+     r"^config: unknown flag '-nosuch'"),
+    (("[series]\nconfig = '-N 3'\n[series.stills]\nimages = 2\n[series.response]\n"
+      "psf = 'square'\n"), r"^response.psf: 'square' is not valid"),
     ("[other]\n", r"^series TOML: expected one \[series\] table"),
     ("[series\n", r"^series TOML: "),
 ])
@@ -240,3 +255,35 @@ def test_background_of_another_detector_is_refused():
 def test_response_seed_comes_from_the_series():
     with pytest.raises(ValueError, match=r"^response -seed: set by the series"):
         response_from_flags(["-seed", "4"], base_config())
+
+
+def test_still_orientations_are_uniform_as_missets():
+    """Through the misset angles the image configs get: the rotation angle follows the
+    Haar law, P(angle <= t) = (t - sin t) / pi, and the turned z axis is uniform on the
+    sphere (its z component uniform in [-1, 1])."""
+    stills = Stills(2000, orientation_seed=11)
+    matrices = np.array([misset_matrix(stills.misset_deg(i)) for i in range(stills.images)])
+    cosine = np.clip((np.trace(matrices, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+    angles = np.sort(np.arccos(cosine))
+    expected = (angles - np.sin(angles)) / np.pi
+    observed = np.arange(1, angles.size + 1) / angles.size
+    # Kolmogorov-Smirnov: 1.63 / sqrt(n) is the 1% level
+    assert np.abs(observed - expected).max() < 1.63 / np.sqrt(angles.size)
+    z = np.sort(matrices[:, 2, 2])
+    assert np.abs(observed - (z + 1.0) / 2.0).max() < 1.63 / np.sqrt(z.size)
+
+
+def test_an_edited_input_file_makes_another_series(tmp_path, monkeypatch):
+    from nanobragg.series import SeriesMismatch, run_series
+
+    monkeypatch.chdir(tmp_path)
+    Path("P1.hkl").write_text("0 0 1 100\n1 0 0 80\n0 1 0 60\n")
+    argv = [*BASE, "-hkl", "P1.hkl", "-nonoise"]
+    first = Series(Config.from_cli(argv), Sweep(0, 1, 2))
+    run_series(first, "out", format="nexus")
+    before = first.fingerprint()
+    Path("P1.hkl").write_text("0 0 1 100\n1 0 0 80\n0 1 0 61\n")
+    edited = Series(Config.from_cli(argv), Sweep(0, 1, 2))
+    assert edited.fingerprint() != before
+    with pytest.raises(SeriesMismatch, match="holds images of another series"):
+        run_series(edited, "out", format="nexus")

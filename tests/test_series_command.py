@@ -88,6 +88,9 @@ def test_dry_run_renders_nothing(tmp_path, capsys):
     (["--series", "missing.toml"], "--series missing.toml: No such file"),
     (["--sweep", "0", "1", "3", "--workers", "0", "--", *BASE], "--workers: expected"),
     (["--sweep", "0", "1", "3", "--", "-nosuchflag"], "-nosuchflag"),
+    (["--sweep", "0", "1", "3", *BASE], "the nanoBragg arguments go after --"),
+    (["--sweep", "0", "1", "3", "--", *BASE, "-detpixels", "-3"],
+     "detector.fpixels: -3 is not valid"),
 ])
 def test_usage_errors(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

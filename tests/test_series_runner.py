@@ -122,8 +122,11 @@ def test_ctrl_c_leaves_a_resumable_folder(client, reference, tmp_path):
         with pytest.raises(KeyboardInterrupt):
             run_series(sweep(), tmp_path, format="smv", progress=interrupt, **where)
         assert len(checksums(tmp_path)) == 2
-        assert all(name in images(IMAGES) or name == MANIFEST_NAME for name in names(tmp_path))
-        for name in names(tmp_path):
+        # on Dask a task already running when the run stops finishes on its worker (a
+        # thread cannot be interrupted): its file appears whole, after a temporary
+        shown = [name for name in names(tmp_path) if not name.startswith(".")]
+        assert all(name in images(IMAGES) or name == MANIFEST_NAME for name in shown)
+        for name in shown:
             if name != MANIFEST_NAME:
                 assert (tmp_path / name).stat().st_size == 512 + 32 * 32 * 2
         again = run_series(sweep(), tmp_path, format="smv", **where)

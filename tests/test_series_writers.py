@@ -566,3 +566,149 @@ def test_an_interrupted_cbf_write_leaves_nothing(tmp_path, monkeypatch) -> None:
         writer.write(Frame(0, frame_data(np.int32), scan[0]))
     assert list(tmp_path.iterdir()) == []
     assert writer.written() == frozenset()
+
+
+# -- the files against the images: spots land where each file's geometry puts them -------
+
+SPOTS_BASE = ("-cell 40 50 60 90 90 90 -misset 10 20 30 -default_F 100 -N 12 -lambda 1 "
+              "-distance 100 -detpixels 100 -pixel 0.5 -phisteps 4 -mosaic 0").split()
+
+
+def _rotation(axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """Right-handed rotation by ``angle_deg`` about ``axis`` (Rodrigues)."""
+    k = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    t = np.radians(angle_deg)
+    return np.eye(3) + np.sin(t) * cross + (1.0 - np.cos(t)) * cross @ cross
+
+
+def _frame_of(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Columns: an orthonormal frame built from two directions."""
+    e1 = first / np.linalg.norm(first)
+    e2 = second - e1 * (e1 @ second)
+    e2 = e2 / np.linalg.norm(e2)
+    return np.stack([e1, e2, np.cross(e1, e2)], axis=1)
+
+
+def spot_errors(image: np.ndarray, config: Config, file: dict[str, object],
+                sense: float) -> np.ndarray:
+    """For each reflection the file's geometry puts on the detector during the frame
+    (rotating the crystal by ``sense`` x phi about the file's spindle), the distance in
+    pixels from there to the centroid of the image around it.  The crystal at phi = 0
+    is the engine's, turned into the file's frame by the rotation that takes nanoBragg's
+    beam and spindle to the file's: nothing else of our mapping is used."""
+    from nanobragg.simulation import prepare
+    from nanobragg.stages import to_numpy
+
+    setup = prepare(config)
+    crystal, g = to_numpy(setup.crystal), to_numpy(setup.geometry)
+    beam, axis = np.asarray(file["beam"]), np.asarray(file["spindle"])
+    turn = _frame_of(beam, axis) @ _frame_of(np.asarray(g.beam), np.asarray(g.spindle)).T
+    stars = np.stack([turn @ np.asarray(v) for v in (crystal.a_star_per_A,
+                                                      crystal.b_star_per_A,
+                                                      crystal.c_star_per_A)], axis=1)
+    origin, fast, slow = (np.asarray(file[k]) for k in ("origin_mm", "fast", "slow"))
+    normal = np.cross(fast, slow)
+    normal = normal if origin @ normal > 0 else -normal
+    s0 = beam / float(file["wavelength_A"])
+    h = np.arange(-10, 11)
+    hkl = np.stack(np.meshgrid(h, h, h, indexing="ij"), -1).reshape(-1, 3)
+    hkl = hkl[np.abs(hkl).sum(axis=1) > 0]
+    start, end = float(file["phi_start"][0]), float(file["phi_end"][0])
+    phis = np.linspace(start, end, 41)
+    r0 = hkl @ stars.T
+    # Ewald condition |s0 + r|^2 - |s0|^2 at each phi; a reflection crosses where it changes sign
+    ewald = np.array([2.0 * (r0 @ _rotation(axis, sense * p).T) @ s0
+                      + np.einsum("ij,ij->i", r0, r0) for p in phis])
+    crossing = np.sign(ewald[:-1]) != np.sign(ewald[1:])
+    errors = []
+    for i in np.flatnonzero(crossing.any(axis=0)):
+        phi = phis[np.argmax(crossing[:, i])]
+        s1 = s0 + r0[i] @ _rotation(axis, sense * phi).T
+        if s1 @ normal <= 0:
+            continue
+        hit = (origin @ normal) / (s1 @ normal) * s1 - origin
+        x, y = hit @ fast / float(file["pixel_mm"]), hit @ slow / float(file["pixel_mm"])
+        if not (3 < x < image.shape[1] - 3 and 3 < y < image.shape[0] - 3):
+            continue
+        row, column = int(y), int(x)
+        window = image[row - 3:row + 4, column - 3:column + 4]
+        rows, columns = np.mgrid[row - 3:row + 4, column - 3:column + 4] + 0.5
+        weight = window.sum()
+        errors.append(np.hypot((columns * window).sum() / weight - x,
+                               (rows * window).sum() / weight - y) if weight > 0 else 9.0)
+    return np.array(errors)
+
+
+def assert_spots_land(image: np.ndarray, config: Config, file: dict[str, object]) -> None:
+    right = spot_errors(image, config, file, +1.0)
+    assert len(right) >= 20
+    # within a pixel (spots a few pixels wide, some overlapping their neighbours)
+    assert np.median(right) < 0.5
+    assert np.mean(right < 0.75) > 0.7
+    # the same with phi turning the other way does not fit: the test can tell
+    wrong = spot_errors(image, config, file, -1.0)
+    assert np.median(wrong) > 1.0
+
+
+@pytest.mark.parametrize("flags", [[], ["-xds"], ["-adxv"], ["-twotheta", "20"],
+                                   ["-detector_rotx", "5", "-detector_roty", "-4"],
+                                   ["-spindle_axis", "0", "-1", "0"]],
+                         ids=("mosflm", "xds", "adxv", "twotheta", "rotated",
+                              "vertical-spindle"))
+def test_nexus_spots_land_where_its_geometry_puts_them(flags, tmp_path) -> None:
+    from nanobragg.series import Series, Sweep, run_series
+
+    series = Series(Config.from_cli([*SPOTS_BASE, "-nonoise", *flags]), Sweep(30.0, 1.0, 1))
+    run_series(series, tmp_path, format="nexus")
+    read = read_nexus_geometry(tmp_path / "series.nxs")
+    with h5py.File(tmp_path / "series.nxs") as nexus:
+        image = nexus["/entry/data/data"][0].astype(np.float64)
+    fast_ds_mm = 0.5
+    file = {**read, "beam": np.array([0.0, 0.0, 1.0]), "pixel_mm": fast_ds_mm}
+    assert_spots_land(image, series.image_config(0), file)
+
+
+def _pilatus_header(text: str) -> dict[str, str]:
+    """The header as dxtbx's FormatCBFMini reads it: '# Key value' lines."""
+    values = {}
+    for line in text.replace("\r", "").split("\n"):
+        tokens = line.replace("=", "").replace(":", "").split()
+        if line.startswith("#") and len(tokens) > 2:
+            values[tokens[1]] = " ".join(tokens[2:])
+    return values
+
+
+@pytest.mark.parametrize("flags", [["-Xbeam", "22", "-Ybeam", "28"], ["-xds"]],
+                         ids=("mosflm", "xds"))
+def test_cbf_spots_land_where_a_pilatus_reader_puts_them(flags, tmp_path) -> None:
+    from nanobragg.series import Series, Sweep, run_series
+
+    series = Series(Config.from_cli([*SPOTS_BASE, *flags]), Sweep(30.0, 1.0, 1))
+    run_series(series, tmp_path, format="cbf")
+    header = _pilatus_header(fabio.open(str(tmp_path / "image_00001.cbf"))
+                             .header["_array_data.header_contents"])
+    # dxtbx's reading, in the imgCIF frame: fast +x, slow -y, beam -z, spindle +x
+    pixel_mm = float(header["Pixel_size"].split()[0].replace("e-6", "")) / 1000.0
+    beam_x, beam_y = (float(v) for v in
+                      header["Beam_xy"].strip("()pixels ").replace(",", " ").split())
+    distance = float(header["Detector_distance"].split()[0]) * 1000.0
+    fast, slow = np.array([1.0, 0.0, 0.0]), np.array([0.0, -1.0, 0.0])
+    start = float(header["Start_angle"].split()[0])
+    file = {"beam": np.array([0.0, 0.0, -1.0]), "spindle": np.array([1.0, 0.0, 0.0]),
+            "origin_mm": distance * np.array([0.0, 0.0, -1.0]) - fast * beam_x * pixel_mm
+            - slow * beam_y * pixel_mm, "fast": fast, "slow": slow, "pixel_mm": pixel_mm,
+            "wavelength_A": float(header["Wavelength"].split()[0]),
+            "phi_start": [start],
+            "phi_end": [start + float(header["Angle_increment"].split()[0])]}
+    config = series.image_config(0)
+    photons = simulate_photons(config)
+    assert_spots_land(photons, config, file)
+
+
+def simulate_photons(config: Config) -> np.ndarray:
+    from nanobragg import simulate
+
+    quiet = dataclasses.replace(config, output=dataclasses.replace(config.output,
+                                                                   write_noise=False))
+    return simulate(quiet).image_float64

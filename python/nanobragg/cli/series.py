@@ -62,6 +62,8 @@ class _Parser(argparse.ArgumentParser):
     """Option errors raise :class:`UsageError` (one line) instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message += " (the nanoBragg arguments go after --: nb-series [options] -- ARGS...)"
         raise UsageError(message)
 
 

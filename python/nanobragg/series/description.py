@@ -22,7 +22,7 @@ import json
 import math
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -65,6 +65,12 @@ def _finite(field: str, value: Any, *, positive: bool = False) -> float:
     if not math.isfinite(number) or (positive and number <= 0.0):
         raise _fail(field, value, "a finite number" + (" > 0" if positive else ""))
     return number
+
+
+def _path(field: str, value: Any) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise _fail(field, value, "a file name")
+    return os.fspath(value)
 
 
 def _triples(field: str, values: Any, images: int) -> tuple[Triple, ...] | None:
@@ -150,14 +156,15 @@ class Stills:
             values = getattr(self, name)
             if values is None:
                 continue
-            if isinstance(values, str) or len(values) != images:
+            if (isinstance(values, str | bytes | os.PathLike)
+                    or not isinstance(values, Sequence | np.ndarray) or len(values) != images):
                 raise ValueError(f"stills.{name}: expected {images} values (one a shot), got "
                                  f"{values!r}")
             if name == "fluence":
                 set_(self, name, tuple(_finite("stills.fluence", v, positive=True)
                                        for v in values))
             else:
-                set_(self, name, tuple(os.fspath(v) for v in values))
+                set_(self, name, tuple(_path("stills.source_paths", v) for v in values))
 
     def misset_deg(self, index: int) -> Triple | None:
         """Shot ``index``'s misset angles, or None for the base Config's orientation."""
@@ -236,6 +243,16 @@ class Series:
             if value is not None and not isinstance(value, cls):
                 raise TypeError(f"{name}: expected a nanobragg.{cls.__name__} or None, got "
                                 f"{value!r}")
+        if self.response is not None:
+            from nanobragg.response import validate_response
+
+            try:
+                validate_response(self.response, c_parity=self.c_parity)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"response.{error}") from None
+            if self.response.seed is not None:
+                raise ValueError(f"response.seed: {self.response.seed!r} is set by the series "
+                                 "from its seed and the image index; leave it out")
         crystal, output = self.config.crystal, self.config.output
         if output.seed is not None:
             raise ValueError(f"config.output.seed: {output.seed!r} is set by the series from "
@@ -344,7 +361,10 @@ class Series:
             raise _fail("version", table["version"], str(DESCRIPTION_VERSION))
         argv = table.get("config")
         if isinstance(argv, str):
-            argv = shlex.split(argv)
+            try:
+                argv = shlex.split(argv)
+            except ValueError as error:
+                raise ValueError(f"config: {error} in {argv!r}") from None
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise _fail("config", argv, "the base image's nanoBragg arguments (a string, or "
                         "a list of strings)")
@@ -355,7 +375,11 @@ class Series:
         extras = {name: _from_table(kind, table[name], name)
                   for name, kind in (("background", AmorphousConfig),
                                      ("response", ResponseConfig)) if name in table}
-        return cls(config=Config.from_cli(argv), scan=scan, seed=table.get("seed", 0),
+        try:
+            config = Config.from_cli(argv)
+        except ValueError as error:  # UsageError too
+            raise ValueError(f"config: {error}") from None
+        return cls(config=config, scan=scan, seed=table.get("seed", 0),
                    backend=table.get("backend", "c"), c_parity=table.get("c_parity", False),
                    device=table.get("device"), dtype=table.get("dtype"), **extras)
 
@@ -400,8 +424,36 @@ class Series:
         except ValueError:
             table = {**dataclasses.replace(self, config=_without_arrays(self.config))
                      .to_dict(), "arrays": _array_digests(self.config)}
+        contents = self._input_digests()
+        if contents:
+            table = {**table, "file_contents": contents}
         canonical = json.dumps(table, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _input_digests(self) -> dict[str, str]:
+        """SHA-256 of each input file the description names that exists here (HKL,
+        matrix, source, mask, stol tables; not Fdump.bin, which runs write), so that a
+        file edited between two runs makes another series."""
+        config = self.config
+        named = {f"{group}.{name}": getattr(getattr(config, group), name)
+                 for group, name in _INPUT_FILES}
+        if isinstance(self.scan, Stills) and self.scan.source_paths is not None:
+            named.update({f"stills.source_paths[{i}]": path
+                          for i, path in enumerate(self.scan.source_paths)})
+        if self.background is not None:
+            named.update({f"background.{name}": getattr(self.background, name)
+                          for name in ("stol_file", "source_file")})
+        digests = {}
+        for key, path in named.items():
+            if path is not None and os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return digests
+
+
+_INPUT_FILES = (("crystal", "matrix_path"), ("structure_factors", "hkl_path"),
+                ("structure_factors", "stol_path"), ("beam", "source_path"),
+                ("detector", "mask_path"))
 
 
 _IN_MEMORY = (("crystal", "mosflm_matrix"), ("structure_factors", "structure_factors"),

@@ -29,10 +29,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from nanobragg.series.frame import Frame, ScanPoint, SeriesGeometry
-from nanobragg.series.writer import SeriesLayout
-
-NEXUS_NAME = "series.nxs"
-PART_SUFFIX = ".part"
+from nanobragg.series.writer import NEXUS_NAME, PART_SUFFIX, SeriesLayout
 
 DATA = "/entry/data/data"
 DETECTOR = "/entry/instrument/detector"
@@ -84,7 +81,10 @@ class NexusWriter:
             if missing:
                 raise ValueError(f"{self.part_path}: {missing} of {len(self._layout.scan)} "
                                  "frames are not written yet; the file stays a part file")
-            self._file["/entry/end_time"] = _now()
+            entry = self._file["/entry"]
+            if "end_time" in entry:  # a part file published once already (a resumed run)
+                del entry["end_time"]
+            entry["end_time"] = _now()
         self._file.close()
         self._file = None
         if complete:

@@ -25,6 +25,7 @@ another series is refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,15 +36,13 @@ from typing import Any
 import numpy as np
 
 from nanobragg.series.description import Series
+from nanobragg.series.folder import claim
 from nanobragg.series.frame import Frame, ScanPoint, SeriesGeometry
-from nanobragg.series.manifest import ImageRecord, Manifest
+from nanobragg.series.manifest import MANIFEST_NAME, ImageRecord, Manifest
 from nanobragg.series.render import frame_dtype, render_frame, scan_points
+from nanobragg.series.writer import FORMATS, NEXUS_NAME, PART_SUFFIX
 
 __all__ = ["FORMATS", "SeriesReport", "run_series"]
-
-FORMATS = ("nexus", "cbf", "smv")
-NEXUS_NAME = "series.nxs"
-"""The NeXus writer's file (``nanobragg.series.nexus``, imported only when used)."""
 
 Progress = Callable[[int, int, ImageRecord], Any]
 """``progress(done, total, record)`` after each image (``done`` counts the images already
@@ -91,13 +90,17 @@ def run_series(series: Series, out_dir: str | os.PathLike[str], *, format: str =
     cluster's worker threads); ``retries``: how often a failed task is tried again.
     ``threads``: C engine threads per image (default: all cores in process, 1 on Dask).
     Returns a :class:`SeriesReport`; Ctrl-C (or an error) stops the run with the
-    folder consistent and resumable.
+    folder consistent and resumable.  Everything that can be checked here (the options,
+    the format against the frames and the detector, in process the engine and its
+    device) is checked before the folder is touched; one run at a time writes a folder
+    (:class:`~nanobragg.series.folder.FolderBusy` for a second one).
     """
     if format not in FORMATS:
         raise ValueError(f"format: {format!r} is not valid; expected one of "
                          f"{', '.join(FORMATS)}")
     for name, value, least in (("block", block, 1), ("retries", retries, 0),
-                               ("window", 1 if window is None else window, 1)):
+                               ("window", 1 if window is None else window, 1),
+                               ("threads", 1 if threads is None else threads, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name}: {value!r} is not valid; expected a whole number >= "
                              f"{least}")
@@ -107,26 +110,58 @@ def run_series(series: Series, out_dir: str | os.PathLike[str], *, format: str =
                          "float photons (-nonoise); leave -nonoise out, add a detector "
                          "response, or write nexus")
     started = time.perf_counter()
-    folder = Path(out_dir).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.open(folder, series, format)
     geometry = _geometry(series, dtype)
     scan = scan_points(series)
-    _check_files(manifest, format)
-    todo = [i for i in range(series.images) if i not in manifest.records]
-    skipped = series.images - len(todo)
-    run = _Run(series, folder, format, geometry, scan, dtype, manifest, progress)
-    if todo or (format == "nexus" and not (folder / NEXUS_NAME).exists()):
-        if client is None:
-            run.in_process(todo, threads)
-        else:
-            run.on_dask(client, todo, block=block, threads=1 if threads is None else threads,
-                        window=window, retries=retries)
-    manifest.save_if_changed()
+    if format == "cbf":
+        from nanobragg.series.cbf import check_orientation
+
+        check_orientation(geometry)
+    if client is None:
+        _check_engine(series, threads)
+    with claim(out_dir) as output:
+        folder = output.path
+        manifest = Manifest.open(folder, series, format)
+        if not output.had_manifest:
+            manifest.save()  # the folder is this series' from now on
+        _check_files(manifest, format)
+        todo = [i for i in range(series.images) if i not in manifest.records]
+        skipped = series.images - len(todo)
+        run = _Run(series, folder, format, geometry, scan, dtype, manifest, progress)
+        try:
+            if todo or (format == "nexus" and not (folder / NEXUS_NAME).exists()):
+                if client is None:
+                    run.in_process(todo, threads)
+                else:
+                    run.on_dask(client, todo, block=block,
+                                threads=1 if threads is None else threads,
+                                window=window, retries=retries)
+        except BaseException:
+            if not output.had_manifest and not manifest.records:
+                _remove_run_files(folder)
+            raise
+        manifest.save_if_changed()
     return SeriesReport(out_dir=folder, format=format, images=series.images, done=run.done,
                         skipped=skipped, seconds=time.perf_counter() - started,
                         render_s=run.render_s, write_s=run.write_s,
                         complete=manifest.complete)
+
+
+def _check_engine(series: Series, threads: int | None) -> None:
+    """ValueError when this process cannot render the series (a torch device it does not
+    have, a thread count out of range)."""
+    from nanobragg.engines import Route
+
+    if series.backend == "c":
+        Route("c", threads=threads)
+    else:
+        Route("torch", device=series.device, dtype=series.dtype)
+
+
+def _remove_run_files(folder: Path) -> None:
+    """Undo a run that made no image in a folder that had no manifest before it."""
+    for name in (MANIFEST_NAME, NEXUS_NAME + PART_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
 
 
 def _geometry(series: Series, dtype: np.dtype[Any]) -> SeriesGeometry:
@@ -148,8 +183,12 @@ def _check_files(manifest: Manifest, format: str) -> None:
     final = folder / NEXUS_NAME
     if final.exists() and manifest.complete:
         return
-    part = folder / (NEXUS_NAME + ".part")
-    if final.exists() or not part.exists():
+    part = folder / (NEXUS_NAME + PART_SUFFIX)
+    if final.exists():
+        # published, but the run ended before its manifest was saved: check the frames
+        # it records as a part file's, and make the others again into it
+        os.replace(final, part)
+    if not part.exists():
         # a new part file will be written: every frame goes into it again
         manifest.forget(list(manifest.records))
         return

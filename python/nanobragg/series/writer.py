@@ -15,6 +15,9 @@ from nanobragg.series.frame import FRAME_DTYPES, Frame, ScanPoint, SeriesGeometr
 
 FORMATS = ("nexus", "cbf", "smv")
 """The formats :func:`open_writer` knows."""
+NEXUS_NAME = "series.nxs"
+"""The NeXus stack's file, written as ``NEXUS_NAME + PART_SUFFIX`` until complete."""
+PART_SUFFIX = ".part"
 
 
 class SeriesWriter(Protocol):
