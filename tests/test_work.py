@@ -141,3 +141,18 @@ def test_ctrl_c_during_the_imports_is_one_line(tmp_path):
         assert process.returncode == 130, (delay, err)
         assert err == "nanoBragg: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_inside_the_imports_is_held_until_they_are_done():
+    """interrupts_deferred: a SIGINT in the block lets the block finish, then raises."""
+    from nanobragg.cli.main import interrupts_deferred
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+        signal.raise_signal(signal.SIGINT)
+        finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with interrupts_deferred():
+        finished.append(False)
+    assert finished == [True, False]

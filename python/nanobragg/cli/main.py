@@ -6,7 +6,8 @@ run, the imports included, ends it with one line and exit status 130."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TextIO
 
 EXIT_OK = 0
@@ -22,8 +23,14 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     return run_command(argv, out)
 
 
+def _load() -> Callable[[Sequence[str]], int]:
+    from nanobragg.cli.nanobragg_command import run as run_command
+
+    return run_command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return command_main("nanoBragg", lambda: run, argv)
+    return command_main("nanoBragg", _load, argv)
 
 
 def command_main(program: str, load: Callable[[], Callable[[Sequence[str]], int]],
@@ -38,7 +45,9 @@ def command_main(program: str, load: Callable[[], Callable[[Sequence[str]], int]
         from nanobragg.errors import UsageError
 
         try:
-            return load()(argv)
+            with interrupts_deferred():
+                command = load()
+            return command(argv)
         except UsageError as error:
             sys.stderr.write(f"{program}: " + usage.format(error=error, program=program)
                              + "\n")
@@ -60,6 +69,32 @@ def command_main(program: str, load: Callable[[], Callable[[Sequence[str]], int]
             raise
         sys.stderr.write(f"{program}: interrupted\n")
         return EXIT_INTERRUPTED
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block (a command's imports) is done, then raise it.
+
+    A KeyboardInterrupt raised inside the import machinery can be swallowed there
+    (CPython reports it as "Exception ignored" and carries on) or come back as another
+    module's ImportError; held back, it always ends the command with its one line.  Off
+    the main thread, or under a SIGINT handler of the caller's, the block runs as it is."""
+    import signal
+
+    interrupted: list[int] = []
+    held = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if held:
+        try:
+            signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+        except ValueError:
+            held = False
+    try:
+        yield
+    finally:
+        if held:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def caused_by_interrupt(error: BaseException) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from nanobragg.cli.main import interrupts_deferred
 from nanobragg.cli.printout import printout_block
 from nanobragg.cli.progress import terminal_progress
 from nanobragg.cli.report import Report
@@ -41,9 +42,15 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from nanobragg.io import fdump_bytes
-    from nanobragg.simulation import prepare, run_prepared
-    from nanobragg.writers import float_bytes, int_image_bytes, noise_image_bytes, pgm_image_bytes
+    with interrupts_deferred():
+        from nanobragg.io import fdump_bytes
+        from nanobragg.simulation import prepare, run_prepared
+        from nanobragg.writers import (
+            float_bytes,
+            int_image_bytes,
+            noise_image_bytes,
+            pgm_image_bytes,
+        )
 
     with _recorded_warnings() as parse_warnings:
         command = parse_command_line(list(argv))
