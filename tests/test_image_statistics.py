@@ -1,4 +1,4 @@
-"""image_statistics: the C engine's sequential pass gives numpy's sequential sums."""
+"""The C engine's passes over the image (statistics, SMV integers) give numpy's bits."""
 
 from __future__ import annotations
 
@@ -71,3 +71,21 @@ def test_sums_match_sequential_numpy(case: str) -> None:
         assert stats.max_I_pixel is None
     else:
         assert stats.max_I_pixel == divmod(index, image.shape[1])
+
+
+@pytest.mark.parametrize("scale", [1.0, 37.5, 1e30, 0.0])
+def test_int_image_matches_numpy(scale: float) -> None:
+    from nanobragg._core import int_image
+
+    rng = np.random.default_rng(5)
+    image = ((rng.random((29, 31)) - 0.2) * 3e3).astype(np.float32)
+    image[12, 3], image[4, 5], image[6, 7] = np.nan, np.inf, -np.inf
+    image[8, 9] = np.float32(1747.5) / np.float32(37.5)
+    roi = np.ones(image.shape, dtype=bool)
+    roi[:4, :] = False
+    roi[10, 2] = True
+    with np.errstate(invalid="ignore"):
+        value = np.clip(image.astype(np.float64) * scale + 40.0, 0.0, 65535.0)
+        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
+    expected = np.where(roi, rounded, np.uint16(0))
+    np.testing.assert_array_equal(int_image(image, roi, scale, 40.0), expected)

@@ -594,7 +594,7 @@ nb_status nb_amorphous(const nb_amorphous_spec *spec, const nb_amorphous_arrays 
                        const nb_render_control *control, double *image, nb_amorphous_info *info);
 
 
-/* ---- image statistics -------------------------------------------------- */
+/* ---- image statistics and integer image -------------------------------------------------- */
 
 typedef struct {
     long count;        /* rendered pixels */
@@ -611,6 +611,11 @@ typedef struct {
  * rendered and roi are 0/1 flags per pixel. */
 void nb_image_sums(const float *image, const unsigned char *rendered,
                    const unsigned char *roi, long n, nb_image_sums_out *out);
+
+/* The noiseless SMV image: floor(float(clip(pixel * scale + adc_offset, 0, 65535)
+ * + 0.5)) inside the ROI (roi: 0/1 flags), 0 outside and for NaN. */
+void nb_int_image(const float *image, const unsigned char *roi, long n, double scale,
+                  double adc_offset, uint16_t *out);
 
 #ifdef __cplusplus
 }

@@ -136,10 +136,10 @@ class Result:
 
     def int_image(self) -> np.ndarray:
         """The noiseless SMV image: scale * photons + adc, clipped and rounded (uint16)."""
-        value = self.image.astype(np.float64) * self.int_scale() + self.config.output.adc_offset
-        value = np.clip(value, 0.0, 65535.0)
-        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
-        return np.where(self.roi_mask, rounded, np.uint16(0))
+        from nanobragg._core import int_image
+
+        return int_image(np.asarray(self.image, dtype=np.float32), self.roi_mask,
+                         self.int_scale(), float(self.config.output.adc_offset))
 
     def pgm_scale(self) -> float:
         scale = float(self.config.output.pgm_scale)

@@ -1,5 +1,6 @@
-/* The image statistics the command prints, in the original's order and precision:
- * sums in float64 in pixel order, squares in float32. */
+/* What the command computes from the rendered image, in the original's order and
+ * precision: the statistics it prints (sums in float64 in pixel order, squares in
+ * float32) and the integer SMV image. */
 #include <math.h>
 
 #include "nanobragg.h"
@@ -43,4 +44,25 @@ void nb_image_sums(const float *image, const unsigned char *rendered,
     /* a NaN among the pixels: no brightest pixel (as numpy's max propagates it) */
     out->max_index = unordered ? -1 : max_index;
     out->max_value = unordered || max_index < 0 ? 0.0 : (double)max_value;
+}
+
+void nb_int_image(const float *image, const unsigned char *roi, long n, double scale,
+                  double adc_offset, uint16_t *out)
+{
+    long i;
+    for (i = 0; i < n; ++i) {
+        double value;
+        float rounded;
+        if (!roi[i]) {
+            out[i] = 0;
+            continue;
+        }
+        value = (double)image[i] * scale;
+        value = value + adc_offset;
+        if (value < 0.0) value = 0.0;
+        if (value > 65535.0) value = 65535.0;
+        rounded = floorf((float)(value + 0.5));
+        /* NaN has no count: 0, as numpy's cast gives on x86 */
+        out[i] = rounded == rounded ? (uint16_t)rounded : 0;
+    }
 }
