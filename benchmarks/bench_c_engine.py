@@ -36,7 +36,9 @@ padding of a lane block are left out.
 (started and stopped by the benchmark) and prints how much longer each took.
 ``--command`` times the ``nanoBragg -backend c`` command from launch to exit on a
 64x64 detector against ``python -c "import numpy"``, and, with ``NB_C_BIN``, the
-workloads' whole command lines in both modes against the original's.
+workloads' whole command lines in both modes against the original's; the runs being
+compared take turns (best of ``--repeat`` each), so that a change in the machine's load
+reaches all of them alike.
 """
 
 from __future__ import annotations
@@ -97,11 +99,17 @@ def peak_gflops() -> float:
 
 
 def best_time(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
+    return best_times([run], repeat)[0]
+
+
+def best_times(runs: list[Callable[[], object]], repeat: int) -> list[float]:
+    """The best time of each run, the runs taking turns."""
+    best = [float("inf")] * len(runs)
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -179,8 +187,9 @@ def command_times(binary: str | None, repeat: int) -> None:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     with tempfile.TemporaryDirectory() as folder:
-        numpy = best_time(run([sys.executable, "-c", "import numpy"]), repeat)
-        ours = best_time(run([command, *small, "-backend", "c", "-nonoise", "-nopgm"]), repeat)
+        numpy, ours = best_times([run([sys.executable, "-c", "import numpy"]),
+                                  run([command, *small, "-backend", "c", "-nonoise", "-nopgm"])],
+                                 repeat)
         print(f"python -c 'import numpy': {numpy:.3f} s; nanoBragg -backend c on 64x64: "
               f"{ours:.3f} s ({ours / numpy:.2f}x)")
         if not binary:
@@ -188,12 +197,14 @@ def command_times(binary: str | None, repeat: int) -> None:
         for name in ("B2", "B3"):
             args = [*shlex.split(WORKLOADS[name]), "-nonoise", "-nopgm"]
             env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count() or 1))
-            original = best_time(run([binary, *args], env), repeat)
-            for mode in ("c_parity", "corrected"):
-                flags = ["-c_parity"] if mode == "c_parity" else []
-                seconds = best_time(run([command, *args, "-backend", "c", *flags]), repeat)
-                print(f"{name} {mode:>9}: nanoBragg {seconds:.3f} s, original {original:.3f} s "
-                      f"({original / seconds:.2f}x)")
+            modes = {"c_parity": ["-c_parity"], "corrected": []}
+            original, *seconds = best_times(
+                [run([binary, *args], env),
+                 *(run([command, *args, "-backend", "c", *flags]) for flags in modes.values())],
+                repeat)
+            for mode, ours_s in zip(modes, seconds, strict=True):
+                print(f"{name} {mode:>9}: nanoBragg {ours_s:.3f} s, original {original:.3f} s "
+                      f"({original / ours_s:.2f}x)")
 
 
 def main() -> None:

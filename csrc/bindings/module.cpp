@@ -441,6 +441,60 @@ py::tuple add_noise(py::handle image_obj, py::handle spec, LegacyRandom &rng)
     return py::make_tuple(out, photons, overloads);
 }
 
+// The sums of the printed statistics (nb_image_sums) over a float32 image and
+// two bool masks of its shape.
+py::dict image_sums(py::handle image_obj, py::handle rendered_obj, py::handle roi_obj)
+{
+    using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
+    using Flags = py::array_t<bool, py::array::c_style | py::array::forcecast>;
+    Image image = Image::ensure(image_obj);
+    if (!image) nb_bindings::wrong_type(Field{"image_sums", "image"}, "a float array", image_obj);
+    Flags rendered = Flags::ensure(rendered_obj), roi = Flags::ensure(roi_obj);
+    if (!rendered)
+        nb_bindings::wrong_type(Field{"image_sums", "rendered"}, "a bool array", rendered_obj);
+    if (!roi) nb_bindings::wrong_type(Field{"image_sums", "roi"}, "a bool array", roi_obj);
+    if (rendered.size() != image.size()) wrong_shape("rendered", "the image's", rendered);
+    if (roi.size() != image.size()) wrong_shape("roi", "the image's", roi);
+    nb_image_sums_out out;
+    {
+        ReleasedGil released;
+        nb_image_sums(image.data(), reinterpret_cast<const unsigned char *>(rendered.data()),
+                      reinterpret_cast<const unsigned char *>(roi.data()), (long)image.size(),
+                      &out);
+    }
+    py::dict result;
+    result["count"] = out.count;
+    result["total"] = out.total;
+    result["squares"] = out.squares;
+    result["mean"] = out.mean;
+    result["roi_count"] = out.roi_count;
+    result["deviations"] = out.deviations;
+    result["max_index"] = out.max_index;
+    result["max_value"] = out.max_value;
+    return result;
+}
+
+// The noiseless SMV image (nb_int_image) of a float32 image inside a bool ROI mask.
+py::array_t<uint16_t> int_image(py::handle image_obj, py::handle roi_obj, double scale,
+                                double adc_offset)
+{
+    using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
+    using Flags = py::array_t<bool, py::array::c_style | py::array::forcecast>;
+    Image image = Image::ensure(image_obj);
+    if (!image) nb_bindings::wrong_type(Field{"int_image", "image"}, "a float array", image_obj);
+    Flags roi = Flags::ensure(roi_obj);
+    if (!roi) nb_bindings::wrong_type(Field{"int_image", "roi"}, "a bool array", roi_obj);
+    if (roi.size() != image.size()) wrong_shape("roi", "the image's", roi);
+    std::vector<py::ssize_t> shape(image.shape(), image.shape() + image.ndim());
+    py::array_t<uint16_t> out(shape);
+    {
+        ReleasedGil released;
+        nb_int_image(image.data(), reinterpret_cast<const unsigned char *>(roi.data()),
+                     (long)image.size(), scale, adc_offset, out.mutable_data());
+    }
+    return out;
+}
+
 // One float64 vector attribute of obj with n entries (n < 0: any length >= 4).
 Array vector_of(py::handle obj, const char *owner, const char *name, py::ssize_t n)
 {
@@ -770,6 +824,11 @@ PYBIND11_MODULE(_core, m)
     m.def("add_noise", &add_noise, py::arg("image"), py::arg("spec"), py::arg("rng"),
           "(noisy image (spixels, fpixels) uint16 in ADU, photons drawn, pixels clipped at "
           "65535).");
+    m.def("image_sums", &image_sums, py::arg("image"), py::arg("rendered"), py::arg("roi"),
+          "dict: count, total, squares, mean, roi_count, deviations, max_index, max_value "
+          "(nb_image_sums).");
+    m.def("int_image", &int_image, py::arg("image"), py::arg("roi"), py::arg("scale"),
+          py::arg("adc_offset"), "uint16 image of the image's shape (nb_int_image).");
     m.def("amorphous", &amorphous, py::arg("spec"), py::arg("sources"), py::arg("table"),
           py::arg("threads") = 0,
           py::arg("progress") = py::none(),

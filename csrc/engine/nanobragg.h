@@ -594,6 +594,29 @@ nb_status nb_amorphous(const nb_amorphous_spec *spec, const nb_amorphous_arrays 
                        const nb_render_control *control, double *image, nb_amorphous_info *info);
 
 
+/* ---- image statistics and integer image -------------------------------------------------- */
+
+typedef struct {
+    long count;        /* rendered pixels */
+    double total;      /* their sum in pixel order, float64 */
+    double squares;    /* the sum of their float32 squares, float64 */
+    double mean;       /* total / max(count, 1) */
+    long roi_count;    /* pixels inside the ROI */
+    double deviations; /* sum of (pixel - mean)^2 over the ROI, in pixel order */
+    long max_index;    /* first rendered pixel with the largest value > 0, or -1 */
+    double max_value;  /* its value, or 0 */
+} nb_image_sums_out;
+
+/* One sequential pass over the n pixels for the sums, one for the deviations;
+ * rendered and roi are 0/1 flags per pixel. */
+void nb_image_sums(const float *image, const unsigned char *rendered,
+                   const unsigned char *roi, long n, nb_image_sums_out *out);
+
+/* The noiseless SMV image: floor(float(clip(pixel * scale + adc_offset, 0, 65535)
+ * + 0.5)) inside the ROI (roi: 0/1 flags), 0 outside and for NaN. */
+void nb_int_image(const float *image, const unsigned char *roi, long n, double scale,
+                  double adc_offset, uint16_t *out);
+
 #ifdef __cplusplus
 }
 #endif

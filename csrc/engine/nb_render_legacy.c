@@ -7,6 +7,22 @@
 #include "nb_subpixel.h"
 #include "nb_vector.h"
 
+/* Sub-pixels of a layer whose geometry is computed ahead of their terms: the
+ * square roots and divisions of one sub-pixel's scattering vector then overlap those
+ * of the others instead of waiting behind the lattice factor's sines of the previous
+ * one.  The values are the same; a larger oversample computes them in the loop. */
+#define NB_AHEAD_SUBPIXELS 64
+
+/* The scattering vector (diffracted - incident) / lambda of a source. */
+static inline void scattering_vector(const nb_render_arrays *a, int source,
+                                     const double diffracted[3], double scattering[3])
+{
+    double lambda = a->source_wavelength_m[source];
+    int i;
+    for (i = 0; i < 3; ++i)
+        scattering[i] = (diffracted[i] + a->source_direction[3 * source + i]) / lambda;
+}
+
 /* The original's loop, in one function: what it keeps from one sub-pixel, source or
  * pixel to the next stays in locals, which the compiler keeps in registers (split
  * into functions that share a state struct, the loop ran 5-10% slower). */
@@ -24,17 +40,45 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
     double polar_axis[3];
     int layer, subS, subF, source, phi_tic, mos;
 
+    double ahead_pos[NB_AHEAD_SUBPIXELS][3], ahead_diffracted[NB_AHEAD_SUBPIXELS][3];
+    double ahead_airpath[NB_AHEAD_SUBPIXELS], ahead_scattering[NB_AHEAD_SUBPIXELS][3];
+    int ahead = p->oversample <= 8 && p->oversample * p->oversample <= NB_AHEAD_SUBPIXELS;
+    int ahead_sources = ahead && a->nsources <= NB_AHEAD_SUBPIXELS &&
+                        p->oversample * p->oversample * a->nsources <= NB_AHEAD_SUBPIXELS;
+
     memcpy(polar_axis, c->polar_axis, sizeof polar_axis);
     for (layer = 0; layer < p->thickness_steps; ++layer) {
         double Odet = layer * p->thickness_step_m;
         capture = (p->thickness_m == 0.0) ? 1.0 : 0.0;
+        if (ahead) {
+            int sub = 0;
+            for (subS = 0; subS < p->oversample; ++subS)
+                for (subF = 0; subF < p->oversample; ++subF, ++sub) {
+                    subpixel_position(c, fpixel, spixel, subF, subS, Odet, ahead_pos[sub]);
+                    ahead_airpath[sub] = nb_unitize(ahead_pos[sub], ahead_diffracted[sub]);
+                }
+        }
+        if (ahead_sources) {
+            int sub, n = p->oversample * p->oversample;
+            for (sub = 0; sub < n; ++sub)
+                for (source = 0; source < a->nsources; ++source)
+                    scattering_vector(a, source, ahead_diffracted[sub],
+                                      ahead_scattering[sub * a->nsources + source]);
+        }
         for (subS = 0; subS < p->oversample; ++subS) {
             for (subF = 0; subF < p->oversample; ++subF) {
-                double pos[3], diffracted[3], airpath;
+                int sub = subS * p->oversample + subF;
+                double own_pos[3], own_diffracted[3], airpath;
+                double *pos = ahead ? ahead_pos[sub] : own_pos;
+                double *diffracted = ahead ? ahead_diffracted[sub] : own_diffracted;
                 term_site site = {layer, subS, subF, 0, pos, diffracted, NULL};
                 if (nb_cancelled(report, 1)) return 0.0;
-                subpixel_position(c, fpixel, spixel, subF, subS, Odet, pos);
-                airpath = nb_unitize(pos, diffracted);
+                if (ahead) {
+                    airpath = ahead_airpath[sub];
+                } else {
+                    subpixel_position(c, fpixel, spixel, subF, subS, Odet, pos);
+                    airpath = nb_unitize(pos, diffracted);
+                }
                 if (omega == 0.0 || p->oversample_omega) omega = solid_angle(p, airpath);
                 report->omega_sum_sr += omega;
                 /* quirk oversample_thick_without_thickness: -oversample_thick evaluates the
@@ -42,10 +86,13 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                 if (capture == 0.0 || p->oversample_thick)
                     capture = capture_fraction(p, layer, diffracted);
                 for (source = 0; source < a->nsources; ++source) {
-                    double incident[3], scattering[3], lambda = a->source_wavelength_m[source];
+                    double incident[3], own_scattering[3];
+                    double *scattering = ahead_sources
+                                             ? ahead_scattering[sub * a->nsources + source]
+                                             : own_scattering;
                     int i;
                     for (i = 0; i < 3; ++i) incident[i] = -a->source_direction[3 * source + i];
-                    for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
+                    if (!ahead_sources) scattering_vector(a, source, diffracted, scattering);
                     site.source = source;
                     site.scattering = scattering;
                     /* quirk dmin_kills_background: a source past the cut leaves before the

@@ -36,26 +36,24 @@ class Statistics:
 
 def image_statistics(image: np.ndarray, rendered: np.ndarray, roi_mask: np.ndarray,
                      pixel_size: float, oversample: int) -> Statistics:
-    """Sums in image order and in the original's precision (squares in float32)."""
-    values = image[rendered]
-    count = int(values.size)
-    # IEEE arithmetic as in the original: a float32 square beyond 3.4e38 is inf, an
-    # infinite image has NaN deviations; neither is a warning
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.cumsum(values.astype(np.float64))[-1]) if count else 0.0
-        squares = float(np.cumsum((values * values).astype(np.float64))[-1]) if count else 0.0
-        mean = total / max(count, 1)
-        rms = math.sqrt(squares / (max(count, 2) - 1))
-        deviations = image[roi_mask].astype(np.float64) - mean
-        n_roi = max(int(deviations.size), 2)
-        rmsd = math.sqrt(float(np.cumsum(deviations * deviations)[-1]) / (n_roi - 1)) \
-            if deviations.size else 0.0
+    """Sums in image order and in the original's precision (squares in float32).
+
+    One sequential pass of the C engine over the pixels (``_core.image_sums``), as the
+    original sums them; an infinite image has NaN deviations, as there.
+    """
+    from nanobragg._core import image_sums
+
+    sums = image_sums(np.asarray(image, dtype=np.float32), rendered, roi_mask)
+    count = int(sums["count"])
+    mean = float(sums["mean"])
+    rms = math.sqrt(float(sums["squares"]) / (max(count, 2) - 1))
+    n_roi = int(sums["roi_count"])
+    rmsd = math.sqrt(float(sums["deviations"]) / (max(n_roi, 2) - 1)) if n_roi else 0.0
     max_I, position, pixel = 0.0, (0.0, 0.0), None
-    if count and float(values.max()) > 0.0:
-        flat = np.where(rendered, image, 0.0).reshape(-1)
-        index = int(np.argmax(flat))
+    index = int(sums["max_index"])
+    if index >= 0:
         spixel, fpixel = divmod(index, image.shape[1])
-        max_I = float(flat[index])
+        max_I = float(sums["max_value"])
         sub = pixel_size / oversample
         last = oversample - 1
         position = (sub * (fpixel * oversample + last) + sub / 2.0,
@@ -138,10 +136,10 @@ class Result:
 
     def int_image(self) -> np.ndarray:
         """The noiseless SMV image: scale * photons + adc, clipped and rounded (uint16)."""
-        value = self.image.astype(np.float64) * self.int_scale() + self.config.output.adc_offset
-        value = np.clip(value, 0.0, 65535.0)
-        rounded = np.floor((value + 0.5).astype(np.float32)).astype(np.uint16)
-        return np.where(self.roi_mask, rounded, np.uint16(0))
+        from nanobragg._core import int_image
+
+        return int_image(np.asarray(self.image, dtype=np.float32), self.roi_mask,
+                         self.int_scale(), float(self.config.output.adc_offset))
 
     def pgm_scale(self) -> float:
         scale = float(self.config.output.pgm_scale)
