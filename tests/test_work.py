@@ -148,9 +148,14 @@ def test_a_ctrl_c_inside_the_imports_is_held_until_they_are_done():
     from nanobragg.cli.main import interrupts_deferred
 
     finished = []
-    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
-        signal.raise_signal(signal.SIGINT)
-        finished.append(True)
+
+    def interrupted_block():
+        with interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished.append(True)
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_block()
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with interrupts_deferred():
