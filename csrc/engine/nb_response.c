@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef NANOBRAGG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 #include "nanobragg.h"
 #include "nb_stream.h"
 
@@ -28,6 +32,7 @@ typedef struct {
     double fwhm;    /* pixels */
     double g;       /* the fiber PSF's distance parameter, pixels */
     int radius;     /* the kernel's radius, pixels */
+    int threads;    /* OpenMP threads */
     int size;       /* 2 radius + 1 */
     double *kernel; /* size x size, row dy, column dx; 0 beyond the radius */
 } psf_kernel;
@@ -121,12 +126,15 @@ static nb_status fill_kernel(psf_kernel *k, int disc)
 /* The sum of count values, in 64 parts summed in parallel, each in order, then the
  * parts in order: the same for any thread count. */
 #define SUM_PARTS 64
-static double ordered_sum(const float *values, long count)
+static double ordered_sum(const float *values, long count, int threads)
 {
     double parts[SUM_PARTS], sum = 0.0;
     int part;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
     for (part = 0; part < SUM_PARTS; ++part) {
         long i, first = count / SUM_PARTS * part;
@@ -150,7 +158,7 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
     double brightest = 0.0, radius;
     long i;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(max : brightest)
+#pragma omp parallel for num_threads(k->threads) schedule(static) reduction(max : brightest)
 #endif
     for (i = 0; i < k->pixels; ++i)
         if (brightest < in[i]) brightest = in[i];
@@ -337,7 +345,7 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
     long i;
     double *line = malloc(sizeof(double) * (size_t)k->size);
     for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
-    total = ordered_sum(in, k->pixels);
+    total = ordered_sum(in, k->pixels, k->threads);
     /* (each row zeroed by the thread that fills it: the pages are first touched, and
      * cleared by the system, in parallel) */
     if (k->type == NB_PSF_GAUSS && line) {
@@ -345,7 +353,7 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
         double centre = sqrt(k->kernel[(long)k->size * R + R]);
         for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(k->threads) schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
             memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
@@ -354,7 +362,7 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
                             d, line[R + d]);
         }
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(k->threads) schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
             memset(in + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
@@ -368,7 +376,7 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
         return in;
     } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(k->threads) schedule(static)
 #endif
         for (y = 0; y < k->spixels; ++y) {
             int dy, dx;
@@ -388,8 +396,9 @@ static float *gather_corrected(const psf_kernel *k, float *in, float *out,
 
 /* The PSF of spec over in, into out, or corrected into in itself (*result says which);
  * the photons beyond the kernel are spread evenly. */
-static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels, float *in,
-                           float *out, float **result, nb_response_info *info)
+static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels,
+                           int threads, float *in, float *out, float **result,
+                           nb_response_info *info)
 {
     psf_kernel k;
     nb_status status;
@@ -399,6 +408,7 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     k.fpixels = fpixels;
     k.spixels = spixels;
     k.pixels = (long)fpixels * spixels;
+    k.threads = threads;
     k.type = (nb_psf)spec->psf;
     k.fwhm = spec->psf_fwhm_px;
     k.g = spec->psf_fwhm_px * FIBER_G_PER_FWHM;
@@ -427,7 +437,7 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     info->lost_photons = lost;
     each = lost / k.pixels;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
     for (i = 0; i < k.pixels; ++i) (*result)[i] += each;
     return NB_OK;
@@ -472,12 +482,12 @@ static uint32_t corrected_pixel(double adu, int bits)
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
 static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
-                           void *out, double *adu_out)
+                           int threads, void *out, double *adu_out)
 {
     /* quirk int32_expected_clipped */
     long i;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
     for (i = 0; i < pixels; ++i) {
         double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
@@ -593,7 +603,8 @@ NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t 
 
 /* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
  * calibration error from the calibration seed's, the same whatever the shot seed. */
-static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels)
+static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels,
+                               int threads)
 {
     /* quirk calibration_follows_shot_seed */
     uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
@@ -601,7 +612,7 @@ static double corrected_counts(const nb_response_spec *spec, float *photons, lon
     double sum = 0.0;
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(+ : sum)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
 #endif
     for (block = 0; block < blocks; ++block) {
         long first = block * NB_COUNT_BLOCK, i;
@@ -633,7 +644,7 @@ NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
-                        const float *photons, long pixels, void *out,
+                        const float *photons, long pixels, int threads, void *out,
                         nb_response_info *info)
 {
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
@@ -642,9 +653,9 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
     if (spec->c_parity) /* in the original's order, as its log prints it */
         for (block = 0; block < pixels; ++block) sum += photons[block];
     else
-        sum = ordered_sum(photons, pixels);
+        sum = ordered_sum(photons, pixels, threads);
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : overloads) if (!spec->c_parity)
 #endif
     for (block = 0; block < blocks; ++block) {
         long first = block * NB_COUNT_BLOCK, i;
@@ -677,7 +688,7 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 }
 
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
-                               int spixels, nb_random_state *rng, float *work,
+                               int spixels, int threads, nb_random_state *rng, float *work,
                                void *expected, double *expected_adu, void *noisy,
                                nb_response_info *info)
 {
@@ -691,7 +702,12 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     memset(info, 0, sizeof *info);
     max_value = info->max_value;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(max : max_value)
+    if (threads <= 0) threads = omp_get_max_threads();
+#else
+    (void)threads;
+#endif
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : max_value)
 #endif
     for (i = 0; i < pixels; ++i) {
         if (max_value < image[i]) max_value = image[i];
@@ -699,24 +715,24 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     }
     info->max_value = max_value;
     if (!spec->noise && blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, info);
         if (status != NB_OK) return status;
         signal = result;
     }
-    expected_image(spec, signal, pixels, expected, expected_adu);
+    expected_image(spec, signal, pixels, threads, expected, expected_adu);
     if (!spec->noise) return NB_OK;
 
     seed = spec->seed;
     info->photons_before_psf = spec->c_parity
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
-                                   : corrected_counts(spec, photons, pixels);
+                                   : corrected_counts(spec, photons, pixels, threads);
     if (blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, info);
         if (status != NB_OK) return status;
         signal = result;
     } else {
         signal = photons;
     }
-    noisy_image(spec, rng, &seed, signal, pixels, noisy, info);
+    noisy_image(spec, rng, &seed, signal, pixels, threads, noisy, info);
     return NB_OK;
 }

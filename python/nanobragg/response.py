@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +161,10 @@ def _kept(value: Any) -> Any:
     return value if is_tensor(value) else float(value)
 
 
-def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int) -> ResponseSpec:
-    """The stage's spec; ``seed``: the noise seed as the original holds it (negated)."""
+def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int,
+                  expected_adu: bool = False) -> ResponseSpec:
+    """The stage's spec; ``seed``: the noise seed as the original holds it (negated);
+    ``expected_adu``: the stage gives the noiseless values in ADU too."""
     # the original keeps the PSF width in a float; a tensor keeps its graph instead
     fwhm_m = (config.psf_fwhm_um / 1e6 if is_tensor(config.psf_fwhm_um)
               else float(np.float32(config.psf_fwhm_um / 1e6)))
@@ -178,7 +181,7 @@ def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int) -> Respo
         gain_adu_per_photon=_kept(config.gain_adu_per_photon),
         adc_offset_adu=_kept(config.adc_offset_adu), psf=psf, psf_fwhm_px=fwhm_m / pixel_m,
         psf_radius_px=int(config.psf_radius_px), bits=int(config.bits), seed=seed,
-        calibration_seed=calibration_seed)
+        calibration_seed=calibration_seed, expected_adu=expected_adu)
 
 
 @dataclass
@@ -187,10 +190,6 @@ class Response:
 
     expected: np.ndarray
     """(slow, fast) uint16 or uint32: the noiseless image in ADU."""
-    expected_adu: Any
-    """(slow, fast) float64: the noiseless values before they become pixels (no clipping
-    or truncation); from the torch engine a tensor, differentiable in the fields of
-    ``DIFFERENTIABLE`` given as tensors (corrected mode)."""
     noisy: np.ndarray | None
     """(slow, fast): the noise image in ADU (None when ``config.noise`` is False)."""
     info: ResponseInfo
@@ -198,6 +197,22 @@ class Response:
     c_parity: bool
     seed: int
     """The noise seed as the original holds it (negated), from the clock if none was given."""
+    adu_values: Any = field(default=None, repr=False)
+    """``expected_adu`` once made (None until then)."""
+    make_adu_values: Callable[[], Any] | None = field(default=None, repr=False)
+    """Makes ``expected_adu`` on first use (the stage again, without noise)."""
+
+    @property
+    def expected_adu(self) -> Any:
+        """(slow, fast) float64: the noiseless values before they become pixels (no
+        clipping or truncation); from the torch engine a tensor, differentiable in the
+        fields of ``DIFFERENTIABLE`` given as tensors (corrected mode).  From the C engine
+        it is made on first use, unless ``detector_response(expected_adu=True)`` asked
+        for it."""
+        if self.adu_values is None and self.make_adu_values is not None:
+            self.adu_values = self.make_adu_values()
+            self.make_adu_values = None
+        return self.adu_values
 
     def smv_header(self, header: bytes | None = None) -> bytes:
         """The 512-byte SMV header the original writes (``header``: an imported one, kept
@@ -269,13 +284,16 @@ def image_values(image: Any, *, keep_tensor: bool = False) -> Any:
 
 def detector_response(image: Any, config: ResponseConfig | None = None, *,
                       backend: str = "c", c_parity: bool = False, threads: int | None = None,
-                      device: Any = None) -> Response:
+                      device: Any = None, expected_adu: bool = False) -> Response:
     """The noiseless and noise images a detector records of ``image`` (photons per
     pixel: a :class:`~nanobragg.Result`, an array or tensor (slow, fast)).
 
     ``c_parity=True`` reproduces the original ``noisify``'s images from the same seeds,
     quirks included; ``c_parity=False`` gives the corrected response.  ``backend`` "c"
-    or "torch" (``device`` for torch)."""
+    or "torch" (``device`` for torch); ``threads``: the C engine's OpenMP threads (None:
+    the OpenMP default).  ``expected_adu=True`` makes ``Response.expected_adu`` with the
+    images (the C engine otherwise makes it on first use; the torch engine always keeps
+    it, with its graph)."""
     from nanobragg.engines import COptions, TorchOptions, create
 
     config = ResponseConfig() if config is None else config
@@ -285,10 +303,20 @@ def detector_response(image: Any, config: ResponseConfig | None = None, *,
                          "original's PSF is computed with its own arithmetic)")
     values = image_values(image, keep_tensor=backend == "torch")
     seed = -int(time.time()) if config.seed is None else -int(config.seed)
-    spec = response_spec(config, c_parity=bool(c_parity), seed=seed)
+    spec = response_spec(config, c_parity=bool(c_parity), seed=seed,
+                         expected_adu=bool(expected_adu) or backend == "torch")
     options: Any = (COptions(threads=threads) if backend == "c"
                     else TorchOptions(device=device) if backend == "torch" else None)
     engine = create(backend, options)
     out: ResponseImage = engine.detector_response(values, spec, LegacyRandom())
-    return Response(expected=out.expected, expected_adu=out.expected_adu, noisy=out.noisy,
-                    info=out.info, config=config, c_parity=bool(c_parity), seed=seed)
+
+    def noiseless_values() -> Any:
+        # the noiseless values come before the noise and, with noise, without the PSF
+        again = dataclasses.replace(spec, noise=False, expected_adu=True, flicker=0.0,
+                                    calibration=0.0, readout_adu=0.0,
+                                    psf=Psf.NONE if spec.noise else spec.psf)
+        return engine.detector_response(values, again, LegacyRandom()).expected_adu
+
+    return Response(expected=out.expected, noisy=out.noisy, info=out.info, config=config,
+                    c_parity=bool(c_parity), seed=seed, adu_values=out.expected_adu,
+                    make_adu_values=None if out.expected_adu is not None else noiseless_values)
