@@ -481,25 +481,29 @@ static uint32_t corrected_pixel(double adu, int bits)
 
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
+static inline void expected_pixel(const nb_response_spec *spec, float photons, long i,
+                                  void *out, double *adu_out)
+{
+    /* quirk int32_expected_clipped */
+    double adu = photons * spec->gain_adu_per_photon + spec->adc_offset_adu;
+    if (adu_out) adu_out[i] = adu;
+    if (spec->c_parity) {
+        if (adu > 2147483647.0) adu = 2147483647.0;
+        if (adu > 65535.0) adu = 65535.0;
+        store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
+    } else {
+        store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
+    }
+}
+
 static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
                            int threads, void *out, double *adu_out)
 {
-    /* quirk int32_expected_clipped */
     long i;
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
 #endif
-    for (i = 0; i < pixels; ++i) {
-        double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-        if (adu_out) adu_out[i] = adu;
-        if (spec->c_parity) {
-            if (adu > 2147483647.0) adu = 2147483647.0;
-            if (adu > 65535.0) adu = 65535.0;
-            store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
-        } else {
-            store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
-        }
-    }
+    for (i = 0; i < pixels; ++i) expected_pixel(spec, photons[i], i, out, adu_out);
 }
 
 /* The calibration error draws from the generator state the shot noise uses (its
@@ -641,6 +645,43 @@ NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int
     }
 }
 
+/* A noise-image pixel of adu (read-out noise included), clipped to its size; 1 when it
+ * overloads. */
+static inline int noisy_pixel(const nb_response_spec *spec, double adu, long i, void *out)
+{
+    int overload = 0;
+    if (adu > 2147483647.0) {
+        adu = 2147483647.0;
+        if (spec->bits == 32) overload = 1;
+    }
+    if (spec->bits == 16 && adu > 65535.0) {
+        adu = 65535.0;
+        overload = 1;
+    }
+    store_pixel(out, i, spec->bits,
+                spec->c_parity ? legacy_pixel(adu, spec->bits) : corrected_pixel(adu, spec->bits));
+    return overload;
+}
+
+/* Corrected noise-image pixels first to first + n - 1 of the values signal[0..n-1]:
+ * read-out noise from each pixel's stream, gain, offset, clipping; the overloads. */
+static long corrected_noisy_pixels(const nb_response_spec *spec, uint64_t readout_key,
+                                   const float *signal, long first, long n, void *out)
+{
+    long done, overloads = 0;
+    double deviates[NB_COUNT_BLOCK];
+    for (done = 0; done < n; done += NB_COUNT_BLOCK) {
+        int m = n - done < NB_COUNT_BLOCK ? (int)(n - done) : NB_COUNT_BLOCK, j;
+        if (spec->readout_adu > 0.0) readout_block(readout_key, first + done, m, deviates);
+        for (j = 0; j < m; ++j) {
+            double adu = signal[done + j] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0) adu += spec->readout_adu * deviates[j];
+            overloads += noisy_pixel(spec, adu, first + done + j, out);
+        }
+    }
+    return overloads;
+}
+
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
@@ -650,37 +691,22 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
     double sum = 0.0;
     uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
-    if (spec->c_parity) /* in the original's order, as its log prints it */
+    if (spec->c_parity) { /* in the original's order, as its log prints it */
         for (block = 0; block < pixels; ++block) sum += photons[block];
-    else
+        for (block = 0; block < pixels; ++block) {
+            double adu = photons[block] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0) adu += spec->readout_adu * nb_gaussian(rng, seed);
+            overloads += noisy_pixel(spec, adu, block, out);
+        }
+    } else {
         sum = ordered_sum(photons, pixels, threads);
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : overloads) if (!spec->c_parity)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : overloads)
 #endif
-    for (block = 0; block < blocks; ++block) {
-        long first = block * NB_COUNT_BLOCK, i;
-        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK, j;
-        double deviates[NB_COUNT_BLOCK];
-        if (spec->readout_adu > 0.0 && !spec->c_parity)
-            readout_block(readout_key, first, n, deviates);
-        for (j = 0; j < n; ++j) {
-            double adu;
-            i = first + j;
-            adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-            if (spec->readout_adu > 0.0)
-                adu += spec->readout_adu *
-                       (spec->c_parity ? nb_gaussian(rng, seed) : deviates[j]);
-            if (adu > 2147483647.0) {
-                adu = 2147483647.0;
-                if (spec->bits == 32) ++overloads;
-            }
-            if (spec->bits == 16 && adu > 65535.0) {
-                adu = 65535.0;
-                ++overloads;
-            }
-            store_pixel(out, i, spec->bits,
-                        spec->c_parity ? legacy_pixel(adu, spec->bits)
-                                       : corrected_pixel(adu, spec->bits));
+        for (block = 0; block < blocks; ++block) {
+            long first = block * NB_COUNT_BLOCK;
+            long n = pixels - first < NB_COUNT_BLOCK ? pixels - first : NB_COUNT_BLOCK;
+            overloads += corrected_noisy_pixels(spec, readout_key, photons + first, first, n, out);
         }
     }
     info->photons = sum;
