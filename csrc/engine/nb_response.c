@@ -332,76 +332,133 @@ static void add_shifted(float *row, const float *source, int width, int shift, d
     for (x = first; x < last; ++x) row[x] += w * source[x - shift];
 }
 
-/* The one square kernel on every pixel, zero beyond the edges: the Gaussian in two
- * passes (its pixel integrals are products of one-dimensional ones), along rows from in
- * to out, then along columns from out back into in, the fiber PSF in one, into out; the
- * image that holds the result is returned.  The photons beyond the kernel are the
- * image's sum times what the kernel does not hold. */
-static float *gather_corrected(const psf_kernel *k, float *in, float *out,
-                               double *lost_total)
+/* Where the corrected Gaussian PSF leaves its rows: the pixels of the noise image
+ * (noise) or of the noiseless one (and its values in ADU when adu_out is not NULL),
+ * made row by row as the second pass finishes each, with no blurred image in between. */
+typedef struct {
+    const nb_response_spec *spec;
+    int noise;
+    uint64_t readout_key;
+    void *out;
+    double *adu_out;
+    double photons;  /* the noise image's photons, summed row by row in order */
+    long overloads;
+} pixel_sink;
+
+static long corrected_noisy_pixels(const nb_response_spec *spec, uint64_t readout_key,
+                                   const float *signal, long first, long n, void *out);
+static inline void expected_pixel(const nb_response_spec *spec, float photons, long i,
+                                  void *out, double *adu_out);
+
+/* The pixels of row y (values row) into the sink; the row's overloads. */
+static long sink_row(const pixel_sink *sink, const float *row, long first, int n)
 {
-    int y, R = k->radius, d;
-    double held = 0.0, total = 0.0;
-    long i;
+    int x;
+    if (sink->noise)
+        return corrected_noisy_pixels(sink->spec, sink->readout_key, row, first, n, sink->out);
+    for (x = 0; x < n; ++x) expected_pixel(sink->spec, row[x], first + x, sink->out,
+                                           sink->adu_out);
+    return 0;
+}
+
+/* The corrected Gaussian PSF (its pixel integrals are products of one-dimensional
+ * ones) in two passes, each row of a thread's own copy: along rows in place in image,
+ * then along columns into a row that, with each (the photons beyond the kernel, spread
+ * evenly) added, goes to the sink.  The image keeps the first pass. */
+static nb_status gauss_into_pixels(const psf_kernel *k, float *image, double each,
+                                   pixel_sink *sink)
+{
+    int R = k->radius, d, threads = k->threads > 0 ? k->threads : 1, failed = 0;
+    long overloads = 0;
+    double photons = 0.0;
     double *line = malloc(sizeof(double) * (size_t)k->size);
-    for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
-    total = ordered_sum(in, k->pixels, k->threads);
-    /* (each row zeroed by the thread that fills it: the pages are first touched, and
-     * cleared by the system, in parallel) */
-    if (k->type == NB_PSF_GAUSS && line) {
+    double *row_photons = malloc(sizeof(double) * (size_t)k->spixels);
+    float *rows = malloc(sizeof(float) * (size_t)k->fpixels * (size_t)threads);
+    if (!line || !row_photons || !rows) failed = 1;
+    if (!failed) {
         /* the centre column of the kernel over its centre is the 1-d pixel integral */
         double centre = sqrt(k->kernel[(long)k->size * R + R]);
         for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(k->threads) schedule(static)
+#pragma omp parallel num_threads(threads) reduction(+ : overloads)
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (d = -R; d <= R; ++d)
-                add_shifted(out + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
-                            d, line[R + d]);
-        }
+        {
+            int y, x, e;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(k->threads) schedule(static)
+            float *row = rows + (long)k->fpixels * omp_get_thread_num();
+#else
+            float *row = rows;
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            memset(in + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (d = -R; d <= R; ++d)
-                if (y - d >= 0 && y - d < k->spixels)
-                    add_shifted(in + (long)y * k->fpixels, out + (long)(y - d) * k->fpixels,
-                                k->fpixels, 0, line[R + d]);
-        }
-        free(line);
-        *lost_total = total * (1.0 - held);
-        return in;
-    } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(k->threads) schedule(static)
+#pragma omp for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            int dy, dx;
-            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (dy = -R; dy <= R; ++dy) {
-                if (y - dy < 0 || y - dy >= k->spixels) continue;
-                for (dx = -R; dx <= R; ++dx)
-                    add_shifted(out + (long)y * k->fpixels, in + (long)(y - dy) * k->fpixels,
-                                k->fpixels, dx, k->kernel[(long)k->size * (R + dy) + R + dx]);
+            for (y = 0; y < k->spixels; ++y) {
+                float *line_y = image + (long)y * k->fpixels;
+                memcpy(row, line_y, sizeof(float) * (size_t)k->fpixels);
+                memset(line_y, 0, sizeof(float) * (size_t)k->fpixels);
+                for (e = -R; e <= R; ++e) add_shifted(line_y, row, k->fpixels, e, line[R + e]);
+            }
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (y = 0; y < k->spixels; ++y) {
+                double sum = 0.0;
+                memset(row, 0, sizeof(float) * (size_t)k->fpixels);
+                for (e = -R; e <= R; ++e)
+                    if (y - e >= 0 && y - e < k->spixels)
+                        add_shifted(row, image + (long)(y - e) * k->fpixels, k->fpixels, 0,
+                                    line[R + e]);
+                for (x = 0; x < k->fpixels; ++x) {
+                    row[x] += each;
+                    sum += row[x];
+                }
+                row_photons[y] = sum;
+                overloads += sink_row(sink, row, (long)y * k->fpixels, k->fpixels);
             }
         }
+        for (d = 0; d < k->spixels; ++d) photons += row_photons[d];
     }
     free(line);
-    *lost_total = total * (1.0 - held);
-    return out;
+    free(row_photons);
+    free(rows);
+    if (failed) return NB_OUT_OF_MEMORY;
+    sink->photons = photons;
+    sink->overloads = overloads;
+    return NB_OK;
 }
 
-/* The PSF of spec over in, into out, or corrected into in itself (*result says which);
- * the photons beyond the kernel are spread evenly. */
+/* The one square kernel on every pixel, zero beyond the edges, from in into out (the
+ * corrected fiber PSF).  The photons beyond the kernel are the image's sum times what
+ * the kernel does not hold. */
+static void gather_corrected(const psf_kernel *k, const float *in, float *out)
+{
+    int y, R = k->radius;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for num_threads(k->threads) schedule(static)
+#endif
+    for (y = 0; y < k->spixels; ++y) {
+        int dy, dx;
+        /* (each row zeroed by the thread that fills it: the pages are first touched, and
+         * cleared by the system, in parallel) */
+        memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
+        for (dy = -R; dy <= R; ++dy) {
+            if (y - dy < 0 || y - dy >= k->spixels) continue;
+            for (dx = -R; dx <= R; ++dx)
+                add_shifted(out + (long)y * k->fpixels, in + (long)(y - dy) * k->fpixels,
+                            k->fpixels, dx, k->kernel[(long)k->size * (R + dy) + R + dx]);
+        }
+    }
+}
+
+/* The PSF of spec over in, into out (*result says where the image is: out, or in when
+ * there is nothing to blur); the photons beyond the kernel are spread evenly.  The
+ * corrected Gaussian goes on into the sink's pixels instead (*result NULL). */
 static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels,
                            int threads, float *in, float *out, float **result,
-                           nb_response_info *info)
+                           pixel_sink *sink, nb_response_info *info)
 {
     psf_kernel k;
-    nb_status status;
+    nb_status status = NB_OK;
     double lost = 0.0, each;
     long i;
     memset(&k, 0, sizeof k);
@@ -422,19 +479,27 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
         if (!spec->c_parity) *result = in;
         return NB_OK;
     }
-    if (k.radius == INT32_MIN) { /* every pixel vanishes (scatter_legacy) */
-        if (!spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
+    if (k.radius == INT32_MIN) /* every pixel vanishes (scatter_legacy) */
         return NB_OK;
-    }
     status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
-    if (spec->c_parity)
+    if (spec->c_parity) {
         status = scatter_legacy(spec, &k, in, out, &lost);
-    else
-        *result = gather_corrected(&k, in, out, &lost);
+    } else {
+        double held = 0.0;
+        for (i = 0; i < (long)k.size * k.size; ++i) held += k.kernel[i];
+        lost = ordered_sum(in, k.pixels, threads) * (1.0 - held);
+        if (k.type == NB_PSF_GAUSS) {
+            *result = NULL;
+            status = gauss_into_pixels(&k, in, lost / k.pixels, sink);
+        } else {
+            gather_corrected(&k, in, out);
+        }
+    }
     free(k.kernel);
     if (status != NB_OK) return status;
     info->lost_photons = lost;
+    if (!*result) return NB_OK;
     each = lost / k.pixels;
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -720,8 +785,10 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
 {
     long pixels = (long)fpixels * spixels, i;
     float *photons = work, *blurred = work + pixels, *result;
-    const float *signal = photons;
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
+    /* without noise and with a PSF, the noiseless image comes after the PSF */
+    int expected_now = spec->noise || !blur;
+    pixel_sink sink;
     nb_status status;
     long seed;
     double max_value;
@@ -732,33 +799,47 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
 #else
     (void)threads;
 #endif
+    /* the noiseless pixels as the photons are made, when they come before any PSF */
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(max : max_value)
 #endif
     for (i = 0; i < pixels; ++i) {
         if (max_value < image[i]) max_value = image[i];
         photons[i] = (float)(spec->photons_per_value * image[i]);
+        if (expected_now) expected_pixel(spec, photons[i], i, expected, expected_adu);
     }
     info->max_value = max_value;
-    if (!spec->noise && blur) {
-        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, info);
+    memset(&sink, 0, sizeof sink);
+    sink.spec = spec;
+    if (!expected_now) {
+        sink.out = expected;
+        sink.adu_out = expected_adu;
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, &sink,
+                           info);
         if (status != NB_OK) return status;
-        signal = result;
+        if (result) expected_image(spec, result, pixels, threads, expected, expected_adu);
+        return NB_OK;
     }
-    expected_image(spec, signal, pixels, threads, expected, expected_adu);
     if (!spec->noise) return NB_OK;
 
     seed = spec->seed;
     info->photons_before_psf = spec->c_parity
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
                                    : corrected_counts(spec, photons, pixels, threads);
+    result = photons;
     if (blur) {
-        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, info);
+        sink.noise = 1;
+        sink.readout_key = stream_key(spec->seed, READOUT_STREAM);
+        sink.out = noisy;
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, &sink,
+                           info);
         if (status != NB_OK) return status;
-        signal = result;
-    } else {
-        signal = photons;
     }
-    noisy_image(spec, rng, &seed, signal, pixels, threads, noisy, info);
+    if (result) {
+        noisy_image(spec, rng, &seed, result, pixels, threads, noisy, info);
+    } else {
+        info->photons = sink.photons;
+        info->overloads = sink.overloads;
+    }
     return NB_OK;
 }
