@@ -236,26 +236,35 @@ class Response:
         return format_smv_header(fields, pixel_type="unsigned_short" if c.bits == 16
                                  else "long_integer")
 
-    def smv_bytes(self, *, noisy: bool = True, header: bytes | None = None) -> bytes:
-        """The SMV file of the noise image (``noisy=False``: the noiseless one)."""
+    def smv_chunks(self, *, noisy: bool = True, header: bytes | None = None) -> list[bytes]:
+        """The SMV file of the noise image (``noisy=False``: the noiseless one) as its
+        header and its pixels, the pixels copied once."""
         data = self.noisy if noisy else self.expected
         if data is None:
             raise ValueError("no noise image: the response was made with noise=False")
-        return self.smv_header(header) + np.ascontiguousarray(data).astype(
-            "<u2" if self.config.bits == 16 else "<u4").tobytes()
+        pixels = np.ascontiguousarray(data).astype(
+            "<u2" if self.config.bits == 16 else "<u4", copy=False)
+        return [self.smv_header(header), pixels.tobytes()]
+
+    def smv_bytes(self, *, noisy: bool = True, header: bytes | None = None) -> bytes:
+        """The SMV file of the noise image (``noisy=False``: the noiseless one)."""
+        return b"".join(self.smv_chunks(noisy=noisy, header=header))
 
     def write_smv(self, path: str | Path, *, noisy: bool = True,
                   header: bytes | None = None) -> None:
         from nanobragg.io.outputs import atomic_write
 
-        atomic_write(path, [self.smv_bytes(noisy=noisy, header=header)])
+        atomic_write(path, self.smv_chunks(noisy=noisy, header=header))
 
     def pgm_pixels(self) -> np.ndarray:
         """The noiseless image as 16-bit pixels, clipped at 255, as the original's PGM
         (uint8)."""
-        values = self.expected.astype(np.uint32)
-        sixteen = values & 0xFFFF if self.c_parity else np.minimum(values, 65535)
-        pixels: np.ndarray = np.minimum(sixteen, 255).astype(np.uint8)
+        values = self.expected
+        if self.c_parity and values.dtype != np.uint16:
+            values = values & 0xFFFF  # the original's 16-bit pixels wrap
+        # (corrected, the 16-bit clipping at 65535 and the one at 255 are one clipping)
+        pixels = np.empty(values.shape, np.uint8)
+        np.minimum(values, 255, out=pixels, casting="unsafe")
         return pixels
 
 

@@ -184,20 +184,20 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
                                  c_parity=command.c_parity, device=command.device)
     log.after(command, frame, image, response)
     bytes_per_pixel = 2 if config.bits == 16 else 4
-    outputs.put(command.intfile, [response.smv_bytes(noisy=False, header=frame.header)])
+    outputs.put(command.intfile, response.smv_chunks(noisy=False, header=frame.header))
     if not command.nopgm:
-        outputs.put(command.pgmfile, [pgm_bytes(response)])
+        outputs.put(command.pgmfile, pgm_chunks(response))
     if response.noisy is not None:
-        outputs.put(command.noisefile, [response.smv_bytes(header=frame.header)])
+        outputs.put(command.noisefile, response.smv_chunks(header=frame.header))
     log.writing(command, frame, bytes_per_pixel, response)
     outputs.commit()
     return 0
 
 
-def pgm_bytes(response: Response) -> bytes:
+def pgm_chunks(response: Response) -> list[bytes]:
     slow, fast = response.expected.shape
     head = f"P5\n{fast} {slow}\n# pixels scaled by 1\n255\n".encode("ascii")
-    return head + response.pgm_pixels().tobytes()
+    return [head, response.pgm_pixels().tobytes()]
 
 
 class Log:
