@@ -650,12 +650,12 @@ static inline void invert_counts(uint64_t key, long first, int n, uint64_t skip,
  * (the next draw, and on for a mean of 10 or more; 0 for a mean at or below 0, or NaN). */
 NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t shot_key,
                                          uint64_t calibration_key, long first, int n,
-                                         float *photons)
+                                         const float *image, float *photons)
 {
     double mean[NB_COUNT_BLOCK], count[NB_COUNT_BLOCK];
     uint64_t skip = spec->flicker > 0.0 ? 2 : 0;
     int j;
-    for (j = 0; j < n; ++j) mean[j] = photons[first + j];
+    for (j = 0; j < n; ++j) mean[j] = (float)(spec->photons_per_value * image[first + j]);
     if (spec->flicker > 0.0) multiply_deviates(shot_key, first, n, spec->flicker, mean);
     if (spec->calibration > 0.0)
         multiply_deviates(calibration_key, first, n, spec->calibration, mean);
@@ -670,10 +670,11 @@ NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t 
     }
 }
 
-/* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
- * calibration error from the calibration seed's, the same whatever the shot seed. */
-static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels,
-                               int threads)
+/* Corrected: the counts of the photons of image into photons, each pixel drawing from
+ * streams of its own (nb_stream.h), in parallel; the calibration error from the
+ * calibration seed's, the same whatever the shot seed. */
+static double corrected_counts(const nb_response_spec *spec, const float *image,
+                               float *photons, long pixels, int threads)
 {
     /* quirk calibration_follows_shot_seed */
     uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
@@ -686,7 +687,7 @@ static double corrected_counts(const nb_response_spec *spec, float *photons, lon
     for (block = 0; block < blocks; ++block) {
         long first = block * NB_COUNT_BLOCK, i;
         int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK;
-        count_block(spec, shot_key, calibration_key, first, n, photons);
+        count_block(spec, shot_key, calibration_key, first, n, image, photons);
         for (i = first; i < first + n; ++i) sum += photons[i]; /* whole numbers: any order */
     }
     return sum;
@@ -787,7 +788,7 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     float *photons = work, *blurred = work + pixels, *result;
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
     /* without noise and with a PSF, the noiseless image comes after the PSF */
-    int expected_now = spec->noise || !blur;
+    int expected_now = spec->noise || !blur, corrected_noise = spec->noise && !spec->c_parity;
     pixel_sink sink;
     nb_status status;
     long seed;
@@ -799,14 +800,16 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
 #else
     (void)threads;
 #endif
-    /* the noiseless pixels as the photons are made, when they come before any PSF */
+    /* the noiseless pixels as the photons are made, when they come before any PSF (the
+     * corrected noise makes its photons again as it counts them) */
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(max : max_value)
 #endif
     for (i = 0; i < pixels; ++i) {
+        float value = (float)(spec->photons_per_value * image[i]);
         if (max_value < image[i]) max_value = image[i];
-        photons[i] = (float)(spec->photons_per_value * image[i]);
-        if (expected_now) expected_pixel(spec, photons[i], i, expected, expected_adu);
+        if (!corrected_noise) photons[i] = value;
+        if (expected_now) expected_pixel(spec, value, i, expected, expected_adu);
     }
     info->max_value = max_value;
     memset(&sink, 0, sizeof sink);
@@ -825,7 +828,7 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
     seed = spec->seed;
     info->photons_before_psf = spec->c_parity
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
-                                   : corrected_counts(spec, photons, pixels, threads);
+                                   : corrected_counts(spec, image, photons, pixels, threads);
     result = photons;
     if (blur) {
         sink.noise = 1;
