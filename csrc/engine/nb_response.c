@@ -565,6 +565,9 @@ static void expected_image(const nb_response_spec *spec, const float *photons, l
                            int threads, void *out, double *adu_out)
 {
     long i;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
 #endif
@@ -681,6 +684,9 @@ static double corrected_counts(const nb_response_spec *spec, const float *image,
     uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
     double sum = 0.0;
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
 #ifdef NANOBRAGG_HAVE_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
 #endif
