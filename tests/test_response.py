@@ -184,6 +184,50 @@ def test_corrected_c_flicker_and_read_out_follow_their_variances_for_any_thread_
     assert counts.var() == pytest.approx(100.0 + 100.0 + 4.0 + 1 / 12, rel=0.03)
 
 
+THREADS_USED = """
+import os, sys
+import numpy as np
+import nanobragg as nb
+import nanobragg.engines.c
+import nanobragg.response
+before = len(os.listdir("/proc/self/task"))
+nb.detector_response(np.full((64, 64), 5.0, np.float32), nb.ResponseConfig(psf="gauss", seed=1),
+                     c_parity=sys.argv[1] == "1", threads=int(sys.argv[2]))
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+@pytest.mark.parametrize(("omp_threads", "threads"), [(1, 3), (3, 1)])
+def test_the_c_stage_runs_on_the_threads_it_is_given(omp_threads, threads, c_parity):
+    """The OpenMP threads the stage starts (besides the caller's) are threads - 1,
+    whatever OMP_NUM_THREADS says."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(omp_threads))
+    started = subprocess.run([sys.executable, "-c", THREADS_USED, str(int(c_parity)),
+                              str(threads)], env=env, check=True, capture_output=True,
+                             text=True).stdout
+    assert int(started) == threads - 1
+
+
+@pytest.mark.parametrize("changes", [{"psf": "gauss", "readout_adu": 2.0}, {},
+                                     {"psf": "fiber", "noise": False}])
+def test_expected_adu_on_first_use_is_the_one_asked_for(engine, c_parity, changes):
+    image = np.random.default_rng(3).exponential(20.0, (40, 30)).astype(np.float32)
+    config = nb.ResponseConfig(seed=2, gain_adu_per_photon=1.7, **changes)
+    asked = nb.detector_response(image, config, backend=engine, c_parity=c_parity,
+                                 expected_adu=True)
+    later = nb.detector_response(image, config, backend=engine, c_parity=c_parity)
+    assert asked.adu_values is not None
+    assert (later.adu_values is None) == (engine == "c")
+    assert np.array_equal(np.asarray(later.expected_adu), np.asarray(asked.expected_adu))
+    assert np.array_equal(later.expected, asked.expected)
+    assert np.array_equal(later.noisy, asked.noisy)
+
+
 def test_a_simulation_through_the_detector_to_an_smv_file(tmp_path):
     config = nb.Config()
     config.crystal.cell = (40.0, 40.0, 40.0, 90.0, 90.0, 90.0)

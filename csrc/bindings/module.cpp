@@ -546,7 +546,7 @@ py::tuple amorphous(py::handle spec, py::handle sources, py::handle table, int t
 }
 
 py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom &rng,
-                            bool with_adu)
+                            int threads)
 {
     using Image = py::array_t<float, py::array::c_style | py::array::forcecast>;
     Image image = Image::ensure(image_obj);
@@ -574,7 +574,7 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
     py::array expected = pixels();
     py::object adu = py::none();
     double *adu_data = nullptr;
-    if (with_adu) {
+    if (in.expected_adu) {
         py::array_t<double> values(shape);
         adu_data = values.mutable_data();
         adu = values;
@@ -590,7 +590,8 @@ py::tuple detector_response(py::handle image_obj, py::handle spec, LegacyRandom 
     nb_status status;
     {
         ReleasedGil released;
-        status = nb_detector_response(&in, image.data(), fpixels, spixels, &rng.state, work.get(),
+        status = nb_detector_response(&in, image.data(), fpixels, spixels, threads, &rng.state,
+                                      work.get(),
                                       expected.mutable_data(), adu_data, noisy_data, &info);
     }
     raise_for(status, "detector_response");
@@ -835,7 +836,7 @@ PYBIND11_MODULE(_core, m)
           "(image (spixels, fpixels) float64 in photons per pixel, info dict with keys "
           "FIELDS['amorphous_info']).");
     m.def("detector_response", &detector_response, py::arg("image"), py::arg("spec"),
-          py::arg("rng"), py::arg("with_adu") = false,
+          py::arg("rng"), py::arg("threads") = 0,
           "(noiseless image, its values before they become pixels (float64) or None, noisy "
           "image or None (spixels, fpixels) uint32 pixel values, info dict with keys "
           "FIELDS['response_info']).");

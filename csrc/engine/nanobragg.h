@@ -443,7 +443,8 @@ typedef enum { NB_PSF_CODES(NB_DECLARE_CODE) } nb_psf;
     X(INT, psf_radius_px)      /* kernel radius in pixels; 0 = automatic */          \
     X(INT, bits)               /* 16 or 32: the integer images' pixel size */        \
     X(LONG, seed)              /* the original's internal (negated) noise seed */    \
-    X(LONG, calibration_seed)  /* the calibration error's seed, as the original */
+    X(LONG, calibration_seed)  /* the calibration error's seed, as the original */ \
+    X(BOOL, expected_adu)      /* the noiseless values in ADU are wanted too */
 
 typedef struct {
     NB_RESPONSE_SPEC_FIELDS(NB_DECLARE_FIELD)
@@ -468,10 +469,12 @@ typedef struct {
  * in noisy (each fpixels x spixels pixels of uint16_t when spec->bits is 16, of uint32_t
  * when 32); expected_adu (when not NULL) the noiseless values before they become
  * pixels.  work holds 2 * fpixels * spixels floats (only the first half is touched
- * without a PSF). */
+ * without a PSF).  threads: the OpenMP threads (0: the OpenMP default); the images do not
+ * depend on it. */
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
-                               int spixels, nb_random_state *rng, float *work, void *expected,
-                               double *expected_adu, void *noisy, nb_response_info *info);
+                               int spixels, int threads, nb_random_state *rng, float *work,
+                               void *expected, double *expected_adu, void *noisy,
+                               nb_response_info *info);
 
 /* The random parts of the response in the legacy generator's order, for an engine that
  * does the rest itself: photons replaced by their Poisson counts after flicker and

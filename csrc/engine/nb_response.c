@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef NANOBRAGG_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 #include "nanobragg.h"
 #include "nb_stream.h"
 
@@ -28,6 +32,7 @@ typedef struct {
     double fwhm;    /* pixels */
     double g;       /* the fiber PSF's distance parameter, pixels */
     int radius;     /* the kernel's radius, pixels */
+    int threads;    /* OpenMP threads */
     int size;       /* 2 radius + 1 */
     double *kernel; /* size x size, row dy, column dx; 0 beyond the radius */
 } psf_kernel;
@@ -121,12 +126,15 @@ static nb_status fill_kernel(psf_kernel *k, int disc)
 /* The sum of count values, in 64 parts summed in parallel, each in order, then the
  * parts in order: the same for any thread count. */
 #define SUM_PARTS 64
-static double ordered_sum(const float *values, long count)
+static double ordered_sum(const float *values, long count, int threads)
 {
     double parts[SUM_PARTS], sum = 0.0;
     int part;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
     for (part = 0; part < SUM_PARTS; ++part) {
         long i, first = count / SUM_PARTS * part;
@@ -150,7 +158,7 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
     double brightest = 0.0, radius;
     long i;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(max : brightest)
+#pragma omp parallel for num_threads(k->threads) schedule(static) reduction(max : brightest)
 #endif
     for (i = 0; i < k->pixels; ++i)
         if (brightest < in[i]) brightest = in[i];
@@ -324,81 +332,140 @@ static void add_shifted(float *row, const float *source, int width, int shift, d
     for (x = first; x < last; ++x) row[x] += w * source[x - shift];
 }
 
-/* The one square kernel on every pixel, zero beyond the edges: the Gaussian in two
- * passes (its pixel integrals are products of one-dimensional ones), along rows from in
- * to out, then along columns from out back into in, the fiber PSF in one, into out; the
- * image that holds the result is returned.  The photons beyond the kernel are the
- * image's sum times what the kernel does not hold. */
-static float *gather_corrected(const psf_kernel *k, float *in, float *out,
-                               double *lost_total)
+/* Where the corrected Gaussian PSF leaves its rows: the pixels of the noise image
+ * (noise) or of the noiseless one (and its values in ADU when adu_out is not NULL),
+ * made row by row as the second pass finishes each, with no blurred image in between. */
+typedef struct {
+    const nb_response_spec *spec;
+    int noise;
+    uint64_t readout_key;
+    void *out;
+    double *adu_out;
+    double photons;  /* the noise image's photons, summed row by row in order */
+    long overloads;
+} pixel_sink;
+
+static long corrected_noisy_pixels(const nb_response_spec *spec, uint64_t readout_key,
+                                   const float *signal, long first, long n, void *out);
+static inline void expected_pixel(const nb_response_spec *spec, float photons, long i,
+                                  void *out, double *adu_out);
+
+/* The pixels of row y (values row) into the sink; the row's overloads. */
+static long sink_row(const pixel_sink *sink, const float *row, long first, int n)
 {
-    int y, R = k->radius, d;
-    double held = 0.0, total = 0.0;
-    long i;
+    int x;
+    if (sink->noise)
+        return corrected_noisy_pixels(sink->spec, sink->readout_key, row, first, n, sink->out);
+    for (x = 0; x < n; ++x) expected_pixel(sink->spec, row[x], first + x, sink->out,
+                                           sink->adu_out);
+    return 0;
+}
+
+/* The corrected Gaussian PSF (its pixel integrals are products of one-dimensional
+ * ones) in two passes, each row of a thread's own copy: along rows in place in image,
+ * then along columns into a row that, with each (the photons beyond the kernel, spread
+ * evenly) added, goes to the sink.  The image keeps the first pass. */
+static nb_status gauss_into_pixels(const psf_kernel *k, float *image, double each,
+                                   pixel_sink *sink)
+{
+    int R = k->radius, d, threads = k->threads > 0 ? k->threads : 1, failed = 0;
+    long overloads = 0;
+    double photons = 0.0;
     double *line = malloc(sizeof(double) * (size_t)k->size);
-    for (i = 0; i < (long)k->size * k->size; ++i) held += k->kernel[i];
-    total = ordered_sum(in, k->pixels);
-    /* (each row zeroed by the thread that fills it: the pages are first touched, and
-     * cleared by the system, in parallel) */
-    if (k->type == NB_PSF_GAUSS && line) {
+    double *row_photons = malloc(sizeof(double) * (size_t)k->spixels);
+    float *rows = malloc(sizeof(float) * (size_t)k->fpixels * (size_t)threads);
+    if (!line || !row_photons || !rows) failed = 1;
+    if (!failed) {
         /* the centre column of the kernel over its centre is the 1-d pixel integral */
         double centre = sqrt(k->kernel[(long)k->size * R + R]);
         for (d = 0; d < k->size; ++d) line[d] = k->kernel[(long)k->size * R + d] / centre;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel num_threads(threads) reduction(+ : overloads)
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (d = -R; d <= R; ++d)
-                add_shifted(out + (long)y * k->fpixels, in + (long)y * k->fpixels, k->fpixels,
-                            d, line[R + d]);
-        }
+        {
+            int y, x, e;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+            float *row = rows + (long)k->fpixels * omp_get_thread_num();
+#else
+            float *row = rows;
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            memset(in + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (d = -R; d <= R; ++d)
-                if (y - d >= 0 && y - d < k->spixels)
-                    add_shifted(in + (long)y * k->fpixels, out + (long)(y - d) * k->fpixels,
-                                k->fpixels, 0, line[R + d]);
-        }
-        free(line);
-        *lost_total = total * (1.0 - held);
-        return in;
-    } else {
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static)
 #endif
-        for (y = 0; y < k->spixels; ++y) {
-            int dy, dx;
-            memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
-            for (dy = -R; dy <= R; ++dy) {
-                if (y - dy < 0 || y - dy >= k->spixels) continue;
-                for (dx = -R; dx <= R; ++dx)
-                    add_shifted(out + (long)y * k->fpixels, in + (long)(y - dy) * k->fpixels,
-                                k->fpixels, dx, k->kernel[(long)k->size * (R + dy) + R + dx]);
+            for (y = 0; y < k->spixels; ++y) {
+                float *line_y = image + (long)y * k->fpixels;
+                memcpy(row, line_y, sizeof(float) * (size_t)k->fpixels);
+                memset(line_y, 0, sizeof(float) * (size_t)k->fpixels);
+                for (e = -R; e <= R; ++e) add_shifted(line_y, row, k->fpixels, e, line[R + e]);
+            }
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (y = 0; y < k->spixels; ++y) {
+                double sum = 0.0;
+                memset(row, 0, sizeof(float) * (size_t)k->fpixels);
+                for (e = -R; e <= R; ++e)
+                    if (y - e >= 0 && y - e < k->spixels)
+                        add_shifted(row, image + (long)(y - e) * k->fpixels, k->fpixels, 0,
+                                    line[R + e]);
+                for (x = 0; x < k->fpixels; ++x) {
+                    row[x] += each;
+                    sum += row[x];
+                }
+                row_photons[y] = sum;
+                overloads += sink_row(sink, row, (long)y * k->fpixels, k->fpixels);
             }
         }
+        for (d = 0; d < k->spixels; ++d) photons += row_photons[d];
     }
     free(line);
-    *lost_total = total * (1.0 - held);
-    return out;
+    free(row_photons);
+    free(rows);
+    if (failed) return NB_OUT_OF_MEMORY;
+    sink->photons = photons;
+    sink->overloads = overloads;
+    return NB_OK;
 }
 
-/* The PSF of spec over in, into out, or corrected into in itself (*result says which);
- * the photons beyond the kernel are spread evenly. */
-static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels, float *in,
-                           float *out, float **result, nb_response_info *info)
+/* The one square kernel on every pixel, zero beyond the edges, from in into out (the
+ * corrected fiber PSF).  The photons beyond the kernel are the image's sum times what
+ * the kernel does not hold. */
+static void gather_corrected(const psf_kernel *k, const float *in, float *out)
+{
+    int y, R = k->radius;
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for num_threads(k->threads) schedule(static)
+#endif
+    for (y = 0; y < k->spixels; ++y) {
+        int dy, dx;
+        /* (each row zeroed by the thread that fills it: the pages are first touched, and
+         * cleared by the system, in parallel) */
+        memset(out + (long)y * k->fpixels, 0, sizeof(float) * (size_t)k->fpixels);
+        for (dy = -R; dy <= R; ++dy) {
+            if (y - dy < 0 || y - dy >= k->spixels) continue;
+            for (dx = -R; dx <= R; ++dx)
+                add_shifted(out + (long)y * k->fpixels, in + (long)(y - dy) * k->fpixels,
+                            k->fpixels, dx, k->kernel[(long)k->size * (R + dy) + R + dx]);
+        }
+    }
+}
+
+/* The PSF of spec over in, into out (*result says where the image is: out, or in when
+ * there is nothing to blur); the photons beyond the kernel are spread evenly.  The
+ * corrected Gaussian goes on into the sink's pixels instead (*result NULL). */
+static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixels,
+                           int threads, float *in, float *out, float **result,
+                           pixel_sink *sink, nb_response_info *info)
 {
     psf_kernel k;
-    nb_status status;
+    nb_status status = NB_OK;
     double lost = 0.0, each;
     long i;
     memset(&k, 0, sizeof k);
     k.fpixels = fpixels;
     k.spixels = spixels;
     k.pixels = (long)fpixels * spixels;
+    k.threads = threads;
     k.type = (nb_psf)spec->psf;
     k.fwhm = spec->psf_fwhm_px;
     k.g = spec->psf_fwhm_px * FIBER_G_PER_FWHM;
@@ -412,22 +479,30 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
         if (!spec->c_parity) *result = in;
         return NB_OK;
     }
-    if (k.radius == INT32_MIN) { /* every pixel vanishes (scatter_legacy) */
-        if (!spec->c_parity) memset(out, 0, sizeof(float) * (size_t)k.pixels);
+    if (k.radius == INT32_MIN) /* every pixel vanishes (scatter_legacy) */
         return NB_OK;
-    }
     status = fill_kernel(&k, spec->c_parity);
     if (status != NB_OK) return status;
-    if (spec->c_parity)
+    if (spec->c_parity) {
         status = scatter_legacy(spec, &k, in, out, &lost);
-    else
-        *result = gather_corrected(&k, in, out, &lost);
+    } else {
+        double held = 0.0;
+        for (i = 0; i < (long)k.size * k.size; ++i) held += k.kernel[i];
+        lost = ordered_sum(in, k.pixels, threads) * (1.0 - held);
+        if (k.type == NB_PSF_GAUSS) {
+            *result = NULL;
+            status = gauss_into_pixels(&k, in, lost / k.pixels, sink);
+        } else {
+            gather_corrected(&k, in, out);
+        }
+    }
     free(k.kernel);
     if (status != NB_OK) return status;
     info->lost_photons = lost;
+    if (!*result) return NB_OK;
     each = lost / k.pixels;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
     for (i = 0; i < k.pixels; ++i) (*result)[i] += each;
     return NB_OK;
@@ -471,25 +546,32 @@ static uint32_t corrected_pixel(double adu, int bits)
 
 /* The original clips the noiseless image at 65535 before
  * it makes either pixel size of it, so its 32-bit noiseless image saturates at 65535. */
-static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
-                           void *out, double *adu_out)
+static inline void expected_pixel(const nb_response_spec *spec, float photons, long i,
+                                  void *out, double *adu_out)
 {
     /* quirk int32_expected_clipped */
-    long i;
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-    for (i = 0; i < pixels; ++i) {
-        double adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-        if (adu_out) adu_out[i] = adu;
-        if (spec->c_parity) {
-            if (adu > 2147483647.0) adu = 2147483647.0;
-            if (adu > 65535.0) adu = 65535.0;
-            store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
-        } else {
-            store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
-        }
+    double adu = photons * spec->gain_adu_per_photon + spec->adc_offset_adu;
+    if (adu_out) adu_out[i] = adu;
+    if (spec->c_parity) {
+        if (adu > 2147483647.0) adu = 2147483647.0;
+        if (adu > 65535.0) adu = 65535.0;
+        store_pixel(out, i, spec->bits, legacy_pixel(adu, spec->bits));
+    } else {
+        store_pixel(out, i, spec->bits, corrected_pixel(adu, spec->bits));
     }
+}
+
+static void expected_image(const nb_response_spec *spec, const float *photons, long pixels,
+                           int threads, void *out, double *adu_out)
+{
+    long i;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+    for (i = 0; i < pixels; ++i) expected_pixel(spec, photons[i], i, out, adu_out);
 }
 
 /* The calibration error draws from the generator state the shot noise uses (its
@@ -571,12 +653,12 @@ static inline void invert_counts(uint64_t key, long first, int n, uint64_t skip,
  * (the next draw, and on for a mean of 10 or more; 0 for a mean at or below 0, or NaN). */
 NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t shot_key,
                                          uint64_t calibration_key, long first, int n,
-                                         float *photons)
+                                         const float *image, float *photons)
 {
     double mean[NB_COUNT_BLOCK], count[NB_COUNT_BLOCK];
     uint64_t skip = spec->flicker > 0.0 ? 2 : 0;
     int j;
-    for (j = 0; j < n; ++j) mean[j] = photons[first + j];
+    for (j = 0; j < n; ++j) mean[j] = (float)(spec->photons_per_value * image[first + j]);
     if (spec->flicker > 0.0) multiply_deviates(shot_key, first, n, spec->flicker, mean);
     if (spec->calibration > 0.0)
         multiply_deviates(calibration_key, first, n, spec->calibration, mean);
@@ -591,22 +673,27 @@ NB_VECTOR_CLONES static void count_block(const nb_response_spec *spec, uint64_t 
     }
 }
 
-/* Corrected: each pixel draws from streams of its own (nb_stream.h), in parallel; the
- * calibration error from the calibration seed's, the same whatever the shot seed. */
-static double corrected_counts(const nb_response_spec *spec, float *photons, long pixels)
+/* Corrected: the counts of the photons of image into photons, each pixel drawing from
+ * streams of its own (nb_stream.h), in parallel; the calibration error from the
+ * calibration seed's, the same whatever the shot seed. */
+static double corrected_counts(const nb_response_spec *spec, const float *image,
+                               float *photons, long pixels, int threads)
 {
     /* quirk calibration_follows_shot_seed */
     uint64_t shot_key = stream_key(spec->seed, SHOT_STREAM);
     uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
     double sum = 0.0;
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
+#ifndef NANOBRAGG_HAVE_OPENMP
+    (void)threads;
+#endif
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(+ : sum)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
 #endif
     for (block = 0; block < blocks; ++block) {
         long first = block * NB_COUNT_BLOCK, i;
         int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK;
-        count_block(spec, shot_key, calibration_key, first, n, photons);
+        count_block(spec, shot_key, calibration_key, first, n, image, photons);
         for (i = first; i < first + n; ++i) sum += photons[i]; /* whole numbers: any order */
     }
     return sum;
@@ -630,46 +717,68 @@ NB_VECTOR_CLONES static void readout_block(uint64_t readout_key, long first, int
     }
 }
 
+/* A noise-image pixel of adu (read-out noise included), clipped to its size; 1 when it
+ * overloads. */
+static inline int noisy_pixel(const nb_response_spec *spec, double adu, long i, void *out)
+{
+    int overload = 0;
+    if (adu > 2147483647.0) {
+        adu = 2147483647.0;
+        if (spec->bits == 32) overload = 1;
+    }
+    if (spec->bits == 16 && adu > 65535.0) {
+        adu = 65535.0;
+        overload = 1;
+    }
+    store_pixel(out, i, spec->bits,
+                spec->c_parity ? legacy_pixel(adu, spec->bits) : corrected_pixel(adu, spec->bits));
+    return overload;
+}
+
+/* Corrected noise-image pixels first to first + n - 1 of the values signal[0..n-1]:
+ * read-out noise from each pixel's stream, gain, offset, clipping; the overloads. */
+static long corrected_noisy_pixels(const nb_response_spec *spec, uint64_t readout_key,
+                                   const float *signal, long first, long n, void *out)
+{
+    long done, overloads = 0;
+    double deviates[NB_COUNT_BLOCK];
+    for (done = 0; done < n; done += NB_COUNT_BLOCK) {
+        int m = n - done < NB_COUNT_BLOCK ? (int)(n - done) : NB_COUNT_BLOCK, j;
+        if (spec->readout_adu > 0.0) readout_block(readout_key, first + done, m, deviates);
+        for (j = 0; j < m; ++j) {
+            double adu = signal[done + j] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0) adu += spec->readout_adu * deviates[j];
+            overloads += noisy_pixel(spec, adu, first + done + j, out);
+        }
+    }
+    return overloads;
+}
+
 /* The read-out noise (the shot noise's stream going on), gain and offset, and the pixel
  * clipping, counting overloads. */
 static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long *seed,
-                        const float *photons, long pixels, void *out,
+                        const float *photons, long pixels, int threads, void *out,
                         nb_response_info *info)
 {
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK, overloads = 0;
     double sum = 0.0;
     uint64_t readout_key = stream_key(spec->seed, READOUT_STREAM);
-    if (spec->c_parity) /* in the original's order, as its log prints it */
+    if (spec->c_parity) { /* in the original's order, as its log prints it */
         for (block = 0; block < pixels; ++block) sum += photons[block];
-    else
-        sum = ordered_sum(photons, pixels);
+        for (block = 0; block < pixels; ++block) {
+            double adu = photons[block] * spec->gain_adu_per_photon + spec->adc_offset_adu;
+            if (spec->readout_adu > 0.0) adu += spec->readout_adu * nb_gaussian(rng, seed);
+            overloads += noisy_pixel(spec, adu, block, out);
+        }
+    } else {
+        sum = ordered_sum(photons, pixels, threads);
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(+ : overloads) if (!spec->c_parity)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : overloads)
 #endif
-    for (block = 0; block < blocks; ++block) {
-        long first = block * NB_COUNT_BLOCK, i;
-        int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK, j;
-        double deviates[NB_COUNT_BLOCK];
-        if (spec->readout_adu > 0.0 && !spec->c_parity)
-            readout_block(readout_key, first, n, deviates);
-        for (j = 0; j < n; ++j) {
-            double adu;
-            i = first + j;
-            adu = photons[i] * spec->gain_adu_per_photon + spec->adc_offset_adu;
-            if (spec->readout_adu > 0.0)
-                adu += spec->readout_adu *
-                       (spec->c_parity ? nb_gaussian(rng, seed) : deviates[j]);
-            if (adu > 2147483647.0) {
-                adu = 2147483647.0;
-                if (spec->bits == 32) ++overloads;
-            }
-            if (spec->bits == 16 && adu > 65535.0) {
-                adu = 65535.0;
-                ++overloads;
-            }
-            store_pixel(out, i, spec->bits,
-                        spec->c_parity ? legacy_pixel(adu, spec->bits)
-                                       : corrected_pixel(adu, spec->bits));
+        for (block = 0; block < blocks; ++block) {
+            long first = block * NB_COUNT_BLOCK;
+            long n = pixels - first < NB_COUNT_BLOCK ? pixels - first : NB_COUNT_BLOCK;
+            overloads += corrected_noisy_pixels(spec, readout_key, photons + first, first, n, out);
         }
     }
     info->photons = sum;
@@ -677,46 +786,69 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
 }
 
 nb_status nb_detector_response(const nb_response_spec *spec, const float *image, int fpixels,
-                               int spixels, nb_random_state *rng, float *work,
+                               int spixels, int threads, nb_random_state *rng, float *work,
                                void *expected, double *expected_adu, void *noisy,
                                nb_response_info *info)
 {
     long pixels = (long)fpixels * spixels, i;
     float *photons = work, *blurred = work + pixels, *result;
-    const float *signal = photons;
     int blur = spec->psf != NB_PSF_NONE && spec->psf_fwhm_px > 0.0;
+    /* without noise and with a PSF, the noiseless image comes after the PSF */
+    int expected_now = spec->noise || !blur, corrected_noise = spec->noise && !spec->c_parity;
+    pixel_sink sink;
     nb_status status;
     long seed;
     double max_value;
     memset(info, 0, sizeof *info);
     max_value = info->max_value;
 #ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(max : max_value)
+    if (threads <= 0) threads = omp_get_max_threads();
+#else
+    (void)threads;
+#endif
+    /* the noiseless pixels as the photons are made, when they come before any PSF (the
+     * corrected noise makes its photons again as it counts them) */
+#ifdef NANOBRAGG_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : max_value)
 #endif
     for (i = 0; i < pixels; ++i) {
+        float value = (float)(spec->photons_per_value * image[i]);
         if (max_value < image[i]) max_value = image[i];
-        photons[i] = (float)(spec->photons_per_value * image[i]);
+        if (!corrected_noise) photons[i] = value;
+        if (expected_now) expected_pixel(spec, value, i, expected, expected_adu);
     }
     info->max_value = max_value;
-    if (!spec->noise && blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
+    memset(&sink, 0, sizeof sink);
+    sink.spec = spec;
+    if (!expected_now) {
+        sink.out = expected;
+        sink.adu_out = expected_adu;
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, &sink,
+                           info);
         if (status != NB_OK) return status;
-        signal = result;
+        if (result) expected_image(spec, result, pixels, threads, expected, expected_adu);
+        return NB_OK;
     }
-    expected_image(spec, signal, pixels, expected, expected_adu);
     if (!spec->noise) return NB_OK;
 
     seed = spec->seed;
     info->photons_before_psf = spec->c_parity
                                    ? nb_response_shot_noise(spec, rng, &seed, photons, pixels)
-                                   : corrected_counts(spec, photons, pixels);
+                                   : corrected_counts(spec, image, photons, pixels, threads);
+    result = photons;
     if (blur) {
-        status = apply_psf(spec, fpixels, spixels, photons, blurred, &result, info);
+        sink.noise = 1;
+        sink.readout_key = stream_key(spec->seed, READOUT_STREAM);
+        sink.out = noisy;
+        status = apply_psf(spec, fpixels, spixels, threads, photons, blurred, &result, &sink,
+                           info);
         if (status != NB_OK) return status;
-        signal = result;
-    } else {
-        signal = photons;
     }
-    noisy_image(spec, rng, &seed, signal, pixels, noisy, info);
+    if (result) {
+        noisy_image(spec, rng, &seed, result, pixels, threads, noisy, info);
+    } else {
+        info->photons = sink.photons;
+        info->overloads = sink.overloads;
+    }
     return NB_OK;
 }

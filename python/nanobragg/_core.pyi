@@ -57,7 +57,7 @@ def trace_pixel(params: object, sources: _Sources, mosaic: _Mosaic,
 def add_noise(image: npt.ArrayLike, spec: object,
               rng: LegacyRandom) -> tuple[npt.NDArray[np.uint16], float, int]: ...
 def detector_response(image: npt.ArrayLike, spec: object, rng: LegacyRandom,
-                      with_adu: bool = False) -> tuple[
+                      threads: int = 0) -> tuple[
     npt.NDArray[np.uint16 | np.uint32], npt.NDArray[np.float64] | None,
     npt.NDArray[np.uint16 | np.uint32] | None, dict[str, Any]]: ...
 def response_shot_noise(photons: npt.ArrayLike, spec: object,

@@ -340,7 +340,7 @@ _QUIRKS = (
           "noisify clips the noiseless image at 65535 before it makes either pixel size of "
           "it, so the 32-bit noiseless image saturates at 65535.",
           "The 32-bit noiseless image is clipped at 2147483647, as the noise image is.",
-          sites=(Site(_C + "nb_response.c", "expected_image"),
+          sites=(Site(_C + "nb_response.c", "expected_pixel"),
                  Site(_TORCH + "response.py", "_expected_image"))),
     Quirk("calibration_follows_shot_seed", "detector_response",
           "noisify draws the calibration error from the generator state the shot noise "

@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +161,10 @@ def _kept(value: Any) -> Any:
     return value if is_tensor(value) else float(value)
 
 
-def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int) -> ResponseSpec:
-    """The stage's spec; ``seed``: the noise seed as the original holds it (negated)."""
+def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int,
+                  expected_adu: bool = False) -> ResponseSpec:
+    """The stage's spec; ``seed``: the noise seed as the original holds it (negated);
+    ``expected_adu``: the stage gives the noiseless values in ADU too."""
     # the original keeps the PSF width in a float; a tensor keeps its graph instead
     fwhm_m = (config.psf_fwhm_um / 1e6 if is_tensor(config.psf_fwhm_um)
               else float(np.float32(config.psf_fwhm_um / 1e6)))
@@ -178,7 +181,7 @@ def response_spec(config: ResponseConfig, *, c_parity: bool, seed: int) -> Respo
         gain_adu_per_photon=_kept(config.gain_adu_per_photon),
         adc_offset_adu=_kept(config.adc_offset_adu), psf=psf, psf_fwhm_px=fwhm_m / pixel_m,
         psf_radius_px=int(config.psf_radius_px), bits=int(config.bits), seed=seed,
-        calibration_seed=calibration_seed)
+        calibration_seed=calibration_seed, expected_adu=expected_adu)
 
 
 @dataclass
@@ -187,10 +190,6 @@ class Response:
 
     expected: np.ndarray
     """(slow, fast) uint16 or uint32: the noiseless image in ADU."""
-    expected_adu: Any
-    """(slow, fast) float64: the noiseless values before they become pixels (no clipping
-    or truncation); from the torch engine a tensor, differentiable in the fields of
-    ``DIFFERENTIABLE`` given as tensors (corrected mode)."""
     noisy: np.ndarray | None
     """(slow, fast): the noise image in ADU (None when ``config.noise`` is False)."""
     info: ResponseInfo
@@ -198,6 +197,22 @@ class Response:
     c_parity: bool
     seed: int
     """The noise seed as the original holds it (negated), from the clock if none was given."""
+    adu_values: Any = field(default=None, repr=False)
+    """``expected_adu`` once made (None until then)."""
+    make_adu_values: Callable[[], Any] | None = field(default=None, repr=False)
+    """Makes ``expected_adu`` on first use (the stage again, without noise)."""
+
+    @property
+    def expected_adu(self) -> Any:
+        """(slow, fast) float64: the noiseless values before they become pixels (no
+        clipping or truncation); from the torch engine a tensor, differentiable in the
+        fields of ``DIFFERENTIABLE`` given as tensors (corrected mode).  From the C engine
+        it is made on first use, unless ``detector_response(expected_adu=True)`` asked
+        for it."""
+        if self.adu_values is None and self.make_adu_values is not None:
+            self.adu_values = self.make_adu_values()
+            self.make_adu_values = None
+        return self.adu_values
 
     def smv_header(self, header: bytes | None = None) -> bytes:
         """The 512-byte SMV header the original writes (``header``: an imported one, kept
@@ -221,26 +236,35 @@ class Response:
         return format_smv_header(fields, pixel_type="unsigned_short" if c.bits == 16
                                  else "long_integer")
 
-    def smv_bytes(self, *, noisy: bool = True, header: bytes | None = None) -> bytes:
-        """The SMV file of the noise image (``noisy=False``: the noiseless one)."""
+    def smv_chunks(self, *, noisy: bool = True, header: bytes | None = None) -> list[bytes]:
+        """The SMV file of the noise image (``noisy=False``: the noiseless one) as its
+        header and its pixels, the pixels copied once."""
         data = self.noisy if noisy else self.expected
         if data is None:
             raise ValueError("no noise image: the response was made with noise=False")
-        return self.smv_header(header) + np.ascontiguousarray(data).astype(
-            "<u2" if self.config.bits == 16 else "<u4").tobytes()
+        pixels = np.ascontiguousarray(data).astype(
+            "<u2" if self.config.bits == 16 else "<u4", copy=False)
+        return [self.smv_header(header), pixels.tobytes()]
+
+    def smv_bytes(self, *, noisy: bool = True, header: bytes | None = None) -> bytes:
+        """The SMV file of the noise image (``noisy=False``: the noiseless one)."""
+        return b"".join(self.smv_chunks(noisy=noisy, header=header))
 
     def write_smv(self, path: str | Path, *, noisy: bool = True,
                   header: bytes | None = None) -> None:
         from nanobragg.io.outputs import atomic_write
 
-        atomic_write(path, [self.smv_bytes(noisy=noisy, header=header)])
+        atomic_write(path, self.smv_chunks(noisy=noisy, header=header))
 
     def pgm_pixels(self) -> np.ndarray:
         """The noiseless image as 16-bit pixels, clipped at 255, as the original's PGM
         (uint8)."""
-        values = self.expected.astype(np.uint32)
-        sixteen = values & 0xFFFF if self.c_parity else np.minimum(values, 65535)
-        pixels: np.ndarray = np.minimum(sixteen, 255).astype(np.uint8)
+        values = self.expected
+        if self.c_parity and values.dtype != np.uint16:
+            values = values & 0xFFFF  # the original's 16-bit pixels wrap
+        # (corrected, the 16-bit clipping at 65535 and the one at 255 are one clipping)
+        pixels = np.empty(values.shape, np.uint8)
+        np.minimum(values, 255, out=pixels, casting="unsafe")
         return pixels
 
 
@@ -269,13 +293,16 @@ def image_values(image: Any, *, keep_tensor: bool = False) -> Any:
 
 def detector_response(image: Any, config: ResponseConfig | None = None, *,
                       backend: str = "c", c_parity: bool = False, threads: int | None = None,
-                      device: Any = None) -> Response:
+                      device: Any = None, expected_adu: bool = False) -> Response:
     """The noiseless and noise images a detector records of ``image`` (photons per
     pixel: a :class:`~nanobragg.Result`, an array or tensor (slow, fast)).
 
     ``c_parity=True`` reproduces the original ``noisify``'s images from the same seeds,
     quirks included; ``c_parity=False`` gives the corrected response.  ``backend`` "c"
-    or "torch" (``device`` for torch)."""
+    or "torch" (``device`` for torch); ``threads``: the C engine's OpenMP threads (None:
+    the OpenMP default).  ``expected_adu=True`` makes ``Response.expected_adu`` with the
+    images (the C engine otherwise makes it on first use; the torch engine always keeps
+    it, with its graph)."""
     from nanobragg.engines import COptions, TorchOptions, create
 
     config = ResponseConfig() if config is None else config
@@ -285,10 +312,20 @@ def detector_response(image: Any, config: ResponseConfig | None = None, *,
                          "original's PSF is computed with its own arithmetic)")
     values = image_values(image, keep_tensor=backend == "torch")
     seed = -int(time.time()) if config.seed is None else -int(config.seed)
-    spec = response_spec(config, c_parity=bool(c_parity), seed=seed)
+    spec = response_spec(config, c_parity=bool(c_parity), seed=seed,
+                         expected_adu=bool(expected_adu) or backend == "torch")
     options: Any = (COptions(threads=threads) if backend == "c"
                     else TorchOptions(device=device) if backend == "torch" else None)
     engine = create(backend, options)
     out: ResponseImage = engine.detector_response(values, spec, LegacyRandom())
-    return Response(expected=out.expected, expected_adu=out.expected_adu, noisy=out.noisy,
-                    info=out.info, config=config, c_parity=bool(c_parity), seed=seed)
+
+    def noiseless_values() -> Any:
+        # the noiseless values come before the noise and, with noise, without the PSF
+        again = dataclasses.replace(spec, noise=False, expected_adu=True, flicker=0.0,
+                                    calibration=0.0, readout_adu=0.0,
+                                    psf=Psf.NONE if spec.noise else spec.psf)
+        return engine.detector_response(values, again, LegacyRandom()).expected_adu
+
+    return Response(expected=out.expected, noisy=out.noisy, info=out.info, config=config,
+                    c_parity=bool(c_parity), seed=seed, adu_values=out.expected_adu,
+                    make_adu_values=None if out.expected_adu is not None else noiseless_values)

@@ -115,7 +115,6 @@ def read_image(path: str, frame: Frame, *, c_parity: bool) -> np.ndarray:
     """The float image of ``frame``'s shape from the raw file."""
     pixels = frame.fpixels * frame.spixels
     size = os.path.getsize(path)
-    values = np.zeros(pixels, dtype="<f4")
     if c_parity:
         # quirk short_float_file_padded: the original reads four items of one image's
         # pixel count in bytes, so a file of at least a quarter of the image is taken
@@ -131,8 +130,10 @@ def read_image(path: str, frame: Frame, *, c_parity: bool) -> np.ndarray:
                              f"{frame.fpixels} x {frame.spixels} float image (4 bytes a "
                              "pixel); give its shape with -detpixels_x and -detpixels_y")
         count = pixels
-    values[:count] = np.fromfile(path, dtype="<f4", count=count)
-    return values.reshape(frame.spixels, frame.fpixels).astype(np.float32)
+    values = np.fromfile(path, dtype="<f4", count=count)
+    if count < pixels:
+        values = np.concatenate([values, np.zeros(pixels - count, dtype="<f4")])
+    return values.reshape(frame.spixels, frame.fpixels).astype(np.float32, copy=False)
 
 
 def response_config(command: NoisifyCommand, frame: Frame) -> ResponseConfig:
@@ -191,11 +192,11 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
         bar(2, 3)
     log.after(command, frame, image, response)
     bytes_per_pixel = 2 if config.bits == 16 else 4
-    outputs.put(command.intfile, [response.smv_bytes(noisy=False, header=frame.header)])
+    outputs.put(command.intfile, response.smv_chunks(noisy=False, header=frame.header))
     if not command.nopgm:
-        outputs.put(command.pgmfile, [pgm_bytes(response)])
+        outputs.put(command.pgmfile, pgm_chunks(response))
     if response.noisy is not None:
-        outputs.put(command.noisefile, [response.smv_bytes(header=frame.header)])
+        outputs.put(command.noisefile, response.smv_chunks(header=frame.header))
     log.writing(command, frame, bytes_per_pixel, response)
     outputs.commit()
     if bar is not None:
@@ -203,10 +204,10 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     return 0
 
 
-def pgm_bytes(response: Response) -> bytes:
+def pgm_chunks(response: Response) -> list[bytes]:
     slow, fast = response.expected.shape
     head = f"P5\n{fast} {slow}\n# pixels scaled by 1\n255\n".encode("ascii")
-    return head + response.pgm_pixels().tobytes()
+    return [head, response.pgm_pixels().tobytes()]
 
 
 class Log:
@@ -258,7 +259,9 @@ class Log:
         self.line("  quantum_gain = %g ADU/photon" % config.gain_adu_per_photon)
         self.line("  adc_offset = %g ADU" % config.adc_offset_adu)
         self.line()
-        for value in image.ravel()[image.ravel() < 0.0]:
+        flat = image.ravel()
+        negative = flat < 0.0
+        for value in flat[negative] if negative.any() else ():
             self.line("WARNING: negative intensity in %s: %g" % (command.floatfile, value))
         max_value = response.info.max_value
         self.line("maximum value in input file: %g ( %g on photon scale)"

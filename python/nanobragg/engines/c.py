@@ -79,8 +79,8 @@ class CEngine:
                           rng: LegacyRandom) -> ResponseImage:
         # the pixels come in the width of spec.bits
         expected, adu, noisy, info = _core.detector_response(
-            np.asarray(to_numpy(image), np.float32), to_numpy(spec), rng, with_adu=True)
-        assert adu is not None
+            np.asarray(to_numpy(image), np.float32), to_numpy(spec), rng,
+            int(self.options.threads or 0))
         return ResponseImage(expected=expected, expected_adu=adu, noisy=noisy,
                              info=ResponseInfo(**info))
 

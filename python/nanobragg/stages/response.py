@@ -49,6 +49,8 @@ class ResponseSpec:
     """The original's internal (negated) noise seed."""
     calibration_seed: int
     """The calibration error's seed, as the original holds it."""
+    expected_adu: bool
+    """``ResponseImage.expected_adu`` is wanted (False: it is None, and costs nothing)."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,10 @@ class ResponseInfo:
 class ResponseImage:
     expected: np.ndarray
     """(slow, fast) uint16 or uint32: the noiseless image in ADU."""
-    expected_adu: Array
+    expected_adu: Array | None
     """(slow, fast) float64: the noiseless values in ADU before they become pixels (no
     clipping, no truncation); from the torch engine a tensor that keeps the graph of any
-    tensor in the spec."""
+    tensor in the spec.  None unless ``spec.expected_adu``."""
     noisy: np.ndarray | None
     """(slow, fast) uint16 or uint32: the noise image in ADU (None without noise)."""
     info: ResponseInfo

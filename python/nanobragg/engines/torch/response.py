@@ -270,7 +270,8 @@ def detector_response(image: torch.Tensor, spec: ResponseSpec, rng: LegacyRandom
     if not spec.noise and blur:
         signal, psf_info = apply_psf(spec, photons)
         info.update(psf_info)
-    expected, expected_adu = _expected_image(spec, signal)
+    expected, adu_values = _expected_image(spec, signal)
+    expected_adu = adu_values if spec.expected_adu else None
     if not spec.noise:
         return ResponseImage(expected=expected, expected_adu=expected_adu, noisy=None,
                              info=ResponseInfo(**info))  # type: ignore[arg-type]
