@@ -84,6 +84,8 @@ class WaveTable:
     """(M, N) B / (2 lambda^2), Angstrom."""
     w: torch.Tensor
     """(M, N) the wave's amplitude but for the Debye-Waller factor and 1/out."""
+    debye_waller: bool
+    """False where every B is 0 (and wants no gradient): the factor is 1."""
 
 
 def source_paths(p: Any, xyz: torch.Tensor, src: torch.Tensor,
@@ -137,7 +139,7 @@ def wave_table(inputs: Any, two_pi: float, at: Placement) -> WaveTable:
     dtype = at.dtype
     return WaveTable(columns=torch.cat([excess, dwf], dim=1).to(dtype), wavenumber=wavenumber,
                      k=wavenumber[:, None].to(dtype), Q=Q.to(dtype), Bc2=Bc2.to(dtype),
-                     w=w.to(dtype))
+                     w=w.to(dtype), debye_waller=Bc2.requires_grad or bool((Bc2 != 0).any()))
 
 
 def wave_sums(table: WaveTable, pos64: torch.Tensor, R: torch.Tensor,
@@ -164,12 +166,15 @@ def wave_sums(table: WaveTable, pos64: torch.Tensor, R: torch.Tensor,
     else:
         phase = torch.addcdiv(table.Q, excess[:, None, :] * table.k, den[:, None, :])
     inv = inv[:, None, :]
+    amplitude = inv
     if grad:
-        amplitude = torch.exp(torch.addcmul(-table.Bc2, Bc2_g, inv)) * inv
+        if table.debye_waller:
+            amplitude = torch.exp(torch.addcmul(-table.Bc2, Bc2_g, inv)) * inv
         re = amplitude * torch.cos(phase)
         im = amplitude * torch.sin(phase)
     else:
-        amplitude = torch.addcmul(-table.Bc2, Bc2_g, inv, out=Bc2_g).exp_().mul_(inv)
+        if table.debye_waller:
+            amplitude = torch.addcmul(-table.Bc2, Bc2_g, inv, out=Bc2_g).exp_().mul_(inv)
         re = torch.cos(phase).mul_(amplitude)
         im = phase.sin_().mul_(amplitude)
     if M == 1:
