@@ -84,6 +84,8 @@ class WaveTable:
     """(M, N) B / (2 lambda^2), Angstrom."""
     w: torch.Tensor
     """(M, N) the wave's amplitude but for the Debye-Waller factor and 1/out."""
+    debye_waller: bool
+    """False where every B is 0 (and wants no gradient): the factor is 1."""
 
 
 def source_paths(p: Any, xyz: torch.Tensor, src: torch.Tensor,
@@ -137,30 +139,48 @@ def wave_table(inputs: Any, two_pi: float, at: Placement) -> WaveTable:
     dtype = at.dtype
     return WaveTable(columns=torch.cat([excess, dwf], dim=1).to(dtype), wavenumber=wavenumber,
                      k=wavenumber[:, None].to(dtype), Q=Q.to(dtype), Bc2=Bc2.to(dtype),
-                     w=w.to(dtype))
+                     w=w.to(dtype), debye_waller=Bc2.requires_grad or bool((Bc2 != 0).any()))
 
 
-def wave_sums(table: WaveTable, pos64: torch.Tensor,
+def wave_sums(table: WaveTable, pos64: torch.Tensor, R: torch.Tensor,
               dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re and Im of the summed waves at the (rows, 3) positions: (rows, M) each."""
+    """Re and Im of the summed waves at the (rows, 3) positions, R = norm(pos64) their
+    distances: (rows, M) each.  The terms' phases leave out P, which turns each source's
+    sum once."""
     rows, (M, N) = pos64.shape[0], table.Q.shape
-    R = norm(pos64)
     P = torch.fmod(R[:, None] * table.wavenumber, TWO_PI).to(dtype)       # (rows, M)
     lhs = torch.cat([pos64, torch.ones_like(R)[:, None]], dim=1).to(dtype)
     products = lhs @ table.columns
     excess = products[:, :N]                                               # (out - R)(out + R)
     Bc2_g = products[:, N:].reshape(rows, M, N)
     R = R.to(dtype)[:, None]
+    # without a graph the terms' passes write over the tensors they no longer need
+    grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (pos64, R, table.columns, table.Q, table.Bc2, table.w))
     out2 = excess + R * R
     inv = torch.rsqrt(out2)                                               # 1 / out
-    den = torch.addcmul(R, out2, inv)                                     # out + R
-    phase = torch.addcdiv(P[:, :, None] + table.Q, excess[:, None, :] * table.k,
-                          den[:, None, :])                                # P + Q + k (out - R)
+    den = torch.addcmul(R, out2, inv, out=None if grad else out2)         # out + R
+    if M == 1 and not table.k.requires_grad:                              # Q + k (out - R)
+        phase = torch.addcdiv(table.Q, excess, den, value=float(table.k),
+                              out=None if grad else den)[:, None, :]
+    else:
+        phase = torch.addcdiv(table.Q, excess[:, None, :] * table.k, den[:, None, :])
     inv = inv[:, None, :]
-    amplitude = torch.exp(torch.addcmul(-table.Bc2, Bc2_g, inv)) * inv
-    re = amplitude * torch.cos(phase)
-    im = amplitude * torch.sin(phase)
+    amplitude = inv
+    if grad:
+        if table.debye_waller:
+            amplitude = torch.exp(torch.addcmul(-table.Bc2, Bc2_g, inv)) * inv
+        re = amplitude * torch.cos(phase)
+        im = amplitude * torch.sin(phase)
+    else:
+        if table.debye_waller:
+            amplitude = torch.addcmul(-table.Bc2, Bc2_g, inv, out=Bc2_g).exp_().mul_(inv)
+        re = torch.cos(phase).mul_(amplitude)
+        im = phase.sin_().mul_(amplitude)
     if M == 1:
         w = table.w[0]
-        return (re.reshape(rows, N) @ w)[:, None], (im.reshape(rows, N) @ w)[:, None]
-    return (re * table.w).sum(-1), (im * table.w).sum(-1)
+        a, b = (re.reshape(rows, N) @ w)[:, None], (im.reshape(rows, N) @ w)[:, None]
+    else:
+        a, b = (re * table.w).sum(-1), (im * table.w).sum(-1)
+    c, s = torch.cos(P), torch.sin(P)
+    return c * a - s * b, s * a + c * b

@@ -103,7 +103,7 @@ def _chunk(inputs: ScattererInputs, table: WaveTable | None, fast: torch.Tensor,
     if table is None:
         Fa, Fb = _legacy_waves(inputs, pos, at64)            # (P, S, M)
     else:
-        Fa, Fb = wave_sums(table, pos.reshape(-1, 3), at.dtype)
+        Fa, Fb = wave_sums(table, pos.reshape(-1, 3), airpath.reshape(-1), at.dtype)
         Fa, Fb = Fa.reshape(*pos.shape[:2], -1), Fb.reshape(*pos.shape[:2], -1)
     real = imag = torch.zeros(len(fast), dtype=at.dtype, device=at.device)
     if p.coherent:
