@@ -8,24 +8,8 @@
 #endif
 
 #include "nanobragg.h"
+#include "nb_polarization.h"
 #include "nb_vector.h"
-
-/* Kahn polarization factor of one term; the vectors are unit vectors. */
-static double polarization_of(double kahn, const double incident[3], const double diffracted[3],
-                              const double axis[3])
-{
-    double cos2theta = nb_dot(incident, diffracted), psi = 0.0;
-    double cos2theta_sqr = cos2theta * cos2theta, sin2theta_sqr = 1 - cos2theta_sqr;
-    if (kahn != 0.0) {
-        double B_in[3], E_in[3];
-        nb_cross(axis, incident, B_in);
-        nb_unitize(B_in, B_in);
-        nb_cross(incident, B_in, E_in);
-        nb_unitize(E_in, E_in);
-        psi = -atan2(nb_dot(diffracted, B_in), nb_dot(diffracted, E_in));
-    }
-    return 0.5 * (1.0 + cos2theta_sqr - kahn * cos(2 * psi) * sin2theta_sqr);
-}
 
 /* The Lagrange polynomial through the four points (x[i], y[i]) at x0, each basis
  * term's products taken in index order (the original's arithmetic). */
@@ -134,8 +118,8 @@ static double amorphous_pixel(const nb_amorphous_spec *p, const nb_amorphous_arr
                 stol = 0.5 * nb_norm(scattering);
                 F = table_F(p, a, stol, nearest);
                 if (F < 0.0) sign = -1.0;
-                if (!p->nopolar) polar = polarization_of(p->polarization, incident, diffracted,
-                                                         p->polar);
+                if (!p->nopolar)
+                    polar = kahn_polarization(p->polarization, incident, diffracted, p->polar);
                 I += sign * F * F * polar * omega * a->source_weight[s];
             }
         }

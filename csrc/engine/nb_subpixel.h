@@ -8,6 +8,7 @@
 
 #include <math.h>
 
+#include "nb_polarization.h"
 #include "nb_render_internal.h"
 #include "nb_vector.h"
 
@@ -16,22 +17,10 @@
 static inline double polarization_factor(double kahn, double incident[3], double diffracted[3],
                                          double axis[3])
 {
-    double cos2theta, cos2theta_sqr, sin2theta_sqr, psi = 0;
     nb_unitize(incident, incident);
     nb_unitize(diffracted, diffracted);
     nb_unitize(axis, axis);
-    cos2theta = nb_dot(incident, diffracted);
-    cos2theta_sqr = cos2theta * cos2theta;
-    sin2theta_sqr = 1 - cos2theta_sqr;
-    if (kahn != 0.0) {
-        double B_in[3], E_in[3];
-        nb_cross(axis, incident, B_in);
-        nb_unitize(B_in, B_in);
-        nb_cross(incident, B_in, E_in);
-        nb_unitize(E_in, E_in);
-        psi = -atan2(nb_dot(diffracted, B_in), nb_dot(diffracted, E_in));
-    }
-    return 0.5 * (1.0 + cos2theta_sqr - kahn * cos(2 * psi) * sin2theta_sqr);
+    return kahn_polarization(kahn, incident, diffracted, axis);
 }
 
 /* Position of a sub-pixel in the lab frame (metres); Odet is its layer's depth. */

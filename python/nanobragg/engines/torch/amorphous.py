@@ -12,37 +12,13 @@ from typing import Any
 import torch
 
 from nanobragg.engines.base import Progress
-from nanobragg.engines.torch.vectors import Placement
+from nanobragg.engines.torch.subpixel import kahn_polarization
+from nanobragg.engines.torch.vectors import Placement, dot, rotate_axis, unitize
 from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.fields import to_torch
 
 TERMS_PER_BLOCK = 1 << 19
 """Sub-pixel x source terms a block of rows holds at once (bounds the memory)."""
-
-
-def _unit(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    length = torch.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1] + v[..., 2] * v[..., 2])
-    return v / length[..., None], length
-
-
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
-
-
-def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.stack((a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
-                        a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-                        a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]), dim=-1)
-
-
-def _rotate_axis(v: torch.Tensor, axis: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
-    s, c = torch.sin(phi)[..., None], torch.cos(phi)[..., None]
-    along = _dot(axis.expand_as(v), v)[..., None] * (1.0 - c)
-    a0, a1, a2 = axis[0], axis[1], axis[2]
-    v0, v1, v2 = v[..., 0:1], v[..., 1:2], v[..., 2:3]
-    return torch.cat((a0 * along + v0 * c + (-a2 * v1 + a1 * v2) * s,
-                      a1 * along + v1 * c + (+a2 * v0 - a0 * v2) * s,
-                      a2 * along + v2 * c + (-a1 * v0 + a0 * v1) * s), dim=-1)
 
 
 def _denominators(xs: torch.Tensor) -> list[torch.Tensor]:
@@ -97,19 +73,6 @@ def table_F(spec: Any, table: Any, stol: torch.Tensor) -> torch.Tensor:
     return F
 
 
-def _polarization(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
-                  axis: torch.Tensor) -> torch.Tensor:
-    cos2theta = _dot(incident, diffracted)
-    cos2theta_sqr = cos2theta * cos2theta
-    sin2theta_sqr = 1 - cos2theta_sqr
-    if kahn == 0.0:
-        return 0.5 * (1.0 + cos2theta_sqr - 0.0 * sin2theta_sqr)
-    B_in, _ = _unit(_cross(axis.expand_as(incident), incident))
-    E_in, _ = _unit(_cross(incident, B_in))
-    psi = -torch.atan2(_dot(diffracted, B_in), _dot(diffracted, E_in))
-    return 0.5 * (1.0 + cos2theta_sqr - kahn * torch.cos(2 * psi) * sin2theta_sqr)
-
-
 def _block(spec: Any, sources: Any, table: Any, rows: torch.Tensor,
            at: Placement) -> tuple[torch.Tensor, torch.Tensor]:
     """(values, solid angles summed over each pixel's sub-pixels), each (rows, fpixels),
@@ -134,22 +97,22 @@ def _block(spec: Any, sources: Any, table: Any, rows: torch.Tensor,
             about_s = (Fdet - spec.Fbeam_m) / spec.distance_m
             about_f = -(Sdet - spec.Sbeam_m) / spec.distance_m
         centre = (spec.distance_m * spec.beam).expand_as(pos)
-        turned = _rotate_axis(centre, spec.sdet, about_s)
-        pos = _rotate_axis(turned, spec.fdet, about_f)
-    diffracted, airpath = _unit(pos)
+        turned = rotate_axis(centre, spec.sdet, about_s)
+        pos = rotate_axis(turned, spec.fdet, about_f)
+    diffracted, airpath = unitize(pos)
     omega = pixel * pixel / airpath / airpath * spec.close_distance_m / airpath
     if spec.point_pixel:
         omega = 1.0 / airpath / airpath
     incident = -sources.direction  # (S, 3)
     d = diffracted[..., None, :]
     scattering = (d - incident) / sources.wavelength_m[:, None]
-    stol = 0.5 * torch.sqrt(_dot(scattering, scattering))
+    stol = 0.5 * torch.sqrt(dot(scattering, scattering))
     F = table_F(spec, table, stol.to(torch.float64)).to(stol.dtype)
     sign = torch.where(F < 0.0, -1.0, 1.0).to(F.dtype)
     if spec.nopolar:
         polar = torch.ones_like(stol)
     else:
-        polar = _polarization(float(spec.polarization), incident.expand_as(scattering),
+        polar = kahn_polarization(float(spec.polarization), incident.expand_as(scattering),
                               d.expand_as(scattering), spec.polar)
     terms = sign * F * F * polar * omega[..., None] * sources.weight
     if spec.Fmap:

@@ -67,12 +67,11 @@ def subpixels(sc: Scene, fast: torch.Tensor, slow: torch.Tensor) -> Subpixels:
     return Subpixels(position, diffracted, omega, capture)
 
 
-def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
-                        axis: torch.Tensor) -> torch.Tensor:
-    """Kahn polarization factor for unit incident and diffracted directions."""
-    incident, _ = unitize(incident)
-    diffracted, _ = unitize(diffracted)
-    axis, _ = unitize(axis)
+def kahn_polarization(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
+                      axis: torch.Tensor) -> torch.Tensor:
+    """Kahn polarization factor of unit incident and diffracted directions about the
+    unit E vector ``axis`` (the C engine's kahn_polarization, shared by the render and
+    the amorphous stage)."""
     cos2theta = dot(incident, diffracted)
     cos2theta_sqr = cos2theta * cos2theta
     sin2theta_sqr = 1 - cos2theta_sqr
@@ -82,6 +81,14 @@ def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.T
     E_in, _ = unitize(cross(incident, B_in))
     psi = -torch.atan2(dot(diffracted, B_in), dot(diffracted, E_in))
     return 0.5 * (1.0 + cos2theta_sqr - kahn * torch.cos(2 * psi) * sin2theta_sqr)
+
+
+def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
+                        axis: torch.Tensor) -> torch.Tensor:
+    """Kahn polarization factor, the directions normalised first (as the original
+    renormalises them in place)."""
+    return kahn_polarization(kahn, unitize(incident)[0], unitize(diffracted)[0],
+                             unitize(axis)[0])
 
 
 def scattering_vectors(sc: Scene, sp: Subpixels) -> torch.Tensor:
