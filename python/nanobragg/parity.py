@@ -445,7 +445,7 @@ _QUIRKS = (
           "Each wave is 1 at the origin: the path ratio |source| / |source - atom|.",
           sites=(Site(_C + "nb_scatterers.c", "wave_tables"),
                  Site(_C + "nb_scatterers.c", "add_atoms_legacy"),
-                 Site(_TORCH + "scatterer_waves.py", "wave_table"),
+                 Site(_TORCH + "scatterer_waves.py", "wave_tables"),
                  Site(_TORCH + "scatterers.py", "_legacy_waves"))),
     Quirk("near_solid_angle_last_subpixel", "point_scatterers",
           "With -oversample the whole pixel is multiplied by the last sub-pixel's solid "

@@ -104,7 +104,7 @@ def source_paths(p: Any, xyz: torch.Tensor, src: torch.Tensor,
     return in_path, delta / in_path[..., None]
 
 
-def wave_table(inputs: Any, two_pi: float, at: Placement) -> WaveTable:
+def wave_tables(inputs: Any, two_pi: float, at: Placement) -> WaveTable:
     p, atoms, sources = inputs.params, inputs.atoms, inputs.sources
     at64 = Placement(at.device, FLOAT64)
     xyz = at64.tensor(atoms.position_m)                       # (N, 3)
@@ -144,9 +144,9 @@ def wave_table(inputs: Any, two_pi: float, at: Placement) -> WaveTable:
 
 def wave_sums(table: WaveTable, pos64: torch.Tensor, R: torch.Tensor,
               dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re and Im of the summed waves at the (rows, 3) positions, R = norm(pos64) their
-    distances: (rows, M) each.  The terms' phases leave out P, which turns each source's
-    sum once."""
+    """Re and Im of the summed waves (C: add_atoms_corrected) at the (rows, 3) positions,
+    R = norm(pos64) their distances: (rows, M) each.  The terms' phases leave out P,
+    which turns each source's sum once."""
     rows, (M, N) = pos64.shape[0], table.Q.shape
     P = torch.fmod(R[:, None] * table.wavenumber, TWO_PI).to(dtype)       # (rows, M)
     lhs = torch.cat([pos64, torch.ones_like(R)[:, None]], dim=1).to(dtype)

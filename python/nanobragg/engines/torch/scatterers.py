@@ -16,7 +16,7 @@ from nanobragg.engines.torch.scatterer_waves import (
     norm,
     source_paths,
     wave_sums,
-    wave_table,
+    wave_tables,
 )
 from nanobragg.engines.torch.vectors import FLOAT64, Placement
 from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
@@ -158,7 +158,7 @@ def point_scatterers(inputs: ScattererInputs, progress: Progress | None, *,
         size = max(1, CHUNK_TERMS // per_pixel)
         # quirk near_truncated_pi: the original's phases use its 15-digit 2 pi
         table = None if p.c_parity and at.dtype == FLOAT64 else \
-            wave_table(inputs, LEGACY_TWO_PI if p.c_parity else 2.0 * math.pi, at)
+            wave_tables(inputs, LEGACY_TWO_PI if p.c_parity else 2.0 * math.pi, at)
         values, reals, imags = [], [], []
         for start in range(0, len(fast), size):
             f, s = fast[start:start + size], slow[start:start + size]
