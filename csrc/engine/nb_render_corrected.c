@@ -9,6 +9,7 @@
 #include "nb_lattice.h"
 #include "nb_render_internal.h"
 #include "nb_render_lanes.h"
+#include "nb_simd.h"
 #include "nb_subpixel.h"
 #include "nb_vector.h"
 
@@ -143,20 +144,16 @@ void render_traced_corrected(const nb_scene *c, int fpixel, int spixel, pixel_re
     render_pixels_corrected(c, spixel, &fpixel, 1, &trace->value, report);
 }
 
-/* The widest lane kernel this CPU runs.  NANOBRAGG_SIMD=baseline, avx2 or avx512 asks
- * for a narrower one (the others give the same image to rounding; tests compare them). */
+/* The widest lane kernel this CPU runs (the others give the same image to rounding;
+ * tests compare them). */
 static nb_lane_kernel choose_kernel(void)
 {
 #ifdef NB_LANES_X86
-    const char *asked = getenv("NANOBRAGG_SIMD");
-    int avx2, avx512;
-    __builtin_cpu_init();
-    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("avx512vl");
-    if (asked && strcmp(asked, "baseline") == 0) return nb_lanes_baseline;
-    if (avx512 && !(asked && strcmp(asked, "avx2") == 0)) return nb_lanes_avx512;
-    if (avx2) return nb_lanes_avx2;
+    switch (nb_simd_level()) {
+    case NB_SIMD_AVX512: return nb_lanes_avx512;
+    case NB_SIMD_AVX2: return nb_lanes_avx2;
+    case NB_SIMD_BASELINE: break;
+    }
 #endif
     return nb_lanes_baseline;
 }

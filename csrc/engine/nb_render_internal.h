@@ -10,6 +10,7 @@
 #define NB_RENDER_INTERNAL_H
 
 #include "nanobragg.h"
+#include "nb_libm_sines.h"
 
 /* What the corrected render's lane kernels share (nb_render_lanes.h). */
 typedef struct nb_lane_setup nb_lane_setup;
@@ -32,6 +33,7 @@ typedef struct {
     double *source_factor;      /* per source: weight * nsources / total weight */
     int interpolate;            /* interpolation asked for, and a grid to interpolate */
     nb_lane_setup *lanes;       /* corrected mode: the kernel and what it reads */
+    nb_sines_kernel sines;      /* c_parity: libm's sines, for this CPU */
 } nb_scene;
 
 /* The progress and cancellation of a render, shared by its threads (nb_render.c). */

@@ -13,6 +13,78 @@
  * one.  The values are the same; a larger oversample computes them in the loop. */
 #define NB_AHEAD_SUBPIXELS 64
 
+/* The lattice factors of a run of terms, evaluated ahead of the loop that sums them
+ * (a square crystal, the sub-pixels' geometry computed ahead): the original's sin(N pi h)
+ * / sin(pi h) along each axis, with the sines of the whole run in one call to the SIMD
+ * sines (nb_libm_sines.h), which give libm's bits.  The loop takes them in order and
+ * fills the next run where one ends.  A pixel of fewer terms a layer calls libm for
+ * each: a run of a few sines costs the SIMD kernel as much as a run of eight. */
+enum { NB_BATCH_TERMS = 64, NB_BATCH_LEAST_TERMS = 4 };
+
+typedef struct {
+    int count, next;
+    double F_latt[NB_BATCH_TERMS];
+} lattice_batch;
+
+/* F_latt of the terms at fractional indices hkl[0 .. count - 1], as nb_lattice_factor
+ * gives it for a square crystal with c_parity. */
+static void batch_lattice_factors(const nb_scene *c, const double (*hkl)[3], lattice_batch *b)
+{
+    const double *N = c->p->N_cells;
+    double x[6 * NB_BATCH_TERMS], sine[6 * NB_BATCH_TERMS];
+    int axis_of[3], axes = 0, n = b->count, axis, j, i;
+    for (axis = 0; axis < 3; ++axis)
+        if (N[axis] > 1) axis_of[axes++] = axis;
+    for (j = 0; j < axes; ++j)
+        for (i = 0; i < n; ++i) {
+            double pi_h = M_PI * hkl[i][axis_of[j]];
+            x[2 * j * n + i] = pi_h * N[axis_of[j]];
+            x[(2 * j + 1) * n + i] = pi_h;
+        }
+    c->sines(x, sine, 2 * axes * n);
+    for (i = 0; i < n; ++i) {
+        double F_latt = 1.0;
+        for (j = 0; j < axes; ++j) {
+            double pi_h = x[(2 * j + 1) * n + i];
+            F_latt *= pi_h == 0.0 ? N[axis_of[j]] : sine[2 * j * n + i] / sine[(2 * j + 1) * n + i];
+        }
+        b->F_latt[i] = F_latt;
+    }
+    b->next = 0;
+}
+
+/* The next run of a layer's terms, from the term at (sub, source, phi_tic, mos) on,
+ * met in the loop's order: the same sources past the dmin cut left out, the same
+ * crystal state (table) for each. */
+static void fill_lattice_batch(const nb_scene *c, const axis_table *table,
+                               const double (*scattering)[3], int subpixels, int sub,
+                               int source, int phi_tic, int mos, lattice_batch *b)
+{
+    const nb_render_params *p = c->p;
+    const nb_render_arrays *a = c->a;
+    double hkl[NB_BATCH_TERMS][3];
+    int n = 0;
+    for (; sub < subpixels; ++sub, source = 0) {
+        for (; source < a->nsources; ++source, phi_tic = 0, mos = 0) {
+            const double *s = scattering[sub * a->nsources + source];
+            if (beyond_dmin(p, s)) continue;
+            for (; phi_tic < p->phi_steps; ++phi_tic, mos = 0)
+                for (; mos < a->mosaic_domains; ++mos) {
+                    const double *ax = axes_at(table, c, phi_tic, mos);
+                    if (n == NB_BATCH_TERMS) goto full;
+                    hkl[n][0] = nb_dot(ax, s);
+                    hkl[n][1] = nb_dot(ax + 3, s);
+                    hkl[n][2] = nb_dot(ax + 6, s);
+                    ++n;
+                }
+            table = &c->carried;
+        }
+    }
+full:
+    b->count = n;
+    batch_lattice_factors(c, (const double (*)[3])hkl, b);
+}
+
 /* The scattering vector (diffracted - incident) / lambda of a source. */
 static inline void scattering_vector(const nb_render_arrays *a, int source,
                                      const double diffracted[3], double scattering[3])
@@ -45,6 +117,11 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
     int ahead = p->oversample <= 8 && p->oversample * p->oversample <= NB_AHEAD_SUBPIXELS;
     int ahead_sources = ahead && a->nsources <= NB_AHEAD_SUBPIXELS &&
                         p->oversample * p->oversample * a->nsources <= NB_AHEAD_SUBPIXELS;
+    /* a trace takes each term's factor from nb_lattice_factor, the same bits */
+    int batched = ahead_sources && !trace && p->c_parity && p->shape == NB_SHAPE_SQUARE &&
+                  (long)p->oversample * p->oversample * a->nsources * p->phi_steps *
+                          a->mosaic_domains >= NB_BATCH_LEAST_TERMS;
+    lattice_batch batch;
 
     memcpy(polar_axis, c->polar_axis, sizeof polar_axis);
     for (layer = 0; layer < p->thickness_steps; ++layer) {
@@ -58,6 +135,7 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                     ahead_airpath[sub] = nb_unitize(ahead_pos[sub], ahead_diffracted[sub]);
                 }
         }
+        batch.count = batch.next = 0;
         if (ahead_sources) {
             int sub, n = p->oversample * p->oversample;
             for (sub = 0; sub < n; ++sub)
@@ -117,7 +195,16 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                             int l0 = nb_nearest_index(l);
                             nb_trace_term *row = trace ? trace_row(trace, &site, phi_tic, mos)
                                                        : NULL;
-                            F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
+                            if (!batched) {
+                                F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
+                            } else {
+                                if (batch.next == batch.count)
+                                    fill_lattice_batch(c, table,
+                                                       (const double (*)[3])ahead_scattering,
+                                                       p->oversample * p->oversample, sub,
+                                                       source, phi_tic, mos, &batch);
+                                F_latt = batch.F_latt[batch.next++];
+                            }
                             if (row) trace_indices(row, ax, h, k, l, h0, k0, l0, F_latt);
                             if (F_latt == 0.0 && p->water_size_m == 0.0) {
                                 if (row) trace_factors(row, omega, polar, capture, I);

@@ -125,6 +125,7 @@ nb_status nb_scene_open(nb_scene *c, const nb_render_params *p, const nb_render_
                                   ? a->source_weight[i] * a->nsources / total_weight
                                   : 1.0;
     if (!p->c_parity && !nb_lanes_open(c)) return NB_OUT_OF_MEMORY;
+    if (p->c_parity) c->sines = nb_libm_sines_kernel();
     return NB_OK;
 }
 

@@ -1,13 +1,16 @@
 /* C-level tests of the engine library, built without Python (NANOBRAGG_TESTS=ON) and
  * run by ctest.  They check what the library promises on its own: the legacy generator's
  * sequence, the detector geometry's invariants, a rendered pixel against the formula,
- * thread-independent output and cancellation through the progress callback. */
+ * thread-independent output, cancellation through the progress callback, and the legacy
+ * render's SIMD sines against libm's sin. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nanobragg.h"
+#include "nb_libm_sines.h"
+#include "nb_simd.h"
 
 static int failures = 0;
 
@@ -277,6 +280,81 @@ static void test_amorphous(void)
     CHECK(nb_amorphous(&p, &a, &control, one, &info) == NB_BAD_ARGUMENT, "short table taken");
 }
 
+/* A 64-bit xorshift generator: the arguments of the sines test. */
+static unsigned long long next_bits(unsigned long long *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+static double uniform01(unsigned long long *state)
+{
+    return (double)(next_bits(state) >> 11) * 0x1p-53;
+}
+
+static int same_double(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Arguments the legacy render meets (pi h and N pi h: uniform to a few thousand),
+ * sizes from 2^-40 to 2^22 (past both ends of the kernel's own range), arguments a few
+ * ULP from multiples of pi/2 (the hardest reductions), and the special values. */
+static void sine_arguments(double *x, int n, unsigned long long *state)
+{
+    const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0x1p-1074, -0x1p-1030,
+                              0x1p-30, 0x1.fffffffffffffp-31, 0x1p19, 0x1.fffffffffffffp18,
+                              -0x1p19, 1.0e300, 3.141592653589793, 1.5707963267948966};
+    int specials = (int)(sizeof special / sizeof special[0]), i;
+    for (i = 0; i < n; ++i) {
+        double u = uniform01(state);
+        switch (i % 3) {
+        case 0: x[i] = (2.0 * u - 1.0) * 4000.0; break;
+        case 1:
+            x[i] = (uniform01(state) < 0.5 ? -1.0 : 1.0) * exp2(-40.0 + 62.0 * u);
+            break;
+        default: {
+            double k = floor(u * 300000.0), near = k * 1.5707963267948966;
+            long steps = (long)(next_bits(state) % 9) - 4;
+            while (steps > 0) near = nextafter(near, INFINITY), --steps;
+            while (steps < 0) near = nextafter(near, -INFINITY), ++steps;
+            x[i] = near;
+        }
+        }
+    }
+    for (i = 0; i < specials && i < n; ++i) x[i] = special[i];
+}
+
+static void test_libm_sines(void)
+{
+    enum { BLOCK = 1000, BLOCKS = 1500 };
+    nb_sines_kernel kernels[3] = {nb_libm_sines_loop, NULL, NULL};
+    double x[BLOCK], got[BLOCK];
+    unsigned long long state = 0x9e3779b97f4a7c15ULL;
+    int count = 1, block, i, k;
+#ifdef NB_SINES_X86
+    nb_simd level = nb_simd_level();
+    if (level >= NB_SIMD_AVX2) kernels[count++] = nb_libm_sines_avx2;
+    if (level >= NB_SIMD_AVX512) kernels[count++] = nb_libm_sines_avx512;
+#endif
+    CHECK(nb_libm_sines_kernel() == kernels[count - 1], "not the widest sines kernel");
+    for (block = 0; block < BLOCKS; ++block) {
+        int n = BLOCK - block % 7; /* blocks that end inside a strip */
+        sine_arguments(x, n, &state);
+        for (k = 0; k < count; ++k) {
+            kernels[k](x, got, n);
+            for (i = 0; i < n; ++i)
+                if (!same_double(got[i], sin(x[i]))) {
+                    CHECK(0, "sines kernel %d: sin(%a) = %a, libm %a", k, x[i], got[i],
+                          sin(x[i]));
+                    return;
+                }
+        }
+    }
+}
+
 int main(void)
 {
     test_legacy_generator();
@@ -286,6 +364,7 @@ int main(void)
     test_trace_matches_the_render();
     test_progress_cancels();
     test_amorphous();
+    test_libm_sines();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("all engine checks passed\n");
     return failures ? 1 : 0;
