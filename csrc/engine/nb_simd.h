@@ -11,4 +11,23 @@ typedef enum { NB_SIMD_BASELINE, NB_SIMD_AVX2, NB_SIMD_AVX512 } nb_simd;
  * agree to rounding, the sines to the bit). */
 nb_simd nb_simd_level(void);
 
+/* The functions between NB_TARGET_AVX2 (or NB_TARGET_AVX512) and NB_TARGET_END are
+ * compiled for that instruction set, whatever the flags of the build: the files that
+ * build a kernel once per set wrap their body in them. */
+#define NB_PRAGMA(...) _Pragma(#__VA_ARGS__)
+#if defined(__clang__)
+#define NB_TARGET_AVX2 \
+    NB_PRAGMA(clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function))
+#define NB_TARGET_AVX512                                                                  \
+    NB_PRAGMA(clang attribute push(                                                       \
+        __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function))
+#define NB_TARGET_END NB_PRAGMA(clang attribute pop)
+#else
+#define NB_TARGET_AVX2 NB_PRAGMA(GCC push_options) NB_PRAGMA(GCC target("avx2,fma"))
+#define NB_TARGET_AVX512 \
+    NB_PRAGMA(GCC push_options) \
+    NB_PRAGMA(GCC target("avx512f,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512"))
+#define NB_TARGET_END NB_PRAGMA(GCC pop_options)
+#endif
+
 #endif
