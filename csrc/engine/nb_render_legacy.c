@@ -23,7 +23,8 @@ enum { NB_BATCH_TERMS = 64, NB_BATCH_LEAST_TERMS = 4 };
 
 typedef struct {
     int count, next;
-    double F_latt[NB_BATCH_TERMS];
+    int with_F_cell;                  /* bragg holds each term's |F_cell|^2 |F_latt|^2 */
+    double F_latt[NB_BATCH_TERMS], bragg[NB_BATCH_TERMS];
 } lattice_batch;
 
 /* F_latt of the terms at fractional indices hkl[0 .. count - 1], as nb_lattice_factor
@@ -55,15 +56,17 @@ static void batch_lattice_factors(const nb_scene *c, const double (*hkl)[3], lat
 
 /* The next run of a layer's terms, from the term at (sub, source, phi_tic, mos) on,
  * met in the loop's order: the same sources past the dmin cut left out, the same
- * crystal state (table) for each. */
+ * crystal state (table) for each.  Without interpolation each term's nearest F_cell
+ * and its contribution to the sum are looked up too. */
 static void fill_lattice_batch(const nb_scene *c, const axis_table *table,
                                const double (*scattering)[3], int subpixels, int sub,
-                               int source, int phi_tic, int mos, lattice_batch *b)
+                               int source, int phi_tic, int mos, int interpolate,
+                               lattice_batch *b)
 {
     const nb_render_params *p = c->p;
     const nb_render_arrays *a = c->a;
     double hkl[NB_BATCH_TERMS][3];
-    int n = 0;
+    int n = 0, i;
     for (; sub < subpixels; ++sub, source = 0) {
         for (; source < a->nsources; ++source, phi_tic = 0, mos = 0) {
             const double *s = scattering[sub * a->nsources + source];
@@ -83,6 +86,13 @@ static void fill_lattice_batch(const nb_scene *c, const axis_table *table,
 full:
     b->count = n;
     batch_lattice_factors(c, (const double (*)[3])hkl, b);
+    b->with_F_cell = !interpolate;
+    if (interpolate) return;
+    for (i = 0; i < n; ++i) {
+        double F_cell = nb_nearest_F(p, a, nb_nearest_index(hkl[i][0]),
+                                     nb_nearest_index(hkl[i][1]), nb_nearest_index(hkl[i][2]));
+        b->bragg[i] = F_cell * F_cell * b->F_latt[i] * b->F_latt[i];
+    }
 }
 
 /* The scattering vector (diffracted - incident) / lambda of a source. */
@@ -135,7 +145,7 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                     ahead_airpath[sub] = nb_unitize(ahead_pos[sub], ahead_diffracted[sub]);
                 }
         }
-        batch.count = batch.next = 0;
+        batch.count = batch.next = batch.with_F_cell = 0;
         if (ahead_sources) {
             int sub, n = p->oversample * p->oversample;
             for (sub = 0; sub < n; ++sub)
@@ -189,39 +199,49 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                         if (nb_cancelled(report, a->mosaic_domains)) return 0.0;
                         for (mos = 0; mos < a->mosaic_domains; ++mos) {
                             const double *ax = axes_at(table, c, phi_tic, mos);
-                            double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);
-                            double l = nb_dot(ax + 6, scattering), F_latt, F_cell;
-                            int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
-                            int l0 = nb_nearest_index(l);
-                            nb_trace_term *row = trace ? trace_row(trace, &site, phi_tic, mos)
-                                                       : NULL;
-                            if (!batched) {
-                                F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
-                            } else {
+                            double F_latt = 0.0, F_cell = 0.0, bragg = 0.0;
+                            nb_trace_term *row = NULL;
+                            int listed = 0; /* the batch has this term's F_cell */
+                            if (batched) {
                                 if (batch.next == batch.count)
                                     fill_lattice_batch(c, table,
                                                        (const double (*)[3])ahead_scattering,
                                                        p->oversample * p->oversample, sub,
-                                                       source, phi_tic, mos, &batch);
-                                F_latt = batch.F_latt[batch.next++];
+                                                       source, phi_tic, mos, interpolate,
+                                                       &batch);
+                                listed = batch.with_F_cell;
+                                F_latt = batch.F_latt[batch.next];
+                                bragg = batch.bragg[batch.next++];
                             }
-                            if (row) trace_indices(row, ax, h, k, l, h0, k0, l0, F_latt);
-                            if (F_latt == 0.0 && p->water_size_m == 0.0) {
-                                if (row) trace_factors(row, omega, polar, capture, I);
+                            if (!listed) {
+                                double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);
+                                double l = nb_dot(ax + 6, scattering);
+                                int h0 = nb_nearest_index(h), k0 = nb_nearest_index(k);
+                                int l0 = nb_nearest_index(l);
+                                row = trace ? trace_row(trace, &site, phi_tic, mos) : NULL;
+                                if (!batched) F_latt = nb_lattice_factor(p, h, k, l, h0, k0, l0);
+                                if (row) trace_indices(row, ax, h, k, l, h0, k0, l0, F_latt);
+                                if (F_latt == 0.0 && p->water_size_m == 0.0) {
+                                    if (row) trace_factors(row, omega, polar, capture, I);
+                                    continue;
+                                }
+                                if (interpolate && nb_stencil_outside(a, h, k, l)) {
+                                    /* quirk interpolation_switch_off: the first stencil off
+                                     * the grid turns interpolation off for the rest of the
+                                     * run */
+                                    interpolate = 0;
+                                    report->interpolation_left_grid = 1;
+                                }
+                                if (interpolate)
+                                    F_cell = nb_tricubic_F(a, h, k, l);
+                                else
+                                    F_cell = nb_nearest_F(p, a, h0, k0, l0);
+                                bragg = F_cell * F_cell * F_latt * F_latt;
+                            } else if (F_latt == 0.0 && p->water_size_m == 0.0) {
                                 continue;
                             }
-                            if (interpolate && nb_stencil_outside(a, h, k, l)) {
-                                /* quirk interpolation_switch_off: the first stencil off the
-                                 * grid turns interpolation off for the rest of the run */
-                                interpolate = 0;
-                                report->interpolation_left_grid = 1;
-                            }
-                            if (interpolate)
-                                F_cell = nb_tricubic_F(a, h, k, l);
-                            else
-                                F_cell = nb_nearest_F(p, a, h0, k0, l0);
                             /* quirk source_weight_unused: every source counts alike */
-                            I += F_cell * F_cell * F_latt * F_latt;
+                            I += bragg;
                             /* quirk running_sum_factors: the flags' factors scale the whole
                              * running sum, every earlier term again */
                             if (p->oversample_thick) I *= capture;
