@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import nanobragg
 
 PACKAGE_DIR = Path(nanobragg.__file__).resolve().parent
@@ -248,3 +250,40 @@ def test_the_package_and_its_commands_import_nothing_before_use():
 
     assert nanobragg.simulate.__module__ == "nanobragg.simulation"
     assert set(nanobragg.__all__) <= set(dir(nanobragg))
+
+
+_RUN = """\
+import contextlib, io, json, sys
+from nanobragg.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    status = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("nanobragg", "torch"))
+print(json.dumps([status, loaded]))
+"""
+
+_IMAGE = "-cell 100 100 100 90 90 90 -lambda 1 -N 5 -default_F 100 -distance 100 -detpixels 8"
+
+_ON_REQUEST = ("nanobragg.trace", "nanobragg.cli.printout", "nanobragg.cli.usage",
+               "nanobragg.stages.amorphous", "nanobragg.stages.response",
+               "nanobragg.stages.scatterers", "torch")
+"""What the nanoBragg command loads only for the flags that need it: pixel traces
+(-printout, -trace_pixel), the help text (-h), the other programs' stages, torch."""
+
+
+@pytest.mark.parametrize(("flags", "wanted"), [
+    ("-backend c", ()),
+    ("-backend c -c_parity", ()),
+    ("-backend c -printout", ("nanobragg.trace", "nanobragg.cli.printout")),
+    ("-backend c -trace_pixel 1 1", ("nanobragg.trace",)),
+    ("-h", ("nanobragg.cli.usage",)),
+])
+def test_the_command_loads_what_its_flags_need(flags, wanted, tmp_path):
+    """A C run of the nanoBragg command loads no pixel trace, help text, other program's
+    stage or torch unless a flag asks for it: its start-up time is what it imports."""
+    done = subprocess.run([sys.executable, "-c", _RUN, *f"{_IMAGE} {flags}".split()],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    status, loaded = json.loads(done.stdout)
+    assert status == 0, done.stderr
+    assert sorted(set(loaded) & set(_ON_REQUEST)) == sorted(wanted)
+    assert ("nanobragg.engines.c" in loaded) == (flags != "-h")

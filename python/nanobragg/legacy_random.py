@@ -7,12 +7,16 @@ library; the torch engine draws from it here, never through the C engine's stage
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nanobragg import _core
 from nanobragg.stages.mosaic import MosaicSpec
 from nanobragg.stages.noise import NoiseImage, NoiseSpec
-from nanobragg.stages.response import ResponseSpec
+
+if TYPE_CHECKING:
+    from nanobragg.stages.response import ResponseSpec
 
 LegacyRandom = _core.LegacyRandom
 

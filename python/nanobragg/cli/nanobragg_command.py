@@ -13,20 +13,18 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from nanobragg.cli.main import interrupts_deferred
-from nanobragg.cli.printout import printout_block
 from nanobragg.cli.progress import terminal_progress
 from nanobragg.cli.report import Report
-from nanobragg.cli.usage import USAGE
 from nanobragg.config import Config, as_float
 from nanobragg.flags import parse_command_line
 from nanobragg.io import OutputSet, format_smv_header
 from nanobragg.seeds import with_clock_seeds
 from nanobragg.stages.sources import wavelength_m
-from nanobragg.trace import PixelTracer
 
 if TYPE_CHECKING:
     from nanobragg.result import Result
     from nanobragg.simulation import Setup
+    from nanobragg.trace import PixelTracer
 
 EXIT_OK = 0
 
@@ -55,6 +53,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     with _recorded_warnings() as parse_warnings:
         command = parse_command_line(list(argv))
     if command.help:
+        with interrupts_deferred():
+            from nanobragg.cli.usage import USAGE
         out.write(USAGE)
         return EXIT_OK
     # one clock reading for the image and any trace of it
@@ -78,6 +78,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
     printout = _printout_pixels(result)
     trace_text = None
     if command.trace_pixel is not None:
+        with interrupts_deferred():
+            from nanobragg.trace import PixelTracer
         trace_text = PixelTracer.of(result).trace(*command.trace_pixel).to_text()
     sf = config.structure_factors
     if sf.hkl_path is not None and result.structure_factors is not None:
@@ -88,6 +90,8 @@ def run(argv: Sequence[str], out: TextIO | None = None) -> int:
             report.line(f"writing dump file for next time: {sf.dump_path}")
     report.setup(result)
     if printout is not None:
+        with interrupts_deferred():
+            from nanobragg.cli.printout import printout_block
         tracer, pixels = printout
         for slow, fast in pixels:
             for line in printout_block(tracer.trace(slow, fast), float(result.image[slow, fast]),
@@ -160,6 +164,8 @@ def _printout_pixels(result: Result) -> tuple[PixelTracer, Iterable[tuple[int, i
     output = result.config.output
     if not output.printout:
         return None
+    with interrupts_deferred():
+        from nanobragg.trace import PixelTracer
     rendered = result.rendered
     if output.printout_pixel is not None and int(output.printout_pixel[0]) >= 0:
         fast, slow = (int(v) for v in output.printout_pixel)

@@ -7,7 +7,7 @@ engine: tensors are converted to numbers and numpy arrays first."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,10 +31,13 @@ from nanobragg.stages import (
     SourceSpec,
     to_numpy,
 )
-from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
 from nanobragg.stages.checks import checked
-from nanobragg.stages.response import ResponseImage, ResponseInfo, ResponseSpec
-from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
+
+if TYPE_CHECKING:
+    # the suite's stages are loaded when they run: an image needs none of them
+    from nanobragg.stages.amorphous import AmorphousImage, AmorphousSpec, StolTable
+    from nanobragg.stages.response import ResponseImage, ResponseSpec
+    from nanobragg.stages.scatterers import ScattererInputs, ScattererOutput
 
 
 class CEngine:
@@ -77,6 +80,8 @@ class CEngine:
     @checked
     def detector_response(self, image: Any, spec: ResponseSpec,
                           rng: LegacyRandom) -> ResponseImage:
+        from nanobragg.stages.response import ResponseImage, ResponseInfo
+
         # the pixels come in the width of spec.bits
         expected, adu, noisy, info = _core.detector_response(
             np.asarray(to_numpy(image), np.float32), to_numpy(spec), rng,
@@ -96,6 +101,8 @@ class CEngine:
     @checked
     def point_scatterers(self, inputs: ScattererInputs,
                          progress: Progress | None = None) -> ScattererOutput:
+        from nanobragg.stages.scatterers import ScattererOutput
+
         plain = to_numpy(inputs)
         out = _core.point_scatterers(plain.params, plain.atoms, plain.sources, plain.image,
                                      plain.real, plain.imag, int(self.options.threads or 0),
@@ -105,6 +112,8 @@ class CEngine:
     @checked
     def amorphous(self, spec: AmorphousSpec, sources: Sources, table: StolTable,
                   progress: Progress | None = None) -> AmorphousImage:
+        from nanobragg.stages.amorphous import AmorphousImage
+
         image, info = _core.amorphous(to_numpy(spec), to_numpy(sources), to_numpy(table),
                                       int(self.options.threads or 0), progress)
         return AmorphousImage(image=image, **info)

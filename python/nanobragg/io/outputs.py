@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import signal
 import stat
 import threading
@@ -253,7 +252,8 @@ def _problem(output: _Output, *, make_folders: bool) -> OutputError | None:
 
 
 def _temporary_name(target: Path) -> Path:
-    return target.parent / f".{target.name[:200]}.{secrets.token_hex(6)}.tmp"
+    # 12 random hex digits, as secrets.token_hex(6) gives, without loading secrets' hashing
+    return target.parent / f".{target.name[:200]}.{os.urandom(6).hex()}.tmp"
 
 
 def _new_temporary(output: _Output, staged: list[tuple[Path, _Output]]) -> BinaryIO:
