@@ -21,7 +21,6 @@ import errno
 import os
 import signal
 import stat
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,15 +328,19 @@ def _interrupts_held() -> Iterator[list[int]]:
     late for the block to see is raised at its end.  Only where Python's own SIGINT
     handler is in force, in the main thread (elsewhere no KeyboardInterrupt comes)."""
     received: list[int] = []
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield received
-        return
 
     def note(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
 
-    signal.signal(signal.SIGINT, note)
+    held = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if held:
+        try:
+            signal.signal(signal.SIGINT, note)
+        except ValueError:  # not the main thread
+            held = False
+    if not held:
+        yield received
+        return
     try:
         yield received
     finally:
