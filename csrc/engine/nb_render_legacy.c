@@ -17,8 +17,9 @@
  * (a square crystal, the sub-pixels' geometry computed ahead): the original's sin(N pi h)
  * / sin(pi h) along each axis, with the sines of the whole run in one call to the SIMD
  * sines (nb_libm_sines.h), which give libm's bits.  The loop takes them in order and
- * fills the next run where one ends.  A pixel of fewer terms a layer calls libm for
- * each: a run of a few sines costs the SIMD kernel as much as a run of eight. */
+ * fills the next run where one ends.  A pixel of fewer than NB_BATCH_LEAST_TERMS terms
+ * a layer calls libm for each: a run of a few sines costs the SIMD kernel as much as a
+ * run of eight. */
 enum { NB_BATCH_TERMS = 64, NB_BATCH_LEAST_TERMS = 4 };
 
 typedef struct {
@@ -47,7 +48,8 @@ static void batch_lattice_factors(const nb_scene *c, const double (*hkl)[3], lat
         double F_latt = 1.0;
         for (j = 0; j < axes; ++j) {
             double pi_h = x[(2 * j + 1) * n + i];
-            F_latt *= pi_h == 0.0 ? N[axis_of[j]] : sine[2 * j * n + i] / sine[(2 * j + 1) * n + i];
+            double ratio = sine[2 * j * n + i] / sine[(2 * j + 1) * n + i];
+            F_latt *= pi_h == 0.0 ? N[axis_of[j]] : ratio;
         }
         b->F_latt[i] = F_latt;
     }
@@ -211,7 +213,8 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                                                        &batch);
                                 listed = batch.with_F_cell;
                                 F_latt = batch.F_latt[batch.next];
-                                bragg = batch.bragg[batch.next++];
+                                if (listed) bragg = batch.bragg[batch.next];
+                                ++batch.next;
                             }
                             if (!listed) {
                                 double h = nb_dot(ax, scattering), k = nb_dot(ax + 3, scattering);
