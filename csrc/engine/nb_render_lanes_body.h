@@ -288,16 +288,20 @@ static inline void strip_nearest_F(const nb_render_params *p, const nb_render_ar
                                    double h0[3][S], double F[S])
 {
     const double kn = a->k_max - a->k_min + 1, ln = a->l_max - a->l_min + 1;
+    const double h_min = a->h_min, h_max = a->h_max, k_min = a->k_min, k_max = a->k_max;
+    const double l_min = a->l_min, l_max = a->l_max, default_F = p->default_F;
     int index[S], inside[S], j;
     for (j = 0; j < S; ++j) {
-        double hi = h0[0][j] - a->h_min, ki = h0[1][j] - a->k_min, li = h0[2][j] - a->l_min;
-        inside[j] = h0[0][j] >= a->h_min && h0[0][j] <= a->h_max && h0[1][j] >= a->k_min &&
-                    h0[1][j] <= a->k_max && h0[2][j] >= a->l_min && h0[2][j] <= a->l_max;
-        index[j] = inside[j] ? (int)((hi * kn + ki) * ln + li) : 0;
+        double hi = h0[0][j] - h_min, ki = h0[1][j] - k_min, li = h0[2][j] - l_min;
+        /* & rather than &&, and the select before the conversion: no branch, and every
+         * lane converts an index that fits, so the loop vectorises */
+        inside[j] = (h0[0][j] >= h_min) & (h0[0][j] <= h_max) & (h0[1][j] >= k_min) &
+                    (h0[1][j] <= k_max) & (h0[2][j] >= l_min) & (h0[2][j] <= l_max);
+        index[j] = (int)(inside[j] ? (hi * kn + ki) * ln + li : 0.0);
     }
     /* a load for every lane (index 0 outside the grid), in its own loop: a gather */
     for (j = 0; j < S; ++j) F[j] = a->Fhkl[index[j]];
-    for (j = 0; j < S; ++j) F[j] = inside[j] ? F[j] : p->default_F;
+    for (j = 0; j < S; ++j) F[j] = inside[j] ? F[j] : default_F;
 }
 
 /* The same for a grid too large for int indices, one lane after another. */
