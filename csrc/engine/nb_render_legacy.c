@@ -194,9 +194,21 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                     }
                     /* quirk nopolar_overridden_by_oversample_polar: -oversample_polar
                      * recomputes the polarization at every source even with -nopolar */
-                    if (polar == 0.0 || p->oversample_polar)
+                    if (polar == 0.0 || p->oversample_polar) {
                         polar = polarization_factor(p->polarization, incident, diffracted,
                                                     polar_axis);
+                        /* it re-normalises diffracted in place, as the original does, and
+                         * the later sources of this sub-pixel take their scattering vector
+                         * from that: those computed ahead are computed again, and a run of
+                         * terms filled from them is filled again */
+                        if (ahead_sources) {
+                            int later;
+                            for (later = source + 1; later < a->nsources; ++later)
+                                scattering_vector(a, later, diffracted,
+                                                  ahead_scattering[sub * a->nsources + later]);
+                            batch.count = batch.next = 0;
+                        }
+                    }
                     for (phi_tic = 0; phi_tic < p->phi_steps; ++phi_tic) {
                         if (nb_cancelled(report, a->mosaic_domains)) return 0.0;
                         for (mos = 0; mos < a->mosaic_domains; ++mos) {
