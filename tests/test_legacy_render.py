@@ -20,13 +20,28 @@ import numpy as np
 import pytest
 
 import nanobragg as nb
+from nanobragg.io import StructureFactors
 from nanobragg.simulation import prepare
 from nanobragg.trace import PixelTracer
 from test_stages import rich_config
 
 
+def render_equals_trace(config: nb.Config) -> tuple[np.ndarray, list]:
+    """The C engine's c_parity image, after checking every pixel against its trace."""
+    result = nb.simulate(config, backend="c", c_parity=True)
+    image = result.image_float64
+    tracer = PixelTracer(prepare(config, "c", True))
+    traces = []
+    for slow, fast in np.ndindex(image.shape):
+        trace = tracer.trace(slow, fast)
+        assert trace.final["value"] == image[slow, fast], (slow, fast)
+        traces.append(trace)
+    return image, traces
+
+
+@pytest.mark.parametrize("oversample_polar", [False, True], ids=["polar-once", "polar-each"])
 @pytest.mark.parametrize("simd", ["baseline", "avx2", None], ids=["libm", "avx2", "widest"])
-def test_the_legacy_render_equals_its_term_by_term_trace(simd, monkeypatch):
+def test_the_legacy_render_equals_its_term_by_term_trace(simd, oversample_polar, monkeypatch):
     if simd is None:
         monkeypatch.delenv("NANOBRAGG_SIMD", raising=False)
     else:
@@ -34,16 +49,29 @@ def test_the_legacy_render_equals_its_term_by_term_trace(simd, monkeypatch):
     config = rich_config()  # 96 terms a layer, two layers
     config.crystal.phi_deg = 0.0  # the first phi step keeps the carried rotation
     config.structure_factors.dmin_A = 55.0
-    image = nb.simulate(config, backend="c", c_parity=True).image_float64
-    tracer = PixelTracer(prepare(config, "c", True))
+    # with it the factor is computed at every source, each re-normalising the direction
+    config.sampling.oversample_polar = oversample_polar
+    image, traces = render_equals_trace(config)
     partly_cut = 0
-    for slow, fast in np.ndindex(image.shape):
-        trace = tracer.trace(slow, fast)
-        assert trace.final["value"] == image[slow, fast], (slow, fast)
+    for trace in traces:
         cut = np.isnan(trace.terms["F_latt"])
         partly_cut += bool(cut.any() and not cut.all())
     assert partly_cut >= 5
     assert np.count_nonzero(image) > image.size // 2
+
+
+def test_interpolation_switched_off_inside_a_pixel_is_traced_as_rendered():
+    """A grid so small that the first stencil leaving it is met part-way through a
+    pixel: its later terms take the nearest F, which a run of terms filled while
+    interpolating does not hold."""
+    config = rich_config()
+    values = np.random.default_rng(3).uniform(10.0, 200.0, size=(8, 8, 8))
+    config.structure_factors.structure_factors = StructureFactors(
+        hkl_min=(-1, -1, -1), hkl_max=(6, 6, 6), values=values, count=values.size)
+    config.structure_factors.interpolate = True
+    result = nb.simulate(config, backend="c", c_parity=True)
+    assert result.render_output.interpolation_switched_off
+    render_equals_trace(config)
 
 
 def test_later_sources_see_the_diffracted_direction_the_polarization_renormalised():

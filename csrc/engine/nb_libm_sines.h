@@ -17,6 +17,7 @@
 
 #include <math.h> /* and with it __GLIBC__ where the C library is glibc */
 
+/* out[i] = sin(x[i]) for i < n; x and out must not overlap. */
 typedef void (*nb_sines_kernel)(const double *x, double *out, int n);
 
 /* The kernel for this CPU and C library. */
@@ -25,7 +26,8 @@ nb_sines_kernel nb_libm_sines_kernel(void);
 /* One libm call for each sine. */
 void nb_libm_sines_loop(const double *x, double *out, int n);
 
-#if defined(__x86_64__) && defined(__GLIBC__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__UCLIBC__) && \
+    (defined(__GNUC__) || defined(__clang__))
 #define NB_SINES_X86 1
 void nb_libm_sines_avx2(const double *x, double *out, int n);
 void nb_libm_sines_avx512(const double *x, double *out, int n);

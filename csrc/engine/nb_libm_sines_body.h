@@ -5,6 +5,8 @@
  * and adds: the error-free sums and products below need every rounding where it is
  * written, and the fused multiply-adds they need are written out. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "nb_libm_sines.h"
 
@@ -50,9 +52,10 @@ NB_SINES_INLINE void sines_dd_step(double ch, double cl, double zh, double zl, d
 /* sin(x) as hi + lo, within about 0.002 ULP of hi, for 2^-30 <= |x| < 2^19.
  *
  * x = k pi + r, |r| <= pi/2, sin(x) = (-1)^k sin(r).  pi is split into three doubles
- * (pi_1 + pi_2 + pi_3 to 2^-160); x - k pi_1 is exact (a fused multiply-add, and the
- * difference is a multiple of 2^-51 below 2 in size), the rest is carried as r = rh +
- * rl.  sin(r) = rh + rh z P(z) + rl cos(rh) with z = rh^2 exact as zh + zl and P the
+ * (pi_1 + pi_2 + pi_3 to 2^-160); x - k pi_1 is exact (a fused multiply-add: from
+ * |x| = 2 on the difference is a multiple of 2^-51 below 2 in size, below 2 it is x
+ * itself or, for |x| above pi/2, a difference of doubles within a factor of two), the
+ * rest is carried as r = rh + rl.  sin(r) = rh + rh z P(z) + rl cos(rh) with z = rh^2 exact as zh + zl and P the
  * Taylor series of (sin(r) / r - 1) / z to z^10 (truncation below 2^-64 at pi/2): its
  * three leading coefficients, which carry the most weight, in double-double, the rest
  * in double. */
@@ -112,8 +115,14 @@ void NB_SINES_KERNEL(const double *restrict x, double *restrict out, int n)
         for (i = 0; i < whole; ++i) {
             double size = fabs(xs[i]), lo;
             sines_candidate(xs[i], &hi[i], &lo);
+            uint64_t bits;
+            memcpy(&bits, &hi[i], sizeof bits);
+            /* at a power of two the doubles below lie half as far apart: a libm off by
+             * just over half the spacing above could return the one below, so those go
+             * to libm */
             sure[i] = (size >= NB_SINES_SMALLEST) & (size < NB_SINES_LARGEST) &
-                      (hi[i] + lo * keep_scale == hi[i]);
+                      (hi[i] + lo * keep_scale == hi[i]) &
+                      ((bits & 0x000FFFFFFFFFFFFFULL) != 0);
         }
         for (i = 0; i < m; ++i) {
             out[start + i] = hi[i];

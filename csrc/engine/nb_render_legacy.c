@@ -195,13 +195,16 @@ static double legacy_pixel(const nb_scene *c, int fpixel, int spixel, const axis
                     /* quirk nopolar_overridden_by_oversample_polar: -oversample_polar
                      * recomputes the polarization at every source even with -nopolar */
                     if (polar == 0.0 || p->oversample_polar) {
+                        double before[3];
+                        memcpy(before, diffracted, sizeof before);
                         polar = polarization_factor(p->polarization, incident, diffracted,
                                                     polar_axis);
                         /* it re-normalises diffracted in place, as the original does, and
                          * the later sources of this sub-pixel take their scattering vector
-                         * from that: those computed ahead are computed again, and a run of
-                         * terms filled from them is filled again */
-                        if (ahead_sources) {
+                         * from that: where that changed its bits, those computed ahead are
+                         * computed again, and a run of terms filled from them is filled
+                         * again */
+                        if (ahead_sources && memcmp(before, diffracted, sizeof before) != 0) {
                             int later;
                             for (later = source + 1; later < a->nsources; ++later)
                                 scattering_vector(a, later, diffracted,

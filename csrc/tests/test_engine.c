@@ -301,7 +301,7 @@ static int same_double(double a, double b)
 
 /* Arguments the legacy render meets (pi h and N pi h: uniform to a few thousand),
  * sizes from 2^-40 to 2^22 (past both ends of the kernel's own range), arguments a few
- * ULP from multiples of pi/2 (the hardest reductions), and the special values. */
+ * ULP from multiples of pi/2 and of pi (the hardest reductions), and the special values. */
 static void sine_arguments(double *x, int n, unsigned long long *state)
 {
     const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0x1p-1074, -0x1p-1030,
@@ -315,8 +315,10 @@ static void sine_arguments(double *x, int n, unsigned long long *state)
         case 1:
             x[i] = (uniform01(state) < 0.5 ? -1.0 : 1.0) * exp2(-40.0 + 62.0 * u);
             break;
-        default: {
-            double k = floor(u * 300000.0), near = k * 1.5707963267948966;
+        default: { /* a few ULP from k pi / 2, or from k pi up to 2^19 */
+            int whole_pi = next_bits(state) % 2 == 0;
+            double k = floor(u * (whole_pi ? 166886.0 : 300000.0));
+            double near = k * (whole_pi ? 3.141592653589793 : 1.5707963267948966);
             long steps = (long)(next_bits(state) % 9) - 4;
             while (steps > 0) near = nextafter(near, INFINITY), --steps;
             while (steps < 0) near = nextafter(near, -INFINITY), ++steps;
