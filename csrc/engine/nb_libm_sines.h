@@ -4,14 +4,14 @@
  * calls a term, and libm's result is what the legacy image must reproduce.  A SIMD
  * kernel evaluates each sine to about 0.002 ULP (a double-double polynomial after an
  * exact reduction by pi) and keeps the candidate, the double nearest that value,
- * wherever the value lies within 0.44 ULP of it: a sin whose error is under 0.55 ULP
- * has no other double to return there (glibc's sin, measured here against an 80-bit
- * reference, errs by at most 0.515 ULP).  The other arguments, about one in eight
- * (the sines that lie near a midpoint between two doubles, and every argument that is
- * not finite, tiny or beyond 2^19 in size), go to libm's sin.  The kernel is built for
- * AVX2 and AVX-512 on x86-64 with the GNU C library; elsewhere, or with
- * NANOBRAGG_SIMD=baseline, every sine is a libm call.  csrc/tests/test_engine.c
- * compares the kernels with libm on millions of arguments. */
+ * wherever the value lies within 0.44 ULP of it and the candidate is not a power of
+ * two: a sin whose error is under 0.55 ULP has no other double to return there (glibc's
+ * sin, measured here against an 80-bit reference, errs by at most 0.515 ULP).  The
+ * other arguments, about one in eight (the sines that lie near a midpoint between two
+ * doubles, and every argument that is not finite, tiny or beyond 2^19 in size), go to
+ * libm's sin.  The kernel is built for AVX2 and AVX-512 on x86-64 with the GNU C
+ * library; elsewhere, or with NANOBRAGG_SIMD=baseline, every sine is a libm call.
+ * csrc/tests/test_engine.c compares the kernels with libm on millions of arguments. */
 #ifndef NB_LIBM_SINES_H
 #define NB_LIBM_SINES_H
 
