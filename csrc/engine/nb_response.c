@@ -20,6 +20,7 @@
 #endif
 
 #include "nanobragg.h"
+#include "nb_pragma.h"
 #include "nb_stream.h"
 
 #define PHOTON_LOSS_FACTOR 10.0 /* the kernel keeps what exceeds sqrt(I) / 10 photons */
@@ -130,12 +131,7 @@ static double ordered_sum(const float *values, long count, int threads)
 {
     double parts[SUM_PARTS], sum = 0.0;
     int part;
-#ifndef NANOBRAGG_HAVE_OPENMP
-    (void)threads;
-#endif
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static)
-#endif
+    NB_PARALLEL_FOR(threads, schedule(static))
     for (part = 0; part < SUM_PARTS; ++part) {
         long i, first = count / SUM_PARTS * part;
         long last = part == SUM_PARTS - 1 ? count : count / SUM_PARTS * (part + 1);
@@ -157,9 +153,7 @@ static void choose_radius(const nb_response_spec *spec, psf_kernel *k, const flo
 {
     double brightest = 0.0, radius;
     long i;
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(k->threads) schedule(static) reduction(max : brightest)
-#endif
+    NB_PARALLEL_FOR(k->threads, schedule(static) reduction(max : brightest))
     for (i = 0; i < k->pixels; ++i)
         if (brightest < in[i]) brightest = in[i];
     info->psf_max_photons = brightest;
@@ -433,9 +427,7 @@ static nb_status gauss_into_pixels(const psf_kernel *k, float *image, double eac
 static void gather_corrected(const psf_kernel *k, const float *in, float *out)
 {
     int y, R = k->radius;
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(k->threads) schedule(static)
-#endif
+    NB_PARALLEL_FOR(k->threads, schedule(static))
     for (y = 0; y < k->spixels; ++y) {
         int dy, dx;
         /* (each row zeroed by the thread that fills it: the pages are first touched, and
@@ -501,9 +493,7 @@ static nb_status apply_psf(const nb_response_spec *spec, int fpixels, int spixel
     info->lost_photons = lost;
     if (!*result) return NB_OK;
     each = lost / k.pixels;
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static)
-#endif
+    NB_PARALLEL_FOR(threads, schedule(static))
     for (i = 0; i < k.pixels; ++i) (*result)[i] += each;
     return NB_OK;
 }
@@ -565,12 +555,7 @@ static void expected_image(const nb_response_spec *spec, const float *photons, l
                            int threads, void *out, double *adu_out)
 {
     long i;
-#ifndef NANOBRAGG_HAVE_OPENMP
-    (void)threads;
-#endif
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static)
-#endif
+    NB_PARALLEL_FOR(threads, schedule(static))
     for (i = 0; i < pixels; ++i) expected_pixel(spec, photons[i], i, out, adu_out);
 }
 
@@ -684,12 +669,7 @@ static double corrected_counts(const nb_response_spec *spec, const float *image,
     uint64_t calibration_key = stream_key(spec->calibration_seed, CALIBRATION_STREAM);
     double sum = 0.0;
     long block, blocks = (pixels + NB_COUNT_BLOCK - 1) / NB_COUNT_BLOCK;
-#ifndef NANOBRAGG_HAVE_OPENMP
-    (void)threads;
-#endif
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
-#endif
+    NB_PARALLEL_FOR(threads, schedule(static) reduction(+ : sum))
     for (block = 0; block < blocks; ++block) {
         long first = block * NB_COUNT_BLOCK, i;
         int n = pixels - first < NB_COUNT_BLOCK ? (int)(pixels - first) : NB_COUNT_BLOCK;
@@ -772,9 +752,7 @@ static void noisy_image(const nb_response_spec *spec, nb_random_state *rng, long
         }
     } else {
         sum = ordered_sum(photons, pixels, threads);
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : overloads)
-#endif
+        NB_PARALLEL_FOR(threads, schedule(static) reduction(+ : overloads))
         for (block = 0; block < blocks; ++block) {
             long first = block * NB_COUNT_BLOCK;
             long n = pixels - first < NB_COUNT_BLOCK ? pixels - first : NB_COUNT_BLOCK;
@@ -808,9 +786,7 @@ nb_status nb_detector_response(const nb_response_spec *spec, const float *image,
 #endif
     /* the noiseless pixels as the photons are made, when they come before any PSF (the
      * corrected noise makes its photons again as it counts them) */
-#ifdef NANOBRAGG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : max_value)
-#endif
+    NB_PARALLEL_FOR(threads, schedule(static) reduction(max : max_value))
     for (i = 0; i < pixels; ++i) {
         float value = (float)(spec->photons_per_value * image[i]);
         if (max_value < image[i]) max_value = image[i];

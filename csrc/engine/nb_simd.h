@@ -4,6 +4,8 @@
 #ifndef NB_SIMD_H
 #define NB_SIMD_H
 
+#include "nb_pragma.h"
+
 typedef enum { NB_SIMD_BASELINE, NB_SIMD_AVX2, NB_SIMD_AVX512 } nb_simd;
 
 /* AVX2 needs FMA beside it, AVX-512 its F, DQ and VL parts.  NANOBRAGG_SIMD=baseline or
@@ -14,7 +16,6 @@ nb_simd nb_simd_level(void);
 /* The functions between NB_TARGET_AVX2 (or NB_TARGET_AVX512) and NB_TARGET_END are
  * compiled for that instruction set, whatever the flags of the build: the files that
  * build a kernel once per set wrap their body in them. */
-#define NB_PRAGMA(...) _Pragma(#__VA_ARGS__)
 #if defined(__clang__)
 #define NB_TARGET_AVX2 \
     NB_PRAGMA(clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function))
