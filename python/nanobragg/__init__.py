@@ -83,13 +83,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
+def _load_public(package: str, public: dict[str, str], namespace: dict[str, Any],
+                 name: str) -> Any:
+    """A package's public name, imported from its module (``public``) when first used and
+    kept in the package's namespace; the packages' ``__getattr__``."""
+    module = public.get(name)
     if module is None:
-        raise AttributeError(f"module 'nanobragg' has no attribute {name!r}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
+    namespace[name] = value
     return value
+
+
+def __getattr__(name: str) -> Any:
+    return _load_public(__name__, _PUBLIC, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -10,8 +10,9 @@ contract between the parts.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from nanobragg import _load_public
 
 if TYPE_CHECKING:
     from nanobragg.series.description import (
@@ -58,12 +59,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nanobragg.series' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _load_public(__name__, _PUBLIC, globals(), name)
 
 
 def __dir__() -> list[str]:
